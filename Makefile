@@ -33,7 +33,7 @@ check-html:
 	$(BIN)/python -m corelib.book check-html --screenshots _build/screenshots
 
 bench: data
-	for script in benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py benchmarks/selection_cost.py benchmarks/adversarial_coreset.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf _build book/chapters

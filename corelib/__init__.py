@@ -8,7 +8,7 @@ from .objectives import build_objective
 from .select import Selection, random_selection
 from .train import (EpochRecord, Hook, RecordPerSample, TrainConfig, TrainResult, fit, load_checkpoint, save_checkpoint, train,
                     train_baseline)
-from . import bench, hardness, plots, reference, scores, sensitivity, utils
+from . import adversarial_coreset, baselines, bench, convex_toy, hardness, plots, reference, scores, sensitivity, utils
 from .utils import device_description, resolve_device
 
 __version__ = "0.1.0"

@@ -2,22 +2,84 @@
 Efficient Robust Training"), Algorithm 1: train on the full data for a warm start, then every T
 epochs select a weighted coreset from gradients at adversarial examples and train on it only.
 
-Groundwork: the selection gradients for PGD-type objectives (the paper's Eq. 18, last-layer
-approximation) and the schedule as a trainer hook. The TRADES gradient (Eq. 22) is not here yet.
+Selection gradients are the paper's last-layer approximation of ∇_θ Φ(x, y; θ):
+- PGD / FGSM-RS objectives (Eq. 18): ∇_{W,b} CE(f(x̃), y) at the objective's adversarial example x̃;
+- TRADES, loss CE(f(x), y) + β·KL(p ‖ q) with p = softmax f(x), q = softmax f(x̃): either its exact last-layer
+  gradient, or the paper's Eq. 22, ∇CE(f(x), y) + (1/λ)[∇CE(f(x̃), freeze(p)) + ∇CE(freeze(q), f(x))] with
+  1/λ = β (applied once). Eq. 22 replaces the KL's gradient through p, p ⊙ (log p − log q − KL), by p − q.
+The gradient approximation error of Theorem 1 is Γ = ‖∇L(θ) − ∇L_γ^S(θ)‖ with ∇L = (1/n) Σᵢ gᵢ and
+∇L_γ^S = (1/n) Σ_{j∈S} γⱼ gⱼ (weights on the scale of n).
 """
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from .coreset_solvers import SOLVERS, batchwise, per_class
-from .data import Pool
-from .evaluate import eval_mode, pool_batches
-from .select import check_fraction
-from .train import Hook, TrainState
+from .data import Pool, balanced_sample
+from .evaluate import accuracy, eval_mode, pool_batches, robust_accuracy
+from .objectives import OBJECTIVES, build_objective
+from .select import check_fraction, coreset_size
+from .train import Hook, TrainConfig, TrainState, fit
+
+TRADES_FORMS = ("exact", "eq22")
+METHODS = ("full", "craig", "gradmatch", "random")
+
+
+def _with_bias(h: torch.Tensor) -> torch.Tensor:
+    return torch.cat([h, torch.ones(len(h), 1, device=h.device, dtype=h.dtype)], dim=1)
+
+
+def _outer(residual: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Per-sample ∂ℓ/∂(W, b) for logit residual ∂ℓ/∂z: residual ⊗ [h, 1], flattened (N, C·(D+1))."""
+    return (residual[:, :, None] * _with_bias(h)[:, None, :]).flatten(1)
+
+
+def trades_last_layer_gradient(model, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float,
+                               form: str = "exact") -> torch.Tensor:
+    """Per-sample gradient of the TRADES loss CE(f(x), y) + β·KL(p ‖ q) with respect to the last linear layer,
+    with the adversarial example x_adv held fixed. `form='exact'`: ∂/∂z = p − y + β·p ⊙ (log p − log q − KL)
+    and ∂/∂z̃ = β(q − p); `form='eq22'`: the paper's Eq. 22, ∂/∂z = p − y + β(p − q), ∂/∂z̃ = β(q − p)."""
+    if form not in TRADES_FORMS:
+        raise ValueError(f"unknown TRADES gradient form {form!r}; choose one of {TRADES_FORMS}")
+    with torch.no_grad():
+        h, h_adv = model.features(x).float(), model.features(x_adv).float()
+        z, z_adv = model.linear(h).float(), model.linear(h_adv).float()
+        log_p, log_q = F.log_softmax(z, 1), F.log_softmax(z_adv, 1)
+        p, q = log_p.exp(), log_q.exp()
+        onehot = F.one_hot(y, z.shape[1]).float()
+        if form == "exact":
+            kl = (p * (log_p - log_q)).sum(1, keepdim=True)
+            clean = p - onehot + beta * p * (log_p - log_q - kl)
+        else:
+            clean = p - onehot + beta * (p - q)
+        return _outer(clean, h) + _outer(beta * (q - p), h_adv)
+
+
+def selection_gradients(model, pool: Pool, objective: str = "pgd", objective_params: dict | None = None,
+                        seed: int = 0, trades_form: str = "exact", batch_size: int = 256) -> torch.Tensor:
+    """Last-layer per-sample gradients of the training objective's loss, in eval mode, on the CPU:
+    Eq. 18 at the objective's adversarial example (CE at the clean input for 'standard'), Eq. 22 (or the exact
+    TRADES gradient) for 'trades'. Returns (N, classes · (embedding_dim + 1)) in pool order."""
+    obj = build_objective(objective, seed=seed, **(objective_params or {}))
+    rows = []
+    with eval_mode(model):
+        for x, y in pool_batches(pool, batch_size):
+            with torch.enable_grad():
+                x_adv = obj.adversarial(model, x, y).detach()
+            if objective == "trades":
+                rows.append(trades_last_layer_gradient(model, x, x_adv, y, obj.beta, trades_form).cpu())
+                continue
+            with torch.no_grad():
+                h = model.features(x_adv).float()
+                residual = F.softmax(model.linear(h).float(), 1) - F.one_hot(y, model.linear.out_features).float()
+                rows.append(_outer(residual, h).cpu())
+    return torch.cat(rows)
 
 
 def last_layer_gradients(model, pool: Pool, attack=None, batch_size: int = 256) -> torch.Tensor:
@@ -31,30 +93,60 @@ def last_layer_gradients(model, pool: Pool, attack=None, batch_size: int = 256) 
                 x = attack(model, x, y)
             with torch.no_grad():
                 h = model.features(x).float()
-                residual = F.softmax(model.linear(h).float(), dim=1) - F.one_hot(y, model.linear.out_features).float()
-                h1 = torch.cat([h, torch.ones(len(h), 1, device=h.device)], dim=1)
-                rows.append((residual[:, :, None] * h1[:, None, :]).flatten(1).cpu())
+                residual = F.softmax(model.linear(h).float(), 1) - F.one_hot(y, model.linear.out_features).float()
+                rows.append(_outer(residual, h).cpu())
     return torch.cat(rows)
+
+
+def gradient_error(gradients: torch.Tensor, positions: torch.Tensor, weights: torch.Tensor) -> float:
+    """Γ = ‖(1/n) Σᵢ gᵢ − (1/n) Σ_{j∈S} γⱼ gⱼ‖₂ for per-sample gradients (n, d), chosen positions and weights."""
+    g = gradients.double()
+    approx = (weights.double()[:, None] * g[positions]).sum(0)
+    return float((g.sum(0) - approx).norm() / len(g))
+
+
+def random_uniform(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A class-balanced random subset with uniform weights n/k (the unbiased reweighting of a random sample)."""
+    n = len(labels)
+    positions = balanced_sample(labels.cpu(), coreset_size(n, fraction), seed)
+    return positions, torch.full((len(positions),), n / len(positions), dtype=torch.float64)
 
 
 class AdversarialCoreset(Hook):
     """Algorithm 1 as a training hook: full data for the first ⌈κ·E⌉ epochs (warm start), then at that epoch
-    and every `period` epochs after it, a coreset of `fraction` of the pool chosen by `solver` ('craig' or
-    'gradmatch') on last-layer gradients at `attack`'s adversarial examples, per class or batch-wise, with the
-    solver's weights. `selections` lists (epoch, dataset indices, weights, seconds) for every renewal."""
+    and every `period` epochs after it, a coreset of `fraction` of the pool chosen by `solver` ('craig',
+    'gradmatch' or 'random' with uniform weights) on last-layer selection gradients of the training objective
+    (or of `objective`, e.g. a cheaper attack), per class or in mini-batches of `batch_wise` samples.
+
+    `table` has one row per renewal: epoch, size, weight_sum, seconds, Γ of the new coreset (`gamma`), of a random
+    class-balanced uniform subset of the same size on the same gradients (`gamma_random`), and of the previous
+    coreset at the new parameters (`gamma_stale`: the error it had grown to by the end of its use)."""
 
     def __init__(self, fraction: float, solver: str = "craig", warm_start: float = 0.3, period: int = 20,
-                 attack=None, batch_wise: int | None = None, seed: int = 0, **solver_params):
+                 objective: str | None = None, objective_params: dict | None = None, batch_wise: int | None = None,
+                 trades_form: str = "exact", seed: int = 0, **solver_params):
         self.fraction = check_fraction(fraction)
-        if solver not in SOLVERS:
-            raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
+        if solver not in (*SOLVERS, "random"):
+            raise ValueError(f"unknown solver {solver!r}; choose one of {sorted((*SOLVERS, 'random'))}")
+        if objective is not None and objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
+        if trades_form not in TRADES_FORMS:
+            raise ValueError(f"unknown TRADES gradient form {trades_form!r}; choose one of {TRADES_FORMS}")
         if not 0 <= warm_start < 1:
             raise ValueError(f"warm-start fraction {warm_start} must lie in [0, 1): the share of epochs on the full data")
         if int(period) < 1:
             raise ValueError(f"renewal period {period} must be at least 1 epoch")
-        self.solver, self.warm_start, self.period, self.attack = solver, float(warm_start), int(period), attack
-        self.batch_wise, self.seed, self.solver_params = batch_wise, int(seed), solver_params
-        self.selections: list[tuple[int, torch.Tensor, torch.Tensor, float]] = []
+        self.solver, self.warm_start, self.period = solver, float(warm_start), int(period)
+        self.objective, self.objective_params = objective, dict(objective_params or {})
+        self.batch_wise, self.trades_form, self.seed = batch_wise or None, trades_form, int(seed)
+        self.solver_params = solver_params
+        self.selections: list[dict] = []
+
+    def __repr__(self) -> str:
+        return (f"AdversarialCoreset(fraction={self.fraction}, solver={self.solver!r}, warm_start={self.warm_start}, "
+                f"period={self.period}, objective={self.objective!r}, objective_params={self.objective_params}, "
+                f"batch_wise={self.batch_wise}, trades_form={self.trades_form!r}, seed={self.seed}, "
+                f"solver_params={self.solver_params})")
 
     def warm_epochs(self, epochs: int) -> int:
         return math.ceil(self.warm_start * epochs)
@@ -63,6 +155,14 @@ class AdversarialCoreset(Hook):
         warm = self.warm_epochs(epochs)
         return epoch >= warm and (epoch - warm) % self.period == 0
 
+    def select(self, gradients: torch.Tensor, labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(positions, weights) of one renewal on per-sample gradients."""
+        if self.solver == "random":
+            return random_uniform(labels, self.fraction, seed)
+        if self.batch_wise:
+            return batchwise(gradients, self.batch_wise, self.fraction, self.solver, seed, **self.solver_params)
+        return per_class(gradients, labels, self.fraction, self.solver, seed, **self.solver_params)
+
     def on_epoch_start(self, state: TrainState) -> None:
         if state.epoch < self.warm_epochs(state.config.epochs):
             state.subset, state.weights = None, None
@@ -70,14 +170,125 @@ class AdversarialCoreset(Hook):
         if not self.renews_at(state.epoch, state.config.epochs):
             return
         start = time.perf_counter()
-        pool = state.pool
-        grads = last_layer_gradients(state.model, pool, self.attack)
+        pool, labels = state.pool, state.pool.labels.cpu()
+        objective = self.objective or state.config.objective
+        params = self.objective_params if self.objective else state.config.objective_params
         seed = self.seed + state.epoch
-        if self.batch_wise:
-            pos, weights = batchwise(grads, self.batch_wise, self.fraction, self.solver, seed, **self.solver_params)
-        else:
-            pos, weights = per_class(grads, pool.labels.cpu(), self.fraction, self.solver, seed, **self.solver_params)
+        grads = selection_gradients(state.model, pool, objective, params, seed, self.trades_form)
+        pos, weights = self.select(grads, labels, seed)
         keep = weights > 0
-        pos, weights = pos[keep], weights[keep].float()
-        state.subset, state.weights = pool.indices.cpu()[pos], weights
-        self.selections.append((state.epoch, state.subset, weights, time.perf_counter() - start))
+        pos, weights = pos[keep], weights[keep]
+        state.subset, state.weights = pool.indices.cpu()[pos], weights.float()
+        seconds = time.perf_counter() - start
+        rand_pos, rand_w = random_uniform(labels, len(pos) / len(pool), seed + 10_000)
+        previous = self.selections[-1] if self.selections else None
+        stale = (gradient_error(grads, previous["positions"], previous["weights"].double()) if previous is not None
+                 else float("nan"))
+        self.selections.append({"positions": pos, "stale": stale, "epoch": state.epoch, "indices": state.subset,
+                                "weights": state.weights,
+                                "seconds": seconds, "gamma": gradient_error(grads, pos, weights),
+                                "gamma_random": gradient_error(grads, rand_pos, rand_w)})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"epoch": s["epoch"], "size": len(s["indices"]), "weight_sum": float(s["weights"].sum()),
+                              "seconds": s["seconds"], "gamma": s["gamma"], "gamma_random": s["gamma_random"],
+                              "gamma_stale": s["stale"]} for s in self.selections],
+                            columns=["epoch", "size", "weight_sum", "seconds", "gamma", "gamma_random", "gamma_stale"])
+
+
+def speedup_model(epochs: int, fraction: float, warm_start: float, period: int, selection_cost: float) -> float:
+    """Predicted speed-up of Algorithm 1 over full training: E / (⌈κE⌉ + (E − ⌈κE⌉)·f + R·s), with R renewals
+    each costing `selection_cost` s epochs of full training."""
+    warm = math.ceil(warm_start * epochs)
+    renewals = len(range(warm, epochs, period))
+    return epochs / (warm + (epochs - warm) * fraction + renewals * selection_cost)
+
+
+def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, method: str, fraction: float = 1.0,
+                              warm_start: float = 0.3, period: int = 20, batch_wise: int | None = None,
+                              seed: int = 0, cache=None, **hook_params):
+    """Train `model_name` with `config` (objective pgd / trades / fgsm_rs / standard) on the full pool
+    (`method='full'`) or with Algorithm 1 (`'craig'`, `'gradmatch'`, `'random'`). Cached through `fit`; the
+    renewal table is `result.tables['coreset']` (empty for 'full'). `result.seconds` includes selection time."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    config = replace(config, seed=seed)
+    recorders = {}
+    if method != "full":
+        recorders["coreset"] = AdversarialCoreset(fraction, method, warm_start, period, batch_wise=batch_wise,
+                                                  seed=seed, **hook_params)
+    return fit(model_name, pool, config, model_seed=seed, recorders=recorders, cache=cache, progress=False)
+
+
+def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack, model_name: str, config: TrainConfig,
+                          methods, fractions, seeds, warm_start: float, period: int, path, batch_wise=None,
+                          cache=None, **hook_params) -> pd.DataFrame:
+    """Full adversarial training and Algorithm 1 with each method × fraction × seed: one row per run with clean
+    test accuracy, robust accuracy under `attack` on `robust_pool`, training seconds (selection included),
+    selection seconds, renewals and mean Γ (coreset and random reference). Resumable (`bench.run_grid`)."""
+    from .bench import run_grid
+    from .train import TRAINING_MODULES
+    from .utils import source_hash
+
+    cells = [{"method": "full", "fraction": 1.0, "seed": s} for s in seeds if "full" in methods]
+    cells += [{"method": m, "fraction": f, "seed": s} for m in methods if m != "full" for f in fractions for s in seeds]
+    shared = {"model": model_name, "pool": pool.fingerprint(), "test": test_pool.fingerprint(),
+              "robust": robust_pool.fingerprint(), "attack": repr(attack), "config": config.to_dict(),
+              "warm_start": warm_start, "period": period, "batch_wise": batch_wise, "hook": hook_params,
+              "code": source_hash((*TRAINING_MODULES, "adversarial_coreset", "coreset_solvers", "select"))}
+
+    def run(cell):
+        result = train_adversarial_coreset(model_name, pool, config, cell["method"], cell["fraction"], warm_start,
+                                           period, batch_wise, cell["seed"], cache, **hook_params)
+        renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
+        return {"objective": config.objective, "epochs": config.epochs,
+                "clean_acc": accuracy(result.model, test_pool), "robust_acc": robust_accuracy(result.model, robust_pool, attack),
+                "train_seconds": round(result.seconds, 2), "select_seconds": round(float(renewals["seconds"].sum()), 2),
+                "renewals": len(renewals), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
+                "gamma_random": float(renewals["gamma_random"].mean()) if len(renewals) else 0.0}
+
+    return run_grid(cells, run, path, keys=("method", "fraction", "seed"), config=shared)
+
+
+def summarize_training(results: pd.DataFrame) -> pd.DataFrame:
+    """Per method and fraction: mean ± std of clean and robust accuracy (in %), mean training minutes, the
+    speed-up over full training (ratio of mean seconds) and the share of time spent selecting."""
+    g = results.groupby(["method", "fraction"], sort=False)
+    out = g.agg(clean_mean=("clean_acc", "mean"), clean_std=("clean_acc", "std"), robust_mean=("robust_acc", "mean"),
+                robust_std=("robust_acc", "std"), seconds=("train_seconds", "mean"), select=("select_seconds", "mean"),
+                seeds=("seed", "count")).reset_index()
+    for col in ("clean_mean", "clean_std", "robust_mean", "robust_std"):
+        out[col] = 100 * out[col].fillna(0)
+    full = out.loc[out.method == "full", "seconds"]
+    out["speedup"] = float(full.iloc[0]) / out["seconds"] if len(full) else float("nan")
+    out["select_share"] = out["select"] / out["seconds"]
+    return out
+
+
+def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_start: float, period: int) -> float:
+    """`speedup_model` with the selection cost s measured in a `summarize_training` table: the mean selection
+    seconds per renewal of the coreset runs at `fraction`, in epochs of full training."""
+    full_epoch = float(summary.loc[summary.method == "full", "seconds"].iloc[0]) / epochs
+    runs = summary[(summary.method != "full") & (summary.fraction == fraction)]
+    renewals = len(range(math.ceil(warm_start * epochs), epochs, period))
+    cost = float(runs["select"].mean()) / max(renewals, 1) / full_epoch
+    return speedup_model(epochs, fraction, warm_start, period, cost)
+
+
+def versus_random(summary: pd.DataFrame, value: str = "robust") -> str:
+    """A sentence comparing CRAIG and GradMatch with the random subset at every fraction of a `summarize_training`
+    table (`value` 'robust' or 'clean'), saying whether each gap exceeds the larger standard deviation over seeds."""
+    parts = []
+    for fraction, rows in summary[summary.method != "full"].groupby("fraction", sort=False):
+        rows = rows.set_index("method")
+        if "random" not in rows.index:
+            continue
+        base, base_std = rows.loc["random", f"{value}_mean"], rows.loc["random", f"{value}_std"]
+        for method in ("craig", "gradmatch"):
+            if method in rows.index:
+                gap = rows.loc[method, f"{value}_mean"] - base
+                clear = abs(gap) > max(base_std, rows.loc[method, f"{value}_std"])
+                parts.append(f"{method} at {100 * fraction:g} %: {gap:+.1f} points"
+                             + (" (beyond the seed spread)" if clear else " (within the seed spread)"))
+    return "; ".join(parts) if parts else "no random baseline was run"

@@ -47,11 +47,16 @@ def facility_location(gradients: torch.Tensor, positions) -> float:
 
 
 def _nonnegative_ridge(atoms: np.ndarray, target: np.ndarray, lam: float) -> np.ndarray:
-    """argmin_{w ≥ 0} ‖atoms·w − target‖² + λ‖w‖² (NNLS on the ridge-augmented system)."""
+    """argmin_{w ≥ 0} ‖atoms·w − target‖² + λ‖w‖², as an m×m NNLS: with AᵀA + λI = LLᵀ (Cholesky) the objective
+    equals ‖Lᵀw − L⁻¹Aᵀt‖² up to a constant, so the solver never sees the d-dimensional gradients."""
     m = atoms.shape[1]
-    a = np.vstack([atoms, np.sqrt(lam) * np.eye(m)]) if lam > 0 else atoms
-    b = np.concatenate([target, np.zeros(m)]) if lam > 0 else target
-    return nnls(a, b)[0]
+    gram = atoms.T @ atoms + lam * np.eye(m)
+    try:
+        chol = np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:  # singular without a ridge (repeated atoms): fall back to the full system
+        return nnls(atoms, target)[0]
+    rhs = np.linalg.solve(chol, atoms.T @ target)
+    return nnls(chol.T, rhs)[0]
 
 
 def gradmatch(gradients: torch.Tensor, k: int, lam: float = 0.5, target: torch.Tensor | None = None,

@@ -17,6 +17,10 @@ from .evaluate import eval_mode
 class Objective:
     name = "base"
 
+    def adversarial(self, model, x, y) -> torch.Tensor:
+        """The input the loss is evaluated at (the clean batch for non-adversarial objectives)."""
+        return x.detach()
+
     def __call__(self, model, x, y) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-sample loss (B,), logits (B, classes) used for the correctness statistic)."""
         raise NotImplementedError
@@ -46,14 +50,17 @@ class FGSMRS(Objective):
         self.alpha = 1.25 * self.eps if alpha is None else float(alpha)
         self._generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, model, x, y):
+    def adversarial(self, model, x, y):
         noise = torch.rand(x.shape, generator=self._generator).to(x.device, x.dtype)
         x0 = x.detach()
         start = (x0 + (2 * noise - 1) * self.eps).clamp(0, 1)
         grad, _ = input_gradient(model, start, y)
         delta = (start + self.alpha * grad.sign() - x0).clamp(-self.eps, self.eps)
-        x_adv = (x0 + delta).clamp(0, 1)
-        logits = model(x + (x_adv - x0))
+        return (x0 + delta).clamp(0, 1)
+
+    def __call__(self, model, x, y):
+        x_adv = self.adversarial(model, x, y)
+        logits = model(x + (x_adv - x.detach()))
         return F.cross_entropy(logits.float(), y, reduction="none"), logits
 
 
@@ -67,10 +74,12 @@ class PGDTraining(Objective):
                  random_start: bool = True, seed: int = 0):
         self.attack = PGD(eps=eps, alpha=alpha, steps=steps, norm=norm, random_start=random_start, seed=seed)
 
+    def adversarial(self, model, x, y):
+        return self.attack(model, x.detach(), y)
+
     def __call__(self, model, x, y):
-        x0 = x.detach()
-        x_adv = self.attack(model, x0, y)
-        logits = model(x + (x_adv - x0))
+        x_adv = self.adversarial(model, x, y)
+        logits = model(x + (x_adv - x.detach()))
         return F.cross_entropy(logits.float(), y, reduction="none"), logits
 
 
@@ -85,7 +94,8 @@ class TRADES(Objective):
         self.beta, self.eps, self.alpha, self.steps = float(beta), float(eps), float(alpha), int(steps)
         self._generator = torch.Generator().manual_seed(seed)
 
-    def adversarial(self, model, x):
+    def adversarial(self, model, x, y=None):
+        """The KL-ascent example (labels unused: TRADES's inner maximisation needs none)."""
         x0 = x.detach()
         with eval_mode(model), torch.enable_grad():
             p_clean = F.softmax(model(x0).float(), dim=1).detach()

@@ -274,3 +274,78 @@ def per_class_extremes(pool, scores, name: str = "score"):
         rows.append(pool.float_images(pos))
         titles.append([f"{CLASSES[int(c)][:5]} {float(v):.2g}" for c, v in zip(pool.labels[pos], s[pos.cpu()])])
     return image_grid(rows, [f"lowest {name}", f"highest {name}"], titles)
+
+
+def theorem_bound(summary, traces):
+    """Left: Theorem 1's bound and the observed suboptimality against the horizon T, per method (log-log).
+    Right: Γₜ along the longest run of every method."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, (method, rows) in enumerate(summary.groupby("method", sort=False)):
+        color = f"C{i}"
+        left.plot(rows["T"], rows["bound"], "-", color=color, label=f"{method}: bound")
+        left.plot(rows["T"], rows["observed"].clip(lower=1e-6), "o--", color=color, label=f"{method}: observed")
+    left.set(xscale="log", yscale="log", xlabel="horizon T (steps)", ylabel="min_t L(θ_t) − L(θ*)",
+             title="Theorem 1: bound vs observed")
+    left.legend(fontsize=7, ncol=2)
+    longest = traces[traces["T"] == traces["T"].max()]
+    for i, (method, rows) in enumerate(longest.groupby("method", sort=False)):
+        right.plot(rows["t"], rows["gamma"], color=f"C{i}", label=method, lw=1)
+    right.set(xlabel="step t", ylabel="Γ_t", title=f"gradient approximation error (T = {int(longest['T'].max())})")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gamma_traces(table):
+    """Γ at each renewal epoch of CNN coreset training, per method: the fresh coreset (solid), a random subset of
+    the same size on the same gradients (dotted) and the previous coreset at the new parameters (dashed)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for i, (method, rows) in enumerate(table.groupby("method", sort=False)):
+        ax.plot(rows["epoch"], rows["gamma"], "o-", color=f"C{i}", label=f"{method}")
+        ax.plot(rows["epoch"], rows["gamma_stale"], "x--", color=f"C{i}", alpha=0.7)
+    rand = table.groupby("epoch")["gamma_random"].mean()
+    ax.plot(rand.index, rand.to_numpy(), ":", color="gray", label="random reference (same gradients)")
+    ax.set(xlabel="epoch", ylabel="Γ (last-layer gradients)", yscale="log",
+           title="Γ of the new coreset (o) and of the previous one (x)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def highlight_best(table, best):
+    """A pandas Styler of a methods × fractions text table with the cells in `best` (same shape, booleans) bold on
+    a light background: the best three of each column."""
+    def style(column):
+        return ["font-weight: bold; background-color: #d8ecd8" if best.loc[i, column.name] else "" for i in column.index]
+    return table.style.apply(style, axis=0)
+
+
+def fgsm_curves_by_method(curves, fractions, title: str = "FGSM accuracy"):
+    """Accuracy against FGSM ε for every method, one panel per fraction (the CoreAdv robustness figure)."""
+    fig, axes = plt.subplots(1, len(fractions), figsize=(5.5 * len(fractions), 4), squeeze=False, sharey=True)
+    methods = sorted(curves["method"].unique())
+    for ax, fraction in zip(axes[0], fractions):
+        rows = curves[curves.fraction == fraction]
+        for i, method in enumerate(methods):
+            m = rows[rows.method == method].groupby("eps_255")["accuracy"].mean()
+            ax.plot(m.index, m.to_numpy(), marker="o", ms=3, lw=1, color=plt.cm.tab20(i % 20),
+                    ls="-" if i < 20 else "--", label=method)
+        ax.set(xlabel="ε (× 1/255)", title=f"{title}, coreset {100 * fraction:g} %")
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][-1].legend(fontsize=7, ncol=2, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def selection_cost_bars(cost):
+    """Selection seconds and forward / backward passes over the pool per method (horizontal bars)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.28 * len(cost) + 1.2), sharey=True)
+    y = np.arange(len(cost))
+    left.barh(y, cost["select_seconds"], color="C0")
+    left.set(yticks=y, yticklabels=cost.index, xlabel="seconds", title="selection wall time (proxy excluded)")
+    right.barh(y - 0.2, cost["forward_passes"], height=0.4, label="forward", color="C1")
+    right.barh(y + 0.2, cost["backward_passes"], height=0.4, label="backward", color="C2")
+    right.set(xlabel="passes over the pool", title="model evaluations per sample")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

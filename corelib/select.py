@@ -134,3 +134,11 @@ def random_selection(pool: Pool, fraction: float, seed: int = 0, class_balanced:
         pos = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:k].sort().values
     return Selection(pool.indices.cpu()[pos], method="random",
                      config={"fraction": fraction, "seed": seed, "class_balanced": class_balanced})
+
+
+def select_coreset(method: str, proxy, fraction: float, seed: int = 0, class_balanced: bool = True, **params) -> Selection:
+    """Any selection method by name, DeepCore's baselines and the project's own, with one signature
+    (`corelib.baselines.select_coreset`; the names are `corelib.baselines.METHODS`)."""
+    from .baselines import select_coreset as select
+
+    return select(method, proxy, fraction, seed, class_balanced, **params)

@@ -3,8 +3,11 @@ import torch
 import torch.nn.functional as F
 
 from conftest import TinyNet, synthetic_pool
-from corelib.adversarial_coreset import AdversarialCoreset, last_layer_gradients
+from corelib.adversarial_coreset import (AdversarialCoreset, gradient_error, last_layer_gradients, random_uniform,
+                                        selection_gradients, speedup_model, summarize_training,
+                                        trades_last_layer_gradient, train_adversarial_coreset)
 from corelib.attacks import PGD
+from corelib.objectives import TRADES
 from corelib.train import RecordPerSample, TrainConfig, train
 
 
@@ -33,10 +36,11 @@ def test_algorithm_1_schedule_warm_start_and_renewals():
     sizes = [len(r.indices) for r in recorder.records]
     assert sizes[:3] == [48, 48, 48]  # ⌈0.5 · 6⌉ = 3 warm-start epochs on the full pool
     assert sizes[3:] == [12, 12, 12]
-    assert [epoch for epoch, *_ in hook.selections] == [3, 5]  # renewed at epoch 3 and every 2 epochs after
-    for _, indices, weights, seconds in hook.selections:
-        assert (weights > 0).all() and float(weights.sum()) == 48  # CRAIG's cluster sizes cover the pool
-        assert set(indices.tolist()) <= set(pool.indices.tolist()) and seconds >= 0
+    assert [s["epoch"] for s in hook.selections] == [3, 5]  # renewed at epoch 3 and every 2 epochs after
+    for s in hook.selections:
+        assert (s["weights"] > 0).all() and float(s["weights"].sum()) == 48  # CRAIG's cluster sizes cover the pool
+        assert set(s["indices"].tolist()) <= set(pool.indices.tolist()) and s["seconds"] >= 0
+    assert list(hook.table["epoch"]) == [3, 5] and (hook.table["gamma"] >= 0).all()
 
 
 def test_same_seed_same_coreset_and_gradmatch_weights_nonnegative():
@@ -46,11 +50,15 @@ def test_same_seed_same_coreset_and_gradmatch_weights_nonnegative():
         hook = AdversarialCoreset(0.25, solver="gradmatch", warm_start=0.0, period=1, seed=3, lam=0.1)
         train(TinyNet(seed=2), pool, TrainConfig(epochs=2, batch_size=8), hooks=[hook], progress=False)
         runs.append(hook.selections)
-    for (e1, i1, w1, _), (e2, i2, w2, _) in zip(*runs):
-        assert e1 == e2 and torch.equal(i1, i2) and torch.equal(w1, w2) and (w1 >= 0).all()
+    for a, b in zip(*runs):
+        assert a["epoch"] == b["epoch"] and torch.equal(a["indices"], b["indices"])
+        assert torch.equal(a["weights"], b["weights"]) and (a["weights"] >= 0).all()
 
 
 @pytest.mark.parametrize("kwargs,message", [({"solver": "glister"}, "unknown solver 'glister'"),
+                                            ({"objective": "mart"}, "unknown objective 'mart'"),
+                                            ({"trades_form": "paper"}, "unknown TRADES gradient form"),
+                                            ({"fraction": 0}, "fraction 0 is outside"),
                                             ({"fraction": 1.5}, "fraction 1.5 is outside"),
                                             ({"period": 0}, "renewal period 0"),
                                             ({"warm_start": 1.0}, "warm-start fraction 1.0")])
@@ -58,3 +66,92 @@ def test_bad_adversarial_coreset_settings_are_named(kwargs, message):
     settings = {"fraction": 0.5, **kwargs}
     with pytest.raises(ValueError, match=message):
         AdversarialCoreset(**settings)
+
+
+def _trades_autograd(model, x, x_adv, y, beta, surrogate=False):
+    """Per-sample autograd of the TRADES loss (or of Eq. 22's surrogate) w.r.t. the last layer, x_adv fixed."""
+    rows = []
+    for i in range(len(x)):
+        model.zero_grad()
+        z, z_adv = model(x[i:i + 1]), model(x_adv[i:i + 1])
+        loss = F.cross_entropy(z, y[i:i + 1])
+        if surrogate:  # CE(f(x̃), freeze(p)) + CE(freeze(q), f(x)), each a cross-entropy with a soft target
+            p, q = F.softmax(z, 1).detach(), F.softmax(z_adv, 1).detach()
+            loss = loss + beta * (-(p * F.log_softmax(z_adv, 1)).sum() - (q * F.log_softmax(z, 1)).sum())
+        else:
+            loss = loss + beta * F.kl_div(F.log_softmax(z_adv, 1), F.softmax(z, 1), reduction="sum")
+        loss.backward()
+        rows.append(torch.cat([model.linear.weight.grad, model.linear.bias.grad[:, None]], 1).flatten())
+    return torch.stack(rows)
+
+
+def test_trades_last_layer_gradient_equals_autograd_of_the_full_trades_loss():
+    pool = synthetic_pool(n=8)
+    model = TinyNet(seed=3).eval()
+    x, y = pool.float_images(), pool.labels
+    x_adv = TRADES(beta=6.0, steps=3, seed=0).adversarial(model, x)
+    exact = trades_last_layer_gradient(model, x, x_adv, y, beta=6.0, form="exact")
+    assert torch.allclose(exact, _trades_autograd(model, x, x_adv, y, 6.0), atol=1e-5)
+    eq22 = trades_last_layer_gradient(model, x, x_adv, y, beta=6.0, form="eq22")
+    assert torch.allclose(eq22, _trades_autograd(model, x, x_adv, y, 6.0, surrogate=True), atol=1e-5)
+    assert (eq22 - exact).abs().max() > 1e-4  # Eq. 22 approximates the KL term's gradient through p
+
+
+def test_selection_gradients_follow_the_objective():
+    pool = synthetic_pool(n=12)
+    model = TinyNet(seed=1).eval()
+    params = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 2}
+    got = selection_gradients(model, pool, "pgd", params, seed=5, batch_size=5)
+    expected = last_layer_gradients(model, pool, PGD(**params, seed=5), batch_size=5)
+    assert torch.allclose(got, expected, atol=1e-6)
+    clean = selection_gradients(model, pool, "standard")
+    assert torch.allclose(clean, last_layer_gradients(model, pool), atol=1e-6)
+    trades = selection_gradients(model, pool, "trades", {"steps": 1, "beta": 2.0}, seed=0, batch_size=12)
+    x_adv = TRADES(beta=2.0, steps=1, seed=0).adversarial(model, pool.float_images())
+    assert torch.allclose(trades, trades_last_layer_gradient(model, pool.float_images(), x_adv, pool.labels, 2.0),
+                          atol=1e-6)
+
+
+def test_gradient_error_exact_values_and_random_uniform_weights():
+    g = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 4.0], [0.0, 0.0]])  # mean (1, 1)
+    assert gradient_error(g, torch.arange(4), torch.ones(4)) == 0.0
+    # one sample (index 1) standing in for all four: (1/4)·4·(3, 0) = (3, 0); Γ = ‖(1, 1) − (3, 0)‖ = √5
+    assert gradient_error(g, torch.tensor([1]), torch.tensor([4.0])) == pytest.approx(5 ** 0.5)
+    labels = torch.arange(40) % 4
+    pos, w = random_uniform(labels, 0.25, seed=0)
+    assert len(pos) == 10 and float(w.sum()) == pytest.approx(40) and (w == 4).all()
+    assert sorted(torch.bincount(labels[pos]).tolist()) == [2, 2, 3, 3]  # class-balanced, remainders spread
+    assert torch.equal(pos, random_uniform(labels, 0.25, seed=0)[0])
+
+
+def test_speedup_model_counts_warm_start_and_renewals():
+    # E=10, κ=0.2 → 2 warm epochs; renewals at 2, 5, 8; 8 epochs at half cost; each renewal 0.5 epoch
+    assert speedup_model(10, 0.5, 0.2, 3, 0.5) == pytest.approx(10 / (2 + 4 + 1.5))
+    assert speedup_model(10, 1.0, 0.0, 100, 0.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("objective,params", [("fgsm_rs", {"eps": 8 / 255}), ("trades", {"steps": 1, "beta": 3.0})])
+def test_coreset_training_with_fast_and_trades_objectives(objective, params, monkeypatch):
+    import corelib.models as models
+
+    monkeypatch.setattr(models, "build_model", lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
+    pool = synthetic_pool(n=32)
+    config = TrainConfig(epochs=4, batch_size=8, objective=objective, objective_params=params, augment=False,
+                         channels_last=False)
+    result = train_adversarial_coreset("tiny", pool, config, "gradmatch", 0.5, warm_start=0.25, period=2, seed=1)
+    table = result.tables["coreset"]
+    assert list(table["epoch"]) == [1, 3] and (table["size"] <= 16).all() and (table["weight_sum"] > 0).all()
+    samples = result.history["samples"].tolist()
+    assert samples[0] == 32 and all(1 <= s <= 16 for s in samples[1:])  # warm start on all 32, then the coreset
+
+
+def test_summarize_training_speedup_is_relative_to_full():
+    import pandas as pd
+
+    rows = pd.DataFrame([{"method": "full", "fraction": 1.0, "seed": s, "clean_acc": 0.5, "robust_acc": 0.2,
+                          "train_seconds": 100.0, "select_seconds": 0.0} for s in (0, 1)] +
+                        [{"method": "craig", "fraction": 0.5, "seed": s, "clean_acc": 0.4 + 0.1 * s, "robust_acc": 0.2,
+                          "train_seconds": 40.0 + 20 * s, "select_seconds": 5.0} for s in (0, 1)])
+    out = summarize_training(rows).set_index("method")
+    assert out.loc["craig", "speedup"] == pytest.approx(2.0) and out.loc["full", "speedup"] == 1.0
+    assert out.loc["craig", "clean_mean"] == pytest.approx(45.0) and out.loc["craig", "select_share"] == pytest.approx(0.1)

@@ -85,3 +85,115 @@ def test_a_grid_resumes_only_its_own_configuration(tmp_path):
     table = run_grid(CELLS, run, path, config={"epochs": 9}, log=messages.append)
     assert len(calls) == 8 and len(table) == 4  # another configuration: every cell recomputed, old rows dropped
     assert "discarding 4 rows" in messages[0] and len(pd.read_csv(path)) == 4
+
+
+def test_shards_split_the_grid_and_merge_into_one_table(tmp_path):
+    from corelib.bench import merge_shards, run_grid, shard_path
+
+    cells = [{"method": m, "fraction": f, "seed": s} for m in ("a", "b", "c") for f in (0.1, 0.5) for s in (0,)]
+    keys = ("method", "fraction", "seed")
+    seen = {0: [], 1: []}
+    for rank in (0, 1):
+        run_grid(cells, lambda c, r=rank: seen[r].append(c["method"] + str(c["fraction"])) or {"v": 1.0},
+                 tmp_path / "g.csv", keys=keys, rank=rank, world=2, log=lambda *_: None)
+    assert len(seen[0]) == len(seen[1]) == 3 and not set(seen[0]) & set(seen[1])
+    assert shard_path(tmp_path / "g.csv", 1, 2).name == "g.rank1-of-2.csv"
+    merged = merge_shards(tmp_path / "g.csv", 2, keys=keys)
+    assert len(merged) == 6 and not list(tmp_path.glob("g.rank*"))
+    calls = []
+    again = run_grid(cells, lambda c: calls.append(c) or {"v": 2.0}, tmp_path / "g.csv", keys=keys, log=lambda *_: None)
+    assert calls == [] and (again["v"] == 1.0).all()  # a merged grid is complete
+    with pytest.raises(ValueError, match="rank 2 must lie in"):
+        run_grid(cells, lambda c: {}, tmp_path / "g.csv", keys=keys, rank=2, world=2)
+
+
+def test_benchmark_table_helpers_mean_std_and_best_three():
+    import pandas as pd
+
+    from corelib.bench import best_three, fgsm_curves, table_mean_std
+
+    rows = pd.DataFrame({"method": ["a", "a", "b", "b", "c", "c", "d", "d"], "fraction": 0.1, "seed": [0, 1] * 4,
+                         "test_acc": [0.5, 0.7, 0.4, 0.4, 0.3, 0.3, 0.9, 0.1], "fgsm_0": 0.5, "fgsm_8": 0.1})
+    table = table_mean_std(rows)
+    assert table.loc["a", 0.1] == "60.0 ± 14.1" and table.loc["b", 0.1] == "40.0 ± 0.0"
+    assert best_three(rows)[0.1].to_dict() == {"a": True, "b": True, "c": False, "d": True}
+    curves = fgsm_curves(rows)
+    assert sorted(curves["eps_255"].unique()) == [0.0, 8.0] and len(curves) == 16
+
+
+@pytest.mark.chapters
+def test_cli_runs_a_grid_in_two_torchrun_processes_and_merges(tmp_path):
+    """Two CPU processes under torchrun split the grid and rank 0 merges the shards (real CIFAR-10, smoke profile)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    out = tmp_path / "bench.csv"
+    env = {**os.environ, "CORELIB_CACHE": str(tmp_path / "cache"), "CORELIB_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "corelib", "bench", "--profile", "smoke",
+           "--methods", "random", "herding", "--fractions", "0.5", "--seeds", "0", "1", "--out", str(out)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    table = pd.read_csv(out)
+    assert sorted(zip(table.method, table.seed)) == [("herding", 0), ("herding", 1), ("random", 0), ("random", 1)]
+    assert "[rank 1/2]" in done.stdout and "merged 4 rows" in done.stdout and not list(tmp_path.glob("bench.rank*"))
+    assert table["test_acc"].between(0, 1).all() and {"fgsm_0", "fgsm_8", "pgd_acc"} <= set(table.columns)
+    bad = subprocess.run([sys.executable, "-m", "corelib", "bench", "--methods", "kmeans", "--out", str(out)],
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown selection method 'kmeans'" in bad.stderr
+
+
+def test_claims_give_verdicts_from_the_numbers():
+    import pandas as pd
+
+    from corelib.bench import claims
+
+    rows = []
+    for seed in (0, 1):
+        for method, small, mid in [("deepfool", 0.20, 0.50), ("isef_top", 0.25, 0.50), ("isef_bottom", 0.30, 0.50),
+                                   ("random", 0.28, 0.50), ("kcenter", 0.1, 0.60 + 0.01 * seed)]:
+            rows += [{"method": method, "fraction": 0.01, "seed": seed, "test_acc": small, "fgsm_8": 0.05},
+                     {"method": method, "fraction": 0.1, "seed": seed, "test_acc": mid, "fgsm_8": 0.05}]
+    verdicts = claims(pd.DataFrame(rows)).set_index("claim")["verdict"]
+    assert verdicts.iloc[0] == "holds"  # both isef variants beat DeepFool at 1 %
+    assert verdicts.iloc[1] == "holds"  # bottom 0.30 > top 0.25
+    assert verdicts.iloc[2] == "holds"  # at 10 % only kcenter (1 of 4) clearly beats random
+    assert verdicts.iloc[3] == "holds"  # FGSM accuracy 0.05 everywhere
+    without = claims(pd.DataFrame(rows)[lambda d: d.fraction == 0.1]).set_index("claim")["verdict"]
+    assert without.iloc[1] == "not tested here"
+
+
+@pytest.mark.chapters
+def test_a_killed_benchmark_resumes_from_its_last_finished_cell(tmp_path):
+    """SIGKILL the CLI mid-grid: the CSV stays readable, and the rerun computes only the missing cells."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+
+    out = tmp_path / "bench.csv"
+    env = {**os.environ, "CORELIB_CACHE": str(tmp_path / "cache"), "CORELIB_PROGRESS": "0"}
+    cmd = [sys.executable, "-m", "corelib", "bench", "--profile", "smoke", "--methods", "random", "kcenter", "margin",
+           "--fractions", "0.1", "0.5", "--seeds", "0", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out.is_file() and len(pd.read_csv(out)) >= 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = pd.read_csv(out)  # never half-written
+    assert 2 <= len(before) < 6
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{len(before)} of 6 cells already done" in done.stdout
+    after = pd.read_csv(out)
+    assert len(after) == 6
+    merged = before.merge(after, on=["method", "fraction", "seed"], suffixes=("_before", "_after"))
+    assert (merged["cell_seconds_before"] == merged["cell_seconds_after"]).all()  # kept, not recomputed

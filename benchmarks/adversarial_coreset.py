@@ -1,0 +1,65 @@
+"""Speed-up of adversarial coreset training (Algorithm 1 of Dolatabadi, Erfani & Leckie) over full adversarial
+training with the same objective, epochs and schedule, measured in one run on one pool.
+
+Prints the wall-time speed-up at the coreset fraction (goal ≥ 1.8× at 50 %), the PGD robust-accuracy difference
+(goal: within 3 points), the share of the coreset run spent selecting, and the cost model's prediction
+E / (⌈κE⌉ + (E − ⌈κE⌉)·f + R·s) with the measured per-renewal selection cost s (in full epochs).
+
+    .venv/bin/python benchmarks/adversarial_coreset.py [--images 2000] [--epochs 40] [--period 20] [--solver craig]
+"""
+import time
+
+import corelib as cl
+from common import setup
+from corelib import adversarial_coreset as acs
+
+
+def options(parser):
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--fraction", type=float, default=0.5)
+    parser.add_argument("--solver", default="craig", choices=["craig", "gradmatch", "random"])
+    parser.add_argument("--objective", default="pgd", choices=["pgd", "trades", "fgsm_rs"])
+    parser.add_argument("--steps", type=int, default=3, help="attack steps of the training objective")
+    parser.add_argument("--warm-start", type=float, default=0.025, help="κ: share of epochs on the full data")
+    parser.add_argument("--period", type=int, default=20, help="T: renew the coreset every T epochs")
+    parser.add_argument("--test-images", type=int, default=1000)
+
+
+def main():
+    args, device, profile, pool = setup(__doc__, images=2000, repeats=1, extra=options)
+    eps = profile["eps_255"] / 255
+    params = {"eps": eps} if args.objective == "fgsm_rs" else {"eps": eps, "alpha": 2.5 * eps / args.steps,
+                                                                 "steps": args.steps}
+    config = cl.TrainConfig(epochs=args.epochs, lr=profile["base_lr"], batch_size=profile["base_batch_size"],
+                            warmup_epochs=profile["base_warmup_epochs"], weight_decay=profile["weight_decay"],
+                            objective=args.objective, objective_params=params)
+    test = cl.class_balanced_pool(cl.load_cifar10("test", device=device), args.test_images, seed=0)
+    attack = cl.PGD(eps=eps, alpha=2 / 255, steps=10, seed=0)
+    runs = {}
+    for method in ("full", args.solver):
+        start = time.perf_counter()
+        result = acs.train_adversarial_coreset(profile["model"], pool, config, method, args.fraction, args.warm_start,
+                                               args.period, seed=0)
+        seconds = time.perf_counter() - start
+        table = result.tables.get("coreset")
+        runs[method] = {"seconds": seconds, "select": 0.0 if table is None else float(table["seconds"].sum()),
+                        "renewals": 0 if table is None else len(table), "clean": cl.accuracy(result.model, test),
+                        "robust": cl.robust_accuracy(result.model, test, attack)}
+    full, core = runs["full"], runs[args.solver]
+    speedup = full["seconds"] / core["seconds"]
+    s = core["select"] / max(core["renewals"], 1) / (full["seconds"] / args.epochs)
+    predicted = acs.speedup_model(args.epochs, args.fraction, args.warm_start, args.period, s)
+    print(f"device: {cl.device_description(device)}; model {profile['model']}; {args.images} images; "
+          f"{args.objective} ({args.steps} steps), {args.epochs} epochs; {args.solver} at {100 * args.fraction:g} %, "
+          f"κ = {args.warm_start}, T = {args.period}, {core['renewals']} renewals")
+    for name, r in runs.items():
+        print(f"{name:>10}: {r['seconds']:7.1f} s, clean {100 * r['clean']:5.1f} %, PGD-10 {100 * r['robust']:5.1f} %")
+    print(f"speed-up over full adversarial training: {speedup:.2f}x   (goal >= 1.8x at 50 %)")
+    print(f"robust-accuracy difference: {100 * (core['robust'] - full['robust']):+.1f} points   (goal: within 3)")
+    print(f"share of the coreset run spent selecting: {100 * core['select'] / core['seconds']:.1f} %  "
+          f"(s = {s:.2f} full epochs per renewal)")
+    print(f"cost model prediction: {predicted:.2f}x; the ceiling 1/f at this fraction: {1 / args.fraction:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Selection cost of every method in corelib.baselines relative to one training epoch of the same model on the
+same pool, measured in one run (the proxy's own training, shared by all methods, is reported separately).
+
+    .venv/bin/python benchmarks/selection_cost.py [--images 2000] [--fraction 0.1] [--methods all]
+"""
+import time
+
+import pandas as pd
+
+import corelib as cl
+from common import setup
+from corelib import baselines
+
+
+def options(parser):
+    parser.add_argument("--fraction", type=float, default=0.1)
+    parser.add_argument("--selection-epochs", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", default=["all"])
+
+
+def main():
+    args, device, profile, pool = setup(__doc__, images=2000, repeats=1, extra=options)
+    methods = sorted(baselines.METHODS) if args.methods == ["all"] else args.methods
+    proxy = baselines.train_proxy(profile["model"], pool, args.selection_epochs, seed=0, lr=profile["base_lr"],
+                                  batch_size=profile["base_batch_size"], weight_decay=profile["weight_decay"])
+    config = cl.TrainConfig(epochs=1, lr=profile["base_lr"], batch_size=profile["base_batch_size"])
+    model = cl.build_model(profile["model"], device=device)
+    start = time.perf_counter()
+    cl.train(model, pool, config, progress=False)
+    epoch = time.perf_counter() - start
+    rows = []
+    for method in methods:
+        sel = baselines.select_coreset(method, proxy, args.fraction, seed=0)
+        rows.append({"method": method, "seconds": sel.seconds, "epochs": sel.seconds / epoch,
+                     "forward_passes": sel.config["forward_passes"], "backward_passes": sel.config["backward_passes"]})
+    table = pd.DataFrame(rows).sort_values("epochs").set_index("method")
+    print(f"device: {cl.device_description(device)}; model {profile['model']}; {args.images} images; coreset "
+          f"{100 * args.fraction:g} %; one training epoch = {epoch:.2f} s; proxy ({args.selection_epochs} epochs) = "
+          f"{proxy.seconds:.1f} s = {proxy.seconds / epoch:.2f} epochs")
+    print(table.round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

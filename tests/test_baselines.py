@@ -1,0 +1,184 @@
+import itertools
+import math
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import TinyNet, synthetic_pool
+from corelib import baselines as bl
+from corelib.data import Pool
+from corelib.select import coreset_size
+
+
+class FixedLogits(nn.Module):
+    """logits = 10 · (the first C input values): probabilities and boundary distances are known in closed form."""
+
+    def __init__(self, num_classes=4):
+        super().__init__()
+        self.linear = nn.Linear(num_classes, num_classes)
+        with torch.no_grad():
+            self.linear.weight.copy_(10 * torch.eye(num_classes))
+            self.linear.bias.zero_()
+        self.c = num_classes
+
+    def features(self, x):
+        return x.flatten(1)[:, :self.c]
+
+    def forward(self, x):
+        return self.linear(self.features(x))
+
+
+def _fixed_pool(values, labels):
+    """A pool whose images carry `values` in their first entries (uint8 / 255)."""
+    n = len(values)
+    images = torch.full((n, 3, 2, 2), 128, dtype=torch.uint8)
+    flat = images.view(n, -1)
+    flat[:, :len(values[0])] = (torch.tensor(values) * 255).round().to(torch.uint8)
+    return Pool(images, torch.tensor(labels), 5 * torch.arange(n) + 1, "train", "synthetic", 4)
+
+
+def _proxy(pool, model, per_sample=None, aign=None):
+    per_sample = per_sample if per_sample is not None else pd.DataFrame(
+        {"epoch": 0, "index": pool.indices.numpy(), "loss": 0.0, "correct": True})
+    aign = aign if aign is not None else pd.Series(torch.arange(len(pool)).double().numpy(), index=pool.indices.numpy())
+    return bl.Proxy(model.eval(), pool, per_sample, aign, 0.0, 1)
+
+
+def test_herding_matches_the_mean_greedily():
+    f = torch.tensor([[0.0], [10.0], [4.0], [6.0]])  # mean 5
+    chosen = bl.herding(f, 2)
+    assert chosen.tolist() == [2, 3]  # 4 is (one of) the closest to 5; then 6 makes the mean exactly 5
+    assert f[chosen].mean() == 5
+
+
+def test_k_center_covers_far_points_first():
+    f = torch.tensor([[0.0], [1.0], [2.0], [10.0], [11.0]])
+    chosen = bl.k_center(lambda j: (f - f[j]).norm(dim=1), 5, 3, first=0)
+    assert chosen.tolist() == [0, 4, 2]  # farthest from 0 is 11; then 2 (distance 2) beats 1 and 10 (distance 1)
+
+
+def test_facility_location_and_graph_cut_greedy_against_brute_force():
+    g = torch.randn(7, 3, generator=torch.Generator().manual_seed(0))
+    sim = bl.cosine_similarity_matrix(g)
+    assert (sim >= -1e-12).all()
+    value = lambda s: float(sim[:, list(s)].max(1).values.sum())
+    chosen = bl.facility_location_greedy(sim, 3)
+    best = max(value(s) for s in itertools.combinations(range(7), 3))
+    assert value(chosen.tolist()) >= (1 - 1 / math.e) * best
+    cut = lambda s: float(sim[:, list(s)].sum() - sim[list(s)][:, list(s)].sum())
+    picks = bl.graph_cut_greedy(sim, 3, lam=1.0).tolist()
+    for i in range(3):  # every greedy step takes the largest marginal gain of the graph-cut function
+        gains = {j: cut(picks[:i] + [j]) - (cut(picks[:i]) if i else 0.0) for j in range(7) if j not in picks[:i]}
+        assert gains[picks[i]] == pytest.approx(max(gains.values()))
+
+
+def test_forgetting_counts_correct_to_incorrect_transitions():
+    table = pd.DataFrame({"epoch": [0, 1, 2, 3] * 3, "index": [7] * 4 + [8] * 4 + [9] * 4,
+                          "correct": [1, 0, 1, 0] + [0, 1, 1, 1] + [0, 0, 0, 0]})
+    events = bl.forgetting_events(table.sample(frac=1, random_state=0))  # row order must not matter
+    assert events.to_dict() == {7: 2.0, 8: 0.0, 9: 3.0}  # never learned: max + 1
+
+
+def test_uncertainty_scores_prefer_the_uncertain_and_deepfool_the_boundary():
+    values = [[0.9, 0.1, 0.1, 0.1], [0.5, 0.45, 0.1, 0.1], [0.6, 0.3, 0.3, 0.1], [0.8, 0.2, 0.1, 0.1]]
+    pool = _fixed_pool(values, [0, 0, 0, 0])
+    proxy = _proxy(pool, FixedLogits())
+    for method in ("least_confidence", "entropy", "margin"):
+        sel = bl.select_coreset(method, proxy, 0.25)
+        assert sel.indices.tolist() == [6], method  # sample 1 (index 6): two nearly tied classes
+        assert sel.config["forward"] == 4 and sel.config["backward"] == 0
+    x = pool.float_images()[:, 0].flatten(1)[:, :4]
+    distances = bl.deepfool_distances(proxy.model, pool, max_iter=5, overshoot=0.0, candidates=3)
+    # a linear model: the ℓ2 distance to the nearest boundary is min_k (x_y − x_k)/√2
+    expected = ((x[:, :1] - x[:, 1:]) / math.sqrt(2)).min(1).values
+    assert torch.allclose(distances, expected, rtol=1e-3, atol=1e-3)
+    assert bl.select_coreset("deepfool", proxy, 0.25).indices.tolist() == [6]
+
+
+def test_moderate_keeps_distances_nearest_the_median():
+    values = [[0.5, 0.5, 0.5, 0.5], [0.6, 0.5, 0.5, 0.5], [0.7, 0.5, 0.5, 0.5], [0.9, 0.5, 0.5, 0.5],
+              [1.0, 0.5, 0.5, 0.5]]
+    pool = _fixed_pool(values, [1] * 5)
+    sel = bl.select_coreset("moderate", _proxy(pool, FixedLogits()), 0.2)
+    # centre 0.74: distances to it .24 .14 .04 .16 .26, median .16: sample 3 (dataset index 16) is the median
+    assert sel.indices.tolist() == [16]
+
+
+@pytest.fixture(scope="module")
+def tiny_proxy():
+    """A TinyNet proxy trained on a synthetic pool through `train_proxy` (with its records)."""
+    import corelib.models as models
+
+    original = models.build_model
+    models.build_model = lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed)
+    try:
+        return bl.train_proxy("tiny", synthetic_pool(n=80, seed=2), epochs=3, seed=0, lr=0.05, batch_size=16)
+    finally:
+        models.build_model = original
+
+
+@pytest.mark.parametrize("method", sorted(bl.METHODS))
+def test_every_method_is_class_balanced_exact_deterministic_and_counts_passes(method, tiny_proxy):
+    pool = tiny_proxy.pool
+    params = {"max_iter": 3} if method == "deepfool" else {"pgd": {"eps": 8 / 255, "alpha": 4 / 255, "steps": 2}} \
+        if method.startswith("adv_") else {}
+    a = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
+    b = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
+    k = coreset_size(len(pool), 0.3)
+    if a.weights is None:
+        assert len(a) == k
+    else:  # weighted matching may stop early when no sample reduces the residual
+        assert 0 < len(a) <= k and (a.weights > 0).all()
+    assert torch.equal(a.indices, b.indices) and len(set(a.indices.tolist())) == len(a)
+    assert set(a.indices.tolist()) <= set(pool.indices.tolist())
+    counts = torch.bincount(pool.labels[pool.positions(a.indices)], minlength=4)
+    if a.weights is None:
+        assert counts.max() - counts.min() <= 1  # 24 of 80 samples, 20 per class: 6 each
+    assert a.seconds >= 0 and a.method == method
+    free = method in ("random", "forgetting", "easycore")  # read off the proxy's training run
+    assert (a.config["forward"] == 0) == free and a.config["backward"] >= 0
+    assert a.config["forward_passes"] == a.config["forward"] / len(pool)
+
+
+def test_proxy_records_forgetting_and_aign(tiny_proxy):
+    assert set(tiny_proxy.per_sample["epoch"]) == {0, 1, 2} and len(tiny_proxy.per_sample) == 3 * 80
+    assert len(tiny_proxy.aign) == 80 and (tiny_proxy.aign > 0).all()
+    assert tiny_proxy.passes.forward == tiny_proxy.passes.backward == 3 * 80
+
+
+def test_glister_first_pick_aligns_with_the_class_gradient(tiny_proxy):
+    from corelib.adversarial_coreset import selection_gradients
+
+    sel = bl.select_coreset("glister", tiny_proxy, 0.05, seed=0)  # 4 samples: one per class
+    grads = selection_gradients(tiny_proxy.model, tiny_proxy.pool, "standard").double()
+    labels = tiny_proxy.pool.labels
+    for c in range(4):
+        members = torch.nonzero(labels == c).flatten()
+        best = members[torch.argmax(grads[members] @ grads[members].mean(0))]
+        assert int(tiny_proxy.pool.indices[best]) in sel.indices.tolist()
+
+
+def test_bad_selection_requests_are_named(tiny_proxy):
+    with pytest.raises(ValueError, match="unknown selection method 'kmeans'"):
+        bl.select_coreset("kmeans", tiny_proxy, 0.1)
+    with pytest.raises(ValueError, match="fraction 0 is outside"):
+        bl.select_coreset("random", tiny_proxy, 0)
+    with pytest.raises(ValueError, match="fraction 1.5 is outside"):
+        bl.select_coreset("herding", tiny_proxy, 1.5)
+    with pytest.raises(ValueError, match="use class_balanced=True"):
+        bl.select_coreset("kcenter", tiny_proxy, 0.1, class_balanced=False)
+
+
+def test_shared_artifacts_are_computed_once_but_charged_to_every_selection(tiny_proxy):
+    from dataclasses import replace
+
+    proxy = replace(tiny_proxy, memo={})
+    first = bl.select_coreset("isef_bottom", proxy, 0.1)
+    calls = len(proxy.memo)
+    second = bl.select_coreset("isef_top", proxy, 0.5)  # the same sensitivity table
+    assert len(proxy.memo) == calls
+    assert second.config["forward"] == first.config["forward"] == 5 * 80 and second.config["backward"] == 80
+    cached_seconds = proxy.memo[("sensitivity", (1, 4, 16, 64), 1.0)][1]
+    assert second.seconds >= cached_seconds
