@@ -67,25 +67,21 @@ def selection_gradients(model, pool: Pool, objective: str = "pgd", objective_par
     Eq. 18 at the objective's adversarial example (CE at the clean input for 'standard'), Eq. 22 (or the exact
     TRADES gradient) for 'trades'. Returns (N, classes · (embedding_dim + 1)) in pool order."""
     obj = build_objective(objective, seed=seed, **(objective_params or {}))
+    if objective != "trades":
+        return last_layer_gradients(model, pool, obj.adversarial, batch_size)
     rows = []
     with eval_mode(model):
         for x, y in pool_batches(pool, batch_size):
-            with torch.enable_grad():
-                x_adv = obj.adversarial(model, x, y).detach()
-            if objective == "trades":
-                rows.append(trades_last_layer_gradient(model, x, x_adv, y, obj.beta, trades_form).cpu())
-                continue
-            with torch.no_grad():
-                h = model.features(x_adv).float()
-                residual = F.softmax(model.linear(h).float(), 1) - F.one_hot(y, model.linear.out_features).float()
-                rows.append(_outer(residual, h).cpu())
+            x_adv = obj.adversarial(model, x, y).detach()
+            rows.append(trades_last_layer_gradient(model, x, x_adv, y, obj.beta, trades_form).cpu())
     return torch.cat(rows)
 
 
 def last_layer_gradients(model, pool: Pool, attack=None, batch_size: int = 256) -> torch.Tensor:
     """Per-sample gradient of CE(f(x̃), y) with respect to the last linear layer (weight and bias), where
-    x̃ = attack(model, x, y) (or x without an attack): for logits z = W h + b it is (softmax(z) − onehot(y)) ⊗ [h, 1].
-    Returns (N, classes · (embedding_dim + 1)), computed in eval mode."""
+    x̃ = attack(model, x, y) (any callable, e.g. an Attack or an objective's `adversarial`; x without one): for
+    logits z = W h + b it is (softmax(z) − onehot(y)) ⊗ [h, 1]. Returns (N, classes · (embedding_dim + 1)),
+    computed in eval mode."""
     rows = []
     with eval_mode(model):
         for x, y in pool_batches(pool, batch_size):
@@ -113,6 +109,8 @@ def random_uniform(labels: torch.Tensor, fraction: float, seed: int) -> tuple[to
 
 
 class AdversarialCoreset(Hook):
+    depends = ("adversarial_coreset", "coreset_solvers", "select")  # code a run with this hook depends on
+
     """Algorithm 1 as a training hook: full data for the first ⌈κ·E⌉ epochs (warm start), then at that epoch
     and every `period` epochs after it, a coreset of `fraction` of the pool chosen by `solver` ('craig',
     'gradmatch' or 'random' with uniform weights) on last-layer selection gradients of the training objective

@@ -105,7 +105,7 @@ def embeddings_and_probabilities(proxy: Proxy, passes: Passes, batch_size: int =
     return shared(proxy, passes, "embeddings", compute)
 
 
-def last_layer_gradients(proxy: Proxy, passes: Passes, adversarial: dict | None = None) -> torch.Tensor:
+def proxy_gradients(proxy: Proxy, passes: Passes, adversarial: dict | None = None) -> torch.Tensor:
     """Per-sample gradients of CE with respect to the last layer (closed form, no backward pass), at the clean
     input or, with `adversarial` PGD parameters, at the PGD example (adversarial CRAIG / GradMatch, Eq. 18)."""
     from .adversarial_coreset import selection_gradients
@@ -304,7 +304,7 @@ def _forgetting(proxy, fraction, seed, passes, class_balanced, **_):
 
 
 def _grand(proxy, fraction, seed, passes, class_balanced, **_):
-    norms = last_layer_gradients(proxy, passes).norm(dim=1)
+    norms = proxy_gradients(proxy, passes).norm(dim=1)
     return _scores_selection(proxy, _pool_scores(proxy, norms), fraction, seed, "top", class_balanced, "grand")
 
 
@@ -358,7 +358,7 @@ def _greedy(kind):
             _, p = embeddings_and_probabilities(proxy, passes)
             log_p = p.double().clamp_min(1e-12).log()
         if kind in ("facility_location", "graph_cut"):
-            grads = last_layer_gradients(proxy, passes)
+            grads = proxy_gradients(proxy, passes)
 
         def choose(members, k, generator):
             first = int(torch.randint(len(members), (1,), generator=generator))
@@ -385,7 +385,7 @@ def _matching(solver, adversarial: bool):
         if not class_balanced:
             raise ValueError(f"{solver} runs class by class here; use class_balanced=True")
         attack = (pgd or {"eps": 8 / 255, "alpha": 2 / 255, "steps": 3}) if adversarial else None
-        grads = last_layer_gradients(proxy, passes, attack)
+        grads = proxy_gradients(proxy, passes, attack)
         positions, weights = _per_class_solver(grads, proxy.pool.labels.cpu(), fraction, solver, seed, **params)
         keep = weights > 0
         return proxy.pool.indices.cpu()[positions[keep]], weights[keep].float(), None

@@ -286,6 +286,9 @@ def theorem_bound(summary, traces):
         left.plot(rows["T"], rows["observed"].clip(lower=1e-6), "o--", color=color, label=f"{method}: observed")
     left.set(xscale="log", yscale="log", xlabel="horizon T (steps)", ylabel="min_t L(θ_t) − L(θ*)",
              title="Theorem 1: bound vs observed")
+    horizons = sorted(summary["T"].unique())
+    left.set_xticks(horizons, [str(h) for h in horizons])
+    left.xaxis.set_minor_locator(plt.NullLocator())
     left.legend(fontsize=7, ncol=2)
     longest = traces[traces["T"] == traces["T"].max()]
     for i, (method, rows) in enumerate(longest.groupby("method", sort=False)):
@@ -332,8 +335,9 @@ def fgsm_curves_by_method(curves, fractions, title: str = "FGSM accuracy"):
                     ls="-" if i < 20 else "--", label=method)
         ax.set(xlabel="ε (× 1/255)", title=f"{title}, coreset {100 * fraction:g} %")
     axes[0][0].set_ylabel("accuracy")
-    axes[0][-1].legend(fontsize=7, ncol=2, loc="upper right")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
+    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(0.8, 0.5))
     return fig
 
 

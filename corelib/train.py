@@ -111,9 +111,11 @@ class TrainState:
 
 
 class Hook:
-    """Base class for training hooks. Set `needs_input_grad = True` to get per-sample input-gradient norms."""
+    """Base class for training hooks. Set `needs_input_grad = True` to get per-sample input-gradient norms, and
+    `depends` to the corelib modules (beyond the trainer's) whose code changes what a run with the hook learns."""
 
     needs_input_grad = False
+    depends: tuple = ()
 
     def on_epoch_start(self, state: TrainState) -> None:
         pass
@@ -297,7 +299,8 @@ def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0
         tables = {k: pd.DataFrame(v) for k, v in meta.get("tables", {}).items()}
         return TrainResult(model, pd.DataFrame(meta["history"]), meta["seconds"], tables)
 
-    return cache.get_or_compute("model", key, compute, save, load, ".pt", depends=TRAINING_MODULES)
+    depends = tuple(sorted({*TRAINING_MODULES, *(m for h in recorders.values() for m in getattr(h, "depends", ()))}))
+    return cache.get_or_compute("model", key, compute, save, load, ".pt", depends=depends)
 
 
 def train_baseline(model_name: str, train_pool: Pool, test_pool: Pool, *, epochs: int, lr: float, batch_size: int,

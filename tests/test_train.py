@@ -165,3 +165,25 @@ def test_amp_path_runs_with_bf16_autocast():
                                             channels_last=False), progress=False)
     assert torch.isfinite(torch.tensor(result.history["train_loss"].tolist())).all()
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+
+
+def test_fit_cache_key_includes_the_code_a_hook_depends_on(tmp_path, monkeypatch):
+    from corelib import utils
+
+    class Recorder(RecordPerSample):
+        depends = ("convex_toy",)
+
+        def __repr__(self):
+            return "Recorder()"
+
+    pool = synthetic_pool(n=16)
+    cache = ArtifactCache(tmp_path)
+    config = TrainConfig(epochs=1, batch_size=8)
+    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": Recorder()})
+    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": Recorder()})
+    assert len(cache.misses) == 1 and len(cache.hits) == 1
+    real = utils.source_hash
+    monkeypatch.setattr("corelib.cache.source_hash", lambda modules=None: real(modules) + (
+        "-edited" if modules and "convex_toy" in modules else ""))  # as if convex_toy.py had been edited
+    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": Recorder()})
+    assert len(cache.misses) == 2
