@@ -232,6 +232,7 @@ def deepfool_distances(model, pool: Pool, max_iter: int = 10, overshoot: float =
     sample moves to the linearised boundary of the nearest of its `candidates` most likely other classes; the
     result is ‖r‖₂ of the total perturbation, or +inf for samples not flipped within `max_iter` steps."""
     out = []
+    candidates = max(1, min(int(candidates), pool.num_classes - 1))
     with eval_mode(model):
         for x0, y in pool_batches(pool, batch_size):
             r_total = torch.zeros_like(x0)

@@ -182,3 +182,13 @@ def test_shared_artifacts_are_computed_once_but_charged_to_every_selection(tiny_
     assert second.config["forward"] == first.config["forward"] == 5 * 80 and second.config["backward"] == 80
     cached_seconds = proxy.memo[("sensitivity", (1, 4, 16, 64), 1.0)][1]
     assert second.seconds >= cached_seconds
+
+
+def test_deepfool_on_two_classes_needs_no_more_candidates_than_exist():
+    values = [[0.7, 0.4], [0.55, 0.5]]
+    images = torch.full((2, 3, 2, 2), 128, dtype=torch.uint8)
+    images.view(2, -1)[:, :2] = (torch.tensor(values) * 255).round().to(torch.uint8)
+    pool = Pool(images, torch.tensor([0, 0]), torch.tensor([3, 9]), "train", "synthetic", 2)
+    x = pool.float_images().flatten(1)[:, :2]
+    distances = bl.deepfool_distances(FixedLogits(2), pool, max_iter=5, overshoot=0.0, candidates=3)
+    assert torch.allclose(distances, (x[:, 0] - x[:, 1]) / math.sqrt(2), rtol=1e-3, atol=1e-3)
