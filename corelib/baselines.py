@@ -19,10 +19,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .coreset_solvers import by_class, facility_location_greedy
 from .coreset_solvers import per_class as _per_class_solver
-from .data import Pool, balanced_counts
+from .data import Pool
 from .evaluate import eval_mode, pool_batches
-from .select import Selection, check_fraction, coreset_size, select_by_score
+from .select import Selection, check_fraction, random_selection, select_by_score
 from .train import RecordPerSample, TrainConfig, fit
 
 
@@ -124,24 +125,6 @@ def proxy_gradients(proxy: Proxy, passes: Passes, adversarial: dict | None = Non
     return shared(proxy, passes, ("gradients", repr(sorted((adversarial or {}).items()))), compute)
 
 
-def _per_class(labels: torch.Tensor, fraction: float, seed: int, choose) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run `choose(members, k, generator) -> (chosen positions into members, weights or None)` per class with
-    class-balanced sizes; returns pool positions and weights."""
-    labels = labels.cpu()
-    counts = balanced_counts(labels, coreset_size(len(labels), fraction), seed)
-    generator = torch.Generator().manual_seed(seed)
-    positions, weights = [], []
-    for c, k in enumerate(counts.tolist()):
-        members = torch.nonzero(labels == c).flatten()
-        if k == 0 or len(members) == 0:
-            continue
-        chosen, w = choose(members, min(k, len(members)), generator)
-        positions.append(members[chosen])
-        weights.append(w)
-    w = None if any(x is None for x in weights) else torch.cat(weights).float()
-    return torch.cat(positions), w
-
-
 # ---------------------------------------------------------------- greedy building blocks (one class at a time)
 
 def herding(features: torch.Tensor, k: int) -> torch.Tensor:
@@ -179,21 +162,6 @@ def cosine_similarity_matrix(g: torch.Tensor) -> torch.Tensor:
     """Pairwise cosine similarities of one class's vectors, shifted to [0, 2] so every entry is non-negative."""
     g = F.normalize(g.double(), dim=1)
     return g @ g.T + 1
-
-
-def facility_location_greedy(sim: torch.Tensor, k: int) -> torch.Tensor:
-    """argmax F(S) = Σᵢ max_{j∈S} sim(i, j), greedily (monotone submodular: ≥ (1 − 1/e)·OPT)."""
-    best = torch.zeros(len(sim), dtype=sim.dtype)
-    available = torch.ones(len(sim), dtype=torch.bool)
-    chosen = []
-    for _ in range(k):
-        gains = (sim - best[:, None]).clamp_min(0).sum(0)
-        gains[~available] = -math.inf
-        j = int(torch.argmax(gains))
-        chosen.append(j)
-        available[j] = False
-        best = torch.maximum(best, sim[:, j])
-    return torch.tensor(chosen, dtype=torch.long)
 
 
 def graph_cut_greedy(sim: torch.Tensor, k: int, lam: float = 1.0) -> torch.Tensor:
@@ -284,8 +252,6 @@ def _pool_scores(proxy, values: torch.Tensor) -> pd.Series:
 
 
 def _random(proxy, fraction, seed, passes, class_balanced, **_):
-    from .select import random_selection
-
     return random_selection(proxy.pool, fraction, seed, class_balanced).indices, None, None
 
 
@@ -376,7 +342,7 @@ def _greedy(kind):
                 return facility_location_greedy(sim, k), None
             return graph_cut_greedy(sim, k, params.get("lam", 1.0)), None
 
-        positions, _ = _per_class(labels, fraction, seed, choose)
+        positions, _ = by_class(labels, fraction, seed, choose)
         return proxy.pool.indices.cpu()[positions], None, None
     return method
 
@@ -427,7 +393,7 @@ def _glister(proxy, fraction, seed, passes, class_balanced, eta: float = 0.1, **
             w, b = w - step[:, :-1], b - step[:, -1]
         return torch.tensor(chosen, dtype=torch.long), None
 
-    positions, _ = _per_class(labels, fraction, seed, choose)
+    positions, _ = by_class(labels, fraction, seed, choose)
     return proxy.pool.indices.cpu()[positions], None, None
 
 

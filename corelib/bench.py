@@ -19,7 +19,7 @@ import pandas as pd
 
 from .data import Pool
 from .evaluate import accuracy, robust_accuracy
-from .select import Selection, random_selection, select_by_score
+from .select import Selection, check_fraction, random_selection, select_by_score
 from .train import TrainConfig, fit
 from .utils import atomic_save_csv, config_hash, source_hash
 
@@ -254,9 +254,8 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
         rank, world = distributed_env()
     method_params = dict(method_params or {})
     cells = [{"method": m, "fraction": float(f), "seed": int(s)} for m in methods for f in fractions for s in seeds]
-    for c in cells:
-        from .select import check_fraction
-        check_fraction(c["fraction"])
+    for f in fractions:
+        check_fraction(f)
     shared = {"model": model_name, "pool": pool.fingerprint(), "test_pool": test_pool.fingerprint(),
               "robust_pool": robust_pool.fingerprint(), "pgd": repr(pgd), "fgsm_eps": [float(e) for e in fgsm_eps],
               "config": config.to_dict(), "epochs": epochs, "min_steps": min_steps, "selection_epochs": selection_epochs,

@@ -19,13 +19,21 @@ def craig(gradients: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     time (greedy; F is monotone submodular, so F(S) ≥ (1 − 1/e)·OPT). The weight of a chosen j is the number
     of samples whose nearest chosen element is j (the cluster size), so the weights sum to n.
     Returns (positions in selection order, weights)."""
-    n = gradients.shape[0]
-    k = _check_k(k, n)
+    k = _check_k(k, gradients.shape[0])
     dist = torch.cdist(gradients.double(), gradients.double())  # (n, n) for this class only
     sim = dist.max() - dist
-    best = torch.zeros(n, dtype=torch.float64)  # current max similarity of every sample to the chosen set
+    chosen = facility_location_greedy(sim, k)
+    nearest = torch.argmax(sim[:, chosen], dim=1)
+    weights = torch.bincount(nearest, minlength=len(chosen)).double()
+    return chosen, weights
+
+
+def facility_location_greedy(sim: torch.Tensor, k: int) -> torch.Tensor:
+    """argmax F(S) = Σᵢ max_{j∈S} sim(i, j) over |S| = k, greedily, for non-negative similarities (monotone
+    submodular: F(S) ≥ (1 − 1/e)·OPT). Returns positions in selection order."""
+    best = torch.zeros(len(sim), dtype=sim.dtype)  # current max similarity of every sample to the chosen set
+    available = torch.ones(len(sim), dtype=torch.bool)
     chosen = []
-    available = torch.ones(n, dtype=torch.bool)
     for _ in range(k):
         gains = (sim - best[:, None]).clamp_min(0).sum(0)  # marginal gain of adding each column j
         gains[~available] = -1
@@ -33,10 +41,7 @@ def craig(gradients: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         chosen.append(j)
         available[j] = False
         best = torch.maximum(best, sim[:, j])
-    chosen_t = torch.tensor(chosen)
-    nearest = torch.argmax(sim[:, chosen_t], dim=1)
-    weights = torch.bincount(nearest, minlength=len(chosen)).double()
-    return chosen_t, weights
+    return torch.tensor(chosen, dtype=torch.long)
 
 
 def facility_location(gradients: torch.Tensor, positions) -> float:
@@ -99,21 +104,31 @@ def per_class(gradients: torch.Tensor, labels: torch.Tensor, fraction: float, so
               **params) -> tuple[torch.Tensor, torch.Tensor]:
     """Run `solver` class by class with class-balanced sizes (the project's rule, `data.balanced_counts`), so
     only one class's gradients are compared at a time. Returns (positions into `gradients`, weights)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
+    return by_class(labels, fraction, seed,
+                    lambda members, k, _: SOLVERS[solver](gradients[members].cpu(), k, **params))
+
+
+def by_class(labels: torch.Tensor, fraction: float, seed: int, choose) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Class-balanced selection one class at a time (sizes by `data.balanced_counts`): `choose(members, k,
+    generator)` returns (chosen positions into `members`, weights or None). Returns pool positions and the
+    concatenated weights (None if any class gave none)."""
     from .data import balanced_counts
     from .select import coreset_size
 
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
+    labels = labels.cpu()
     counts = balanced_counts(labels, coreset_size(len(labels), fraction), seed)
+    generator = torch.Generator().manual_seed(seed)
     positions, weights = [], []
     for c, k in enumerate(counts.tolist()):
-        members = torch.nonzero(labels.cpu() == c).flatten()
+        members = torch.nonzero(labels == c).flatten()
         if k == 0 or len(members) == 0:
             continue
-        chosen, w = SOLVERS[solver](gradients[members].cpu(), min(k, len(members)), **params)
+        chosen, w = choose(members, min(k, len(members)), generator)
         positions.append(members[chosen])
         weights.append(w)
-    return torch.cat(positions), torch.cat(weights)
+    return torch.cat(positions), None if any(w is None for w in weights) else torch.cat(weights)
 
 
 def batchwise(gradients: torch.Tensor, batch_size: int, fraction: float, solver: str = "craig", seed: int = 0,
