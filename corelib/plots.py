@@ -320,7 +320,7 @@ def highlight_best(table, best):
     a light background: the best three of each column."""
     def style(column):
         return ["font-weight: bold; background-color: #d8ecd8" if best.loc[i, column.name] else "" for i in column.index]
-    return table.style.apply(style, axis=0)
+    return table.style.apply(style, axis=0).format_index(lambda f: f"{100 * f:g} %", axis=1)
 
 
 def fgsm_curves_by_method(curves, fractions, title: str = "FGSM accuracy"):
