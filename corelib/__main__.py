@@ -13,6 +13,13 @@ import argparse
 import os
 import sys
 
+import torch
+import torch.distributed as dist
+import yaml
+
+from . import baselines, bench
+from .profiles import load_profile
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m corelib", description=__doc__,
@@ -31,11 +38,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def bench_main(args) -> int:
-    import yaml
-
-    from . import baselines, bench
-    from .book import load_profile
-
     if args.merge:
         table = bench.merge_shards(args.out, args.merge, keys=bench.BENCH_KEYS)
         print(f"merged {len(table)} rows into {args.out}")
@@ -54,12 +56,8 @@ def bench_main(args) -> int:
     rank, world = bench.distributed_env()
     distributed = world > 1 and "MASTER_ADDR" in os.environ
     if world > 1:
-        import torch
-
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     if distributed:
-        import torch.distributed as dist
-
         dist.init_process_group("gloo")
     log = (lambda msg: print(f"[rank {rank}/{world}] {msg}", flush=True))
     table = bench.benchmark_from_params(params, methods, fractions, seeds, args.out, rank=rank, world=world,

@@ -21,23 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from .coreset_solvers import SOLVERS, batchwise, per_class
-from .data import Pool, balanced_sample
-from .evaluate import accuracy, eval_mode, pool_batches, robust_accuracy
+from .data import Pool, pool_batches
+from .models import eval_mode, linear_gradients
 from .objectives import OBJECTIVES, build_objective
-from .select import check_fraction, coreset_size
+from .sampling import check_fraction, uniform_random
 from .train import Hook, TrainConfig, TrainState, fit
 
 TRADES_FORMS = ("exact", "eq22")
 METHODS = ("full", "craig", "gradmatch", "random")
-
-
-def _with_bias(h: torch.Tensor) -> torch.Tensor:
-    return torch.cat([h, torch.ones(len(h), 1, device=h.device, dtype=h.dtype)], dim=1)
-
-
-def _outer(residual: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Per-sample ∂ℓ/∂(W, b) for logit residual ∂ℓ/∂z: residual ⊗ [h, 1], flattened (N, C·(D+1))."""
-    return (residual[:, :, None] * _with_bias(h)[:, None, :]).flatten(1)
 
 
 def trades_last_layer_gradient(model, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float,
@@ -58,7 +49,7 @@ def trades_last_layer_gradient(model, x: torch.Tensor, x_adv: torch.Tensor, y: t
             clean = p - onehot + beta * p * (log_p - log_q - kl)
         else:
             clean = p - onehot + beta * (p - q)
-        return _outer(clean, h) + _outer(beta * (q - p), h_adv)
+        return linear_gradients(clean, h) + linear_gradients(beta * (q - p), h_adv)
 
 
 def selection_gradients(model, pool: Pool, objective: str = "pgd", objective_params: dict | None = None,
@@ -90,7 +81,7 @@ def last_layer_gradients(model, pool: Pool, attack=None, batch_size: int = 256) 
             with torch.no_grad():
                 h = model.features(x).float()
                 residual = F.softmax(model.linear(h).float(), 1) - F.one_hot(y, model.linear.out_features).float()
-                rows.append(_outer(residual, h).cpu())
+                rows.append(linear_gradients(residual, h).cpu())
     return torch.cat(rows)
 
 
@@ -101,16 +92,7 @@ def gradient_error(gradients: torch.Tensor, positions: torch.Tensor, weights: to
     return float((g.sum(0) - approx).norm() / len(g))
 
 
-def random_uniform(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A class-balanced random subset with uniform weights n/k (the unbiased reweighting of a random sample)."""
-    n = len(labels)
-    positions = balanced_sample(labels.cpu(), coreset_size(n, fraction), seed)
-    return positions, torch.full((len(positions),), n / len(positions), dtype=torch.float64)
-
-
 class AdversarialCoreset(Hook):
-    depends = ("adversarial_coreset", "coreset_solvers", "select")  # code a run with this hook depends on
-
     """Algorithm 1 as a training hook: full data for the first ⌈κ·E⌉ epochs (warm start), then at that epoch
     and every `period` epochs after it, a coreset of `fraction` of the pool chosen by `solver` ('craig',
     'gradmatch' or 'random' with uniform weights) on last-layer selection gradients of the training objective
@@ -140,6 +122,12 @@ class AdversarialCoreset(Hook):
         self.solver_params = solver_params
         self.selections: list[dict] = []
 
+    def config(self) -> dict:
+        return {**super().config(), "fraction": self.fraction, "solver": self.solver, "warm_start": self.warm_start,
+                "period": self.period, "objective": self.objective, "objective_params": self.objective_params,
+                "batch_wise": self.batch_wise, "trades_form": self.trades_form, "seed": self.seed,
+                "solver_params": self.solver_params}
+
     def __repr__(self) -> str:
         return (f"AdversarialCoreset(fraction={self.fraction}, solver={self.solver!r}, warm_start={self.warm_start}, "
                 f"period={self.period}, objective={self.objective!r}, objective_params={self.objective_params}, "
@@ -156,7 +144,7 @@ class AdversarialCoreset(Hook):
     def select(self, gradients: torch.Tensor, labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(positions, weights) of one renewal on per-sample gradients."""
         if self.solver == "random":
-            return random_uniform(labels, self.fraction, seed)
+            return uniform_random(labels, self.fraction, seed)
         if self.batch_wise:
             return batchwise(gradients, self.batch_wise, self.fraction, self.solver, seed, **self.solver_params)
         return per_class(gradients, labels, self.fraction, self.solver, seed, **self.solver_params)
@@ -178,7 +166,7 @@ class AdversarialCoreset(Hook):
         pos, weights = pos[keep], weights[keep]
         state.subset, state.weights = pool.indices.cpu()[pos], weights.float()
         seconds = time.perf_counter() - start
-        rand_pos, rand_w = random_uniform(labels, len(pos) / len(pool), seed + 10_000)
+        rand_pos, rand_w = uniform_random(labels, len(pos) / len(pool), seed + 10_000)
         previous = self.selections[-1] if self.selections else None
         stale = (gradient_error(grads, previous["positions"], previous["weights"].double()) if previous is not None
                  else float("nan"))
@@ -217,76 +205,3 @@ def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, 
         recorders["coreset"] = AdversarialCoreset(fraction, method, warm_start, period, batch_wise=batch_wise,
                                                   seed=seed, **hook_params)
     return fit(model_name, pool, config, model_seed=seed, recorders=recorders, cache=cache, progress=False)
-
-
-def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack, model_name: str, config: TrainConfig,
-                          methods, fractions, seeds, warm_start: float, period: int, path, batch_wise=None,
-                          cache=None, **hook_params) -> pd.DataFrame:
-    """Full adversarial training and Algorithm 1 with each method × fraction × seed: one row per run with clean
-    test accuracy, robust accuracy under `attack` on `robust_pool`, training seconds (selection included),
-    selection seconds, renewals and mean Γ (coreset and random reference). Resumable (`bench.run_grid`)."""
-    from .bench import run_grid
-    from .train import TRAINING_MODULES
-    from .utils import source_hash
-
-    cells = [{"method": "full", "fraction": 1.0, "seed": s} for s in seeds if "full" in methods]
-    cells += [{"method": m, "fraction": f, "seed": s} for m in methods if m != "full" for f in fractions for s in seeds]
-    shared = {"model": model_name, "pool": pool.fingerprint(), "test": test_pool.fingerprint(),
-              "robust": robust_pool.fingerprint(), "attack": repr(attack), "config": config.to_dict(),
-              "warm_start": warm_start, "period": period, "batch_wise": batch_wise, "hook": hook_params,
-              "code": source_hash((*TRAINING_MODULES, "adversarial_coreset", "coreset_solvers", "select"))}
-
-    def run(cell):
-        result = train_adversarial_coreset(model_name, pool, config, cell["method"], cell["fraction"], warm_start,
-                                           period, batch_wise, cell["seed"], cache, **hook_params)
-        renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
-        return {"objective": config.objective, "epochs": config.epochs,
-                "clean_acc": accuracy(result.model, test_pool), "robust_acc": robust_accuracy(result.model, robust_pool, attack),
-                "train_seconds": round(result.seconds, 2), "select_seconds": round(float(renewals["seconds"].sum()), 2),
-                "renewals": len(renewals), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
-                "gamma_random": float(renewals["gamma_random"].mean()) if len(renewals) else 0.0}
-
-    return run_grid(cells, run, path, keys=("method", "fraction", "seed"), config=shared)
-
-
-def summarize_training(results: pd.DataFrame) -> pd.DataFrame:
-    """Per method and fraction: mean ± std of clean and robust accuracy (in %), mean training minutes, the
-    speed-up over full training (ratio of mean seconds) and the share of time spent selecting."""
-    g = results.groupby(["method", "fraction"], sort=False)
-    out = g.agg(clean_mean=("clean_acc", "mean"), clean_std=("clean_acc", "std"), robust_mean=("robust_acc", "mean"),
-                robust_std=("robust_acc", "std"), seconds=("train_seconds", "mean"), select=("select_seconds", "mean"),
-                seeds=("seed", "count")).reset_index()
-    for col in ("clean_mean", "clean_std", "robust_mean", "robust_std"):
-        out[col] = 100 * out[col].fillna(0)
-    full = out.loc[out.method == "full", "seconds"]
-    out["speedup"] = float(full.iloc[0]) / out["seconds"] if len(full) else float("nan")
-    out["select_share"] = out["select"] / out["seconds"]
-    return out
-
-
-def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_start: float, period: int) -> float:
-    """`speedup_model` with the selection cost s measured in a `summarize_training` table: the mean selection
-    seconds per renewal of the coreset runs at `fraction`, in epochs of full training."""
-    full_epoch = float(summary.loc[summary.method == "full", "seconds"].iloc[0]) / epochs
-    runs = summary[(summary.method != "full") & (summary.fraction == fraction)]
-    renewals = len(range(math.ceil(warm_start * epochs), epochs, period))
-    cost = float(runs["select"].mean()) / max(renewals, 1) / full_epoch
-    return speedup_model(epochs, fraction, warm_start, period, cost)
-
-
-def versus_random(summary: pd.DataFrame, value: str = "robust") -> str:
-    """A sentence comparing CRAIG and GradMatch with the random subset at every fraction of a `summarize_training`
-    table (`value` 'robust' or 'clean'), saying whether each gap exceeds the larger standard deviation over seeds."""
-    parts = []
-    for fraction, rows in summary[summary.method != "full"].groupby("fraction", sort=False):
-        rows = rows.set_index("method")
-        if "random" not in rows.index:
-            continue
-        base, base_std = rows.loc["random", f"{value}_mean"], rows.loc["random", f"{value}_std"]
-        for method in ("craig", "gradmatch"):
-            if method in rows.index:
-                gap = rows.loc[method, f"{value}_mean"] - base
-                clear = abs(gap) > max(base_std, rows.loc[method, f"{value}_std"])
-                parts.append(f"{method} at {100 * fraction:g} %: {gap:+.1f} points"
-                             + (" (beyond the seed spread)" if clear else " (within the seed spread)"))
-    return "; ".join(parts) if parts else "no random baseline was run"

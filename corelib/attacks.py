@@ -51,6 +51,12 @@ class Attack:
     def perturb(self, model, x, y):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def config(self) -> dict:
+        """The attack's settings at full precision (what a cache key or a results grid records)."""
+        return {"attack": type(self).__name__,
+                **{k: v.tolist() if isinstance(v, torch.Tensor) else v for k, v in vars(self).items()
+                   if not k.startswith("_")}}
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
                          for k, v in vars(self).items() if not k.startswith("_"))
@@ -218,13 +224,3 @@ class SparseFGSM(Attack):
 
     def perturb(self, model, x, y):
         return sparse_fgsm_levels(model, x, y, [self.k], self.eps, self.unit)[0][0]
-
-
-ATTACKS = {"fgsm": FGSM, "pgd": PGD, "sparse_fgsm": SparseFGSM}
-
-
-def build_attack(name: str, **params) -> Attack:
-    """An attack by name ('fgsm', 'pgd') with keyword parameters."""
-    if name not in ATTACKS:
-        raise ValueError(f"unknown attack {name!r}; choose one of {sorted(ATTACKS)}")
-    return ATTACKS[name](**params)

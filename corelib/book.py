@@ -6,8 +6,8 @@
 
 Chapters are the `_toc.yml` entries under `book/chapters/`; the source of `book/chapters/NAME` is
 `notebooks/NAME.ipynb`. A profile (`profiles/NAME.yaml`, a flat file papermill can also read with
-`-f`) holds the knobs of every chapter; each chapter gets the ones its `parameters` cell declares.
-An executed chapter whose notebook, parameters and corelib source are unchanged is reused.
+`-f`, read by `corelib.profiles`) holds the knobs of every chapter; each chapter gets the ones its `parameters`
+cell declares. An executed chapter whose notebook, parameters and corelib source are unchanged is reused.
 """
 from __future__ import annotations
 
@@ -25,33 +25,14 @@ from pathlib import Path
 
 import yaml
 
-from .utils import atomic_write_text, config_hash, device_description, git_commit, resolve_device, source_hash
-
-ROOT = Path(__file__).resolve().parent.parent
+from .data import ensure_cifar10
+from .profiles import ROOT, load_profile
+from .utils import atomic_write_text, code_hash, config_hash, device_description, git_commit, resolve_device
 CHAPTER_DIR = "book/chapters"
 
 
 class ChapterError(RuntimeError):
     """A chapter failed to execute."""
-
-
-def profiles_dir(root: Path = ROOT) -> Path:
-    return root / "profiles"
-
-
-def available_profiles(root: Path = ROOT) -> list[str]:
-    return sorted(p.stem for p in profiles_dir(root).glob("*.yaml"))
-
-
-def load_profile(name: str, root: Path = ROOT) -> dict:
-    """The flat parameter dict of profile `name` (profiles/NAME.yaml)."""
-    path = profiles_dir(root) / f"{name}.yaml"
-    if not path.is_file():
-        raise ValueError(f"unknown profile {name!r}; choose one of {available_profiles(root)} "
-                         f"(or add profiles/{name}.yaml)")
-    params = yaml.safe_load(path.read_text()) or {}
-    params["profile"] = name
-    return params
 
 
 def chapters(root: Path = ROOT) -> list[str]:
@@ -96,7 +77,7 @@ def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, 
 def fingerprint(notebook: Path, params: dict) -> str:
     cells = json.loads(notebook.read_text())["cells"]
     return config_hash({"cells": [(c["cell_type"], "".join(c["source"])) for c in cells], "params": params,
-                        "corelib": source_hash()})
+                        "corelib": code_hash()})
 
 
 def _format_seconds(s: float) -> str:
@@ -168,8 +149,6 @@ def execute_chapter(name: str, profile_name: str, overrides: dict | None = None,
     for cell in nb.cells:  # the run record shows the injected values; hide papermill's copy of them
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
-    from .data import ensure_cifar10
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

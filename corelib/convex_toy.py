@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from .coreset_solvers import per_class
-from .select import check_fraction
+from .sampling import check_fraction, uniform_random
 
 TOY_METHODS = ("full", "craig", "gradmatch", "random")
 
@@ -95,8 +95,7 @@ def coreset_descent(x: torch.Tensor, y: torch.Tensor, num_classes: int, eps: flo
         else:
             if t % period == 0:
                 if method == "random":
-                    from .adversarial_coreset import random_uniform
-                    positions, weights = random_uniform(y, fraction, seed + t)
+                    positions, weights = uniform_random(y, fraction, seed + t)
                 else:
                     positions, weights = per_class(grads, y, fraction, method, seed + t)
             approx = (weights.double()[:, None] * grads[positions]).sum(0) / n
@@ -133,24 +132,14 @@ def bound_table(x: torch.Tensor, y: torch.Tensor, num_classes: int, eps: float, 
 
 
 def toy_features(features: torch.Tensor, dims: int = 16) -> torch.Tensor:
-    """Fixed features for the toy: centre, project on the top `dims` principal directions, and scale so the
+    """Fixed features for the toy (e.g. a trained model's penultimate features, `evaluate.embed`): centre,
+    project on the top `dims` principal directions, and scale so the
     largest feature vector has norm 1 (which keeps σ small and the bound readable)."""
     f = features.double()
     f = f - f.mean(0)
     _, _, v = torch.linalg.svd(f, full_matrices=False)
     z = f @ v[:dims].T
     return z / z.norm(dim=1).max()
-
-
-def embed(model, pool, batch_size: int = 500) -> torch.Tensor:
-    """Penultimate-layer features of every pool sample (eval mode, CPU float64)."""
-    from .evaluate import eval_mode, pool_batches
-
-    rows = []
-    with eval_mode(model), torch.no_grad():
-        for x, _ in pool_batches(pool, batch_size):
-            rows.append(model.features(x).double().cpu())
-    return torch.cat(rows)
 
 
 def check_bound(summary: pd.DataFrame) -> bool:

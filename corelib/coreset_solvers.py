@@ -1,15 +1,21 @@
-"""Greedy gradient-matching coreset solvers (groundwork for adversarial coreset selection, Dolatabadi,
-Erfani & Leckie): CRAIG (Mirzasoleiman et al. 2020) and GradMatch (Killamsetty et al. 2021).
+"""Greedy coreset solvers: the gradient-matching solvers of adversarial coreset selection (Dolatabadi, Erfani &
+Leckie), CRAIG (Mirzasoleiman et al. 2020) and GradMatch (Killamsetty et al. 2021), and every greedy primitive
+the DeepCore baselines share: facility location, graph cut, herding and k-center greedy.
 
-Both take per-sample gradient vectors G (n, d) of one class (or one group) and return positions into
-G with non-negative weights. Neither ever forms an n×n matrix over the whole pool: `per_class` runs a
-solver class by class, and `batchwise` runs it on mini-batch mean gradients.
+Each takes the vectors (or a similarity matrix) of one class or one group and returns positions into them, in
+selection order (CRAIG and GradMatch also non-negative weights). None ever forms an n×n matrix over the whole
+pool: `per_class` runs a solver class by class, and `batchwise` runs it on mini-batch mean gradients.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy.optimize import nnls
+
+from .sampling import by_class, coreset_size
 
 
 def craig(gradients: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,6 +47,60 @@ def facility_location_greedy(sim: torch.Tensor, k: int) -> torch.Tensor:
         chosen.append(j)
         available[j] = False
         best = torch.maximum(best, sim[:, j])
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+def graph_cut_greedy(sim: torch.Tensor, k: int, lam: float = 1.0) -> torch.Tensor:
+    """argmax F(S) = Σ_{i∈V, j∈S} sim(i, j) − λ Σ_{i, j∈S} sim(i, j), greedily: the gain of j is
+    Σᵢ sim(i, j) − λ(2 Σ_{s∈S} sim(s, j) + sim(j, j))."""
+    coverage = sim.sum(0)
+    inside = torch.zeros(len(sim), dtype=sim.dtype)
+    available = torch.ones(len(sim), dtype=torch.bool)
+    chosen = []
+    for _ in range(k):
+        gains = coverage - lam * (2 * inside + sim.diagonal())
+        gains[~available] = -math.inf
+        j = int(torch.argmax(gains))
+        chosen.append(j)
+        available[j] = False
+        inside += sim[j]
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+def cosine_similarity_matrix(g: torch.Tensor) -> torch.Tensor:
+    """Pairwise cosine similarities of one class's vectors, shifted to [0, 2] so every entry is non-negative."""
+    g = F.normalize(g.double(), dim=1)
+    return g @ g.T + 1
+
+
+def herding(features: torch.Tensor, k: int) -> torch.Tensor:
+    """Herding (Welling 2009): greedily add the sample that brings the mean of the chosen set closest to the
+    mean μ of all: argminⱼ ‖μ − (Σ_S eᵢ + eⱼ)/(|S| + 1)‖. Returns positions in selection order."""
+    f = features.double()
+    mu, total = f.mean(0), torch.zeros(f.shape[1], dtype=torch.float64)
+    available = torch.ones(len(f), dtype=torch.bool)
+    chosen = []
+    for i in range(k):
+        dist = (mu - (total + f) / (i + 1)).norm(dim=1)
+        dist[~available] = math.inf
+        j = int(torch.argmin(dist))
+        chosen.append(j)
+        available[j] = False
+        total += f[j]
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+def k_center(distance_to, n: int, k: int, first: int) -> torch.Tensor:
+    """k-Center Greedy (Sener & Savarese 2018): start at `first`, then repeatedly add the sample farthest from
+    the chosen set. `distance_to(j)` returns the distances (n,) of every sample to sample j, so only one row of
+    distances is ever held. Returns positions in selection order."""
+    chosen = [int(first)]
+    nearest = distance_to(first).double()
+    for _ in range(k - 1):
+        nearest[chosen] = -math.inf
+        j = int(torch.argmax(nearest))
+        chosen.append(j)
+        nearest = torch.minimum(nearest, distance_to(j).double())
     return torch.tensor(chosen, dtype=torch.long)
 
 
@@ -102,33 +162,12 @@ SOLVERS = {"craig": craig, "gradmatch": gradmatch}
 
 def per_class(gradients: torch.Tensor, labels: torch.Tensor, fraction: float, solver: str = "craig", seed: int = 0,
               **params) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run `solver` class by class with class-balanced sizes (the project's rule, `data.balanced_counts`), so
+    """Run `solver` class by class with class-balanced sizes (the project's rule, `sampling.by_class`), so
     only one class's gradients are compared at a time. Returns (positions into `gradients`, weights)."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-    return by_class(labels, fraction, seed,
+    return by_class(labels.cpu(), coreset_size(len(labels), fraction), seed,
                     lambda members, k, _: SOLVERS[solver](gradients[members].cpu(), k, **params))
-
-
-def by_class(labels: torch.Tensor, fraction: float, seed: int, choose) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Class-balanced selection one class at a time (sizes by `data.balanced_counts`): `choose(members, k,
-    generator)` returns (chosen positions into `members`, weights or None). Returns pool positions and the
-    concatenated weights (None if any class gave none)."""
-    from .data import balanced_counts
-    from .select import coreset_size
-
-    labels = labels.cpu()
-    counts = balanced_counts(labels, coreset_size(len(labels), fraction), seed)
-    generator = torch.Generator().manual_seed(seed)
-    positions, weights = [], []
-    for c, k in enumerate(counts.tolist()):
-        members = torch.nonzero(labels == c).flatten()
-        if k == 0 or len(members) == 0:
-            continue
-        chosen, w = choose(members, min(k, len(members)), generator)
-        positions.append(members[chosen])
-        weights.append(w)
-    return torch.cat(positions), None if any(w is None for w in weights) else torch.cat(weights)
 
 
 def batchwise(gradients: torch.Tensor, batch_size: int, fraction: float, solver: str = "craig", seed: int = 0,
@@ -137,8 +176,6 @@ def batchwise(gradients: torch.Tensor, batch_size: int, fraction: float, solver:
     batches' mean gradients, and return every member of each chosen batch with its batch's weight. CRAIG's
     batch weight counts the batches a chosen batch represents; GradMatch matches Σᵢ gᵢ / batch_size (the sum
     of the batch means), so in both cases the per-sample weights sum to about n."""
-    from .select import coreset_size
-
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
     n = gradients.shape[0]

@@ -1,4 +1,4 @@
-"""CIFAR-10 as uint8 tensors on the device, class-balanced pools, and batched on-device augmentation.
+"""CIFAR-10 as uint8 tensors on the device (`Pool`), batched on-device augmentation, and batches in pool order.
 
 Where the data comes from: `root` argument, else the `CORELIB_DATA` environment variable, else
 `~/.cache/corelib/data`. The folder holds torchvision's `cifar-10-batches-py/`. If it is absent,
@@ -8,8 +8,10 @@ once; `Pool.source` records which copy was used, and the book prints it.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
+import sys
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -144,8 +146,6 @@ class Pool:
 
     def fingerprint(self) -> str:
         """A short hash of which samples the pool holds and of which data copy they come from."""
-        import hashlib
-
         h = hashlib.sha256(f"{self.split}|{self.source}|".encode())
         h.update(self.indices.cpu().numpy().tobytes())
         return h.hexdigest()[:16]
@@ -177,76 +177,6 @@ def load_cifar10(split: str = "train", root: str | Path | None = None, device="c
                 torch.arange(len(labels), device=device), split, source)
 
 
-def balanced_counts(labels: torch.Tensor, total: int, seed: int, num_classes: int | None = None) -> torch.Tensor:
-    """How many samples each class contributes to a class-balanced subset of exactly `total` samples.
-
-    Each class gets total·n_c/N rounded down; the remaining samples go to the classes with the largest
-    fractional parts (largest-remainder rounding), ties broken by a random order drawn from `seed`.
-    """
-    labels = labels.detach().cpu()
-    num_classes = num_classes or int(labels.max()) + 1
-    n_c = torch.bincount(labels, minlength=num_classes).double()
-    n = int(n_c.sum())
-    if not 0 <= total <= n:
-        raise ValueError(f"cannot take {total} samples from {n}; choose a size between 1 and {n}")
-    quota = total * n_c / n
-    counts = quota.floor().long()
-    left = total - int(counts.sum())
-    if left:
-        g = torch.Generator().manual_seed(seed)
-        tiebreak = torch.rand(num_classes, generator=g, dtype=torch.float64) * 1e-9
-        order = torch.argsort(quota - counts + tiebreak, descending=True)
-        counts[order[:left]] += 1
-    return counts
-
-
-def balanced_sample(labels: torch.Tensor, total: int, seed: int, scores: torch.Tensor | None = None,
-                    descending: bool = True, num_classes: int | None = None) -> torch.Tensor:
-    """Positions of a class-balanced subset of `total` samples (ascending).
-
-    Without `scores` the members of each class are drawn at random; with `scores` each class keeps
-    its highest (`descending=True`) or lowest scores, ties broken at random. Everything depends on `seed` alone.
-    """
-    labels_cpu = labels.detach().cpu()
-    counts = balanced_counts(labels_cpu, total, seed, num_classes)
-    g = torch.Generator().manual_seed(seed + 1)
-    noise = torch.rand(len(labels_cpu), generator=g, dtype=torch.float64)
-    keep = []
-    for c, k in enumerate(counts.tolist()):
-        if k == 0:
-            continue
-        members = torch.nonzero(labels_cpu == c).flatten()
-        if scores is None:
-            order = torch.argsort(noise[members])
-        else:
-            s = scores.detach().cpu().double()[members]
-            # lexicographic sort: by score (in the chosen direction), then by the random tie-breaker
-            order = torch.argsort(noise[members])
-            order = order[torch.sort(s[order], descending=descending, stable=True).indices]
-        keep.append(members[order[:k]])
-    return torch.cat(keep).sort().values if keep else torch.empty(0, dtype=torch.long)
-
-
-def class_balanced_pool(pool: Pool, size: int, seed: int) -> Pool:
-    """A deterministic class-balanced random subset of `pool` with exactly `size` samples."""
-    if not 1 <= size <= len(pool):
-        raise ValueError(f"pool size {size} is not possible: the {pool.split} split has {len(pool)} samples; "
-                         f"choose a size between 1 and {len(pool)}")
-    return pool.take(balanced_sample(pool.labels, size, seed).to(pool.device))
-
-
-def load_pools(train_size: int, test_size: int, seed: int = 0, root=None, device="cpu") -> tuple[Pool, Pool]:
-    """The class-balanced train pool and test set a profile uses (sizes up to 50,000 and 10,000)."""
-    for name, size in (("train_size", train_size), ("test_size", test_size)):
-        split = name.split("_")[0]
-        if not 1 <= int(size) <= SPLIT_SIZES[split]:
-            raise ValueError(f"{name}={size} is larger than CIFAR-10's {split} split ({SPLIT_SIZES[split]} images) "
-                             f"or not positive; choose 1 ≤ {name} ≤ {SPLIT_SIZES[split]}")
-    train = class_balanced_pool(load_cifar10("train", root, device), int(train_size), seed)
-    test = class_balanced_pool(load_cifar10("test", root, device), int(test_size), seed)
-    return train, test
-
-
 def augment(x: torch.Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True) -> torch.Tensor:
     """Random crop with zero padding and random horizontal flip, for a whole batch at once.
 
@@ -274,11 +204,18 @@ def batch_positions(n: int, batch_size: int, shuffle: bool, generator: torch.Gen
     yield from order.split(batch_size)
 
 
+def pool_batches(pool: Pool, batch_size: int, channels_last: bool = True):
+    """Yield (x, y) over the pool in order: float images in [0, 1] (channels_last by default) and labels."""
+    for start in range(0, len(pool), batch_size):
+        x = pool.float_images(slice(start, start + batch_size))
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        yield x, pool.labels[start:start + batch_size]
+
+
 def main(argv=None) -> int:
     """`python -m corelib.data [ROOT]`: make sure CIFAR-10 is in ROOT (default: the data root), downloading
     the official release if needed, and say which copy it is."""
-    import sys
-
     args = sys.argv[1:] if argv is None else argv
     try:
         root, source = ensure_cifar10(args[0] if args else None)

@@ -1,35 +1,15 @@
-"""Clean and robust accuracy in large batches, and the FGSM ε-sweep from one gradient per batch."""
+"""Clean and robust accuracy in large batches, the FGSM ε-sweep from one gradient per batch, and the penultimate
+features of a pool (`embed`)."""
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import pandas as pd
 import torch
 
 from .attacks import Attack, input_gradient
-from .data import Pool
+from .data import Pool, pool_batches
+from .models import eval_mode
 
 SWEEP_EPS_255 = (0, 1, 2, 4, 8, 12, 16)
-
-
-@contextmanager
-def eval_mode(model):
-    """Switch to eval mode for the block and restore the previous mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-def pool_batches(pool: Pool, batch_size: int, channels_last: bool = True):
-    """Yield (x, y) over the pool in order: float images in [0, 1] (channels_last by default) and labels."""
-    for start in range(0, len(pool), batch_size):
-        x = pool.float_images(slice(start, start + batch_size))
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        yield x, pool.labels[start:start + batch_size]
 
 
 @torch.no_grad()
@@ -37,6 +17,19 @@ def predict(model, pool: Pool, batch_size: int = 1000) -> torch.Tensor:
     """Logits (N, classes) for every sample of the pool, in eval mode."""
     with eval_mode(model):
         return torch.cat([model(x).float() for x, _ in pool_batches(pool, batch_size)])
+
+
+@torch.no_grad()
+def embed(model, pool: Pool, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(penultimate features (N, D), logits (N, classes)) of every pool sample, in eval mode, float32 on the CPU:
+    what embedding-based selection methods and the convex toy read."""
+    features, logits = [], []
+    with eval_mode(model):
+        for x, _ in pool_batches(pool, batch_size):
+            h = model.features(x).float()
+            features.append(h.cpu())
+            logits.append(model.linear(h).float().cpu())
+    return torch.cat(features), torch.cat(logits)
 
 
 def accuracy(model, pool: Pool, batch_size: int = 1000) -> float:

@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 
 from .attacks import PGD, input_gradient
-from .data import Pool
-from .evaluate import eval_mode, pool_batches
+from .data import Pool, pool_batches
+from .models import eval_mode
 from .select import Selection, select_by_score
 from .train import EpochRecord, Hook, TrainState
 
@@ -47,6 +47,9 @@ class AIGN(Hook):
         self.mode, self.every, self.batch_size = mode, int(every), int(batch_size)
         self.needs_input_grad = mode == "in_training"
         self._sums = self._counts = self._pool = None
+
+    def config(self) -> dict:
+        return {**super().config(), "mode": self.mode, "every": self.every}
 
     def __repr__(self):
         return f"AIGN(mode={self.mode!r}, every={self.every})"
@@ -116,42 +119,3 @@ def boundary_distance(model, pool: Pool, eps_max: float = 32 / 255, iterations: 
     distance, censored, correct = torch.cat(parts, dim=1)
     return pd.DataFrame({"index": pool.indices.cpu().numpy(), "distance": distance.numpy(),
                          "censored": censored.bool().numpy(), "clean_correct": correct.bool().numpy()})
-
-
-def easycore_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, aign: dict, fractions, seeds, model_name: str,
-                  configs: dict, epochs: dict, min_steps: int, attack, path, cache=None) -> pd.DataFrame:
-    """EasyCore (lowest AIGN), random and hardest-first (highest AIGN) coresets, class-balanced, for every
-    objective in `configs` (e.g. 'standard', 'trades'), fraction and seed. Each objective selects with the AIGN
-    measured under that objective (`aign[objective]`, a Series by dataset index). Rows carry clean test accuracy
-    and robust accuracy under `attack` on `robust_pool`."""
-    from .bench import selection_grid
-    from .select import random_selection
-
-    methods = (("easycore", "bottom"), ("random", "random"), ("hardest", "top"))
-    cells = [{"method": m, "keep": k, "fraction": f, "seed": s, "objective": o}
-             for o in configs for m, k in methods for f in fractions for s in seeds]
-
-    def select(cell):
-        if cell["method"] == "random":
-            return random_selection(pool, cell["fraction"], seed=cell["seed"])
-        return select_by_score(pool, aign[cell["objective"]], cell["fraction"], cell["keep"], seed=cell["seed"],
-                               method=cell["method"])
-
-    return selection_grid(cells, select, pool, test_pool, model_name, configs, epochs, min_steps, path, cache,
-                          attack, robust_pool, scores=aign)
-
-
-def easycore_verdict(results: pd.DataFrame, value: str = "robust_acc") -> pd.DataFrame:
-    """Per objective and fraction: EasyCore's mean `value`, the best other method's, the gain (points), and
-    whether the gain exceeds the larger of the two seed spreads."""
-    stats = results.groupby(["objective", "fraction", "method"])[value].agg(["mean", "std"]).fillna(0)
-    rows = []
-    for (objective, fraction), g in stats.groupby(level=[0, 1]):
-        g = g.droplevel([0, 1])
-        others = g.drop(index="easycore")
-        best = others["mean"].idxmax()
-        gain = g.loc["easycore", "mean"] - others.loc[best, "mean"]
-        rows.append({"objective": objective, "fraction": fraction, "easycore": g.loc["easycore", "mean"],
-                     "best_other": best, "best_other_value": others.loc[best, "mean"], "gain_points": 100 * gain,
-                     "clear": abs(gain) > max(g.loc["easycore", "std"], others.loc[best, "std"])})
-    return pd.DataFrame(rows)

@@ -6,6 +6,8 @@ Every model exposes `features(x)` (the penultimate embedding, shape (B, embeddin
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -93,6 +95,25 @@ class ResNet18(Classifier):
                                   *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.embedding_dim = 512
         self.linear = nn.Linear(512, num_classes)
+
+
+@contextmanager
+def eval_mode(model):
+    """Switch to eval mode for the block and restore the previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def linear_gradients(residual: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Per-sample gradients of a loss with respect to a linear layer z = W h + b, from the logit residual
+    ∂ℓ/∂z (N, C) and the layer's input h (N, D): residual ⊗ [h, 1], flattened to (N, C·(D + 1)) (weight rows
+    followed by the bias, class by class)."""
+    with_bias = torch.cat([h, torch.ones(len(h), 1, device=h.device, dtype=h.dtype)], dim=1)
+    return (residual[:, :, None] * with_bias[:, None, :]).flatten(1)
 
 
 MODELS = {"small_cnn": SmallCNN, "resnet18": ResNet18}

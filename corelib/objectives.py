@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .attacks import PGD, input_gradient
-from .evaluate import eval_mode
+from .models import eval_mode
 
 
 class Objective:

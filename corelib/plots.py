@@ -1,11 +1,17 @@
 """Figures the chapters share: learning curves, image grids with predictions, accuracy-vs-ε curves."""
 from __future__ import annotations
 
+import inspect
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .attacks import sparse_fgsm_levels
 from .data import CLASSES
+from .models import eval_mode
+from .select import align_scores
 
 
 def learning_curves(history, title: str = ""):
@@ -66,8 +72,6 @@ def accuracy_vs_eps(table, x="eps_255", y="accuracy", hue=None, ax=None, title="
 def attack_gallery(model, x: torch.Tensor, y: torch.Tensor, attacks: dict, amplify: float = 10.0):
     """Rows: the clean images, then for each named attack the adversarial images and their perturbation
     (amplified by `amplify` around grey), each titled with the model's prediction and confidence."""
-    from .evaluate import eval_mode
-
     rows, labels, titles, colors = [], [], [], []
     with eval_mode(model):
         with torch.no_grad():
@@ -86,8 +90,6 @@ def attack_gallery(model, x: torch.Tensor, y: torch.Tensor, attacks: dict, ampli
 
 def show_source(fn):
     """Display a function's source as a code block (the formula next to its code)."""
-    import inspect
-
     from IPython.display import Markdown
 
     return Markdown(f"```python\n{inspect.getsource(fn)}```")
@@ -95,9 +97,6 @@ def show_source(fn):
 
 def sparse_gallery(model, x: torch.Tensor, y: torch.Tensor, ks, eps: float = 1.0, unit: str = "feature"):
     """Rows: clean images, then the sparse FGSM images at every k, titled with prediction and confidence."""
-    from .attacks import sparse_fgsm_levels
-    from .evaluate import eval_mode
-
     with eval_mode(model):
         levels, logits = sparse_fgsm_levels(model, x, y, ks, eps, unit)
         with torch.no_grad():
@@ -124,8 +123,6 @@ def flip_rate_curves(sweep):
 
 
 def _png(image_chw: torch.Tensor, scale: int = 4) -> bytes:
-    import io
-
     from PIL import Image
 
     array = (image_chw.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
@@ -140,9 +137,6 @@ def sparse_explorer(model, x: torch.Tensor, y: torch.Tensor, ks, eps_values, uni
     sliders switch between them with front-end links (`jslink` to `Stack.selected_index`), so it stays
     interactive in the static HTML book, with no kernel."""
     import ipywidgets as w
-
-    from .attacks import sparse_fgsm_levels
-    from .evaluate import eval_mode
 
     levels = [0, *ks]
     k_start, eps_start = max(len(levels) - 2, 0), len(eps_values) - 1  # open on a level that shows something
@@ -183,8 +177,6 @@ def sparse_explorer(model, x: torch.Tensor, y: torch.Tensor, ks, eps_values, uni
 
 def score_histogram(scores, correct, name: str = "score", bins: int = 40):
     """Histogram of per-sample scores, split by whether the base model classifies the sample correctly."""
-    import numpy as np
-
     scores, correct = np.asarray(scores, dtype=float), np.asarray(correct, dtype=bool)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     edges = np.histogram_bin_edges(scores, bins=bins)
@@ -197,8 +189,6 @@ def score_histogram(scores, correct, name: str = "score", bins: int = 40):
 
 def ranked_gallery(pool, scores, n: int = 10, name: str = "score"):
     """The n highest- and n lowest-scored samples of the pool (scores: a Series by dataset index)."""
-    from .select import align_scores
-
     s = align_scores(scores, pool)
     order = torch.argsort(s, descending=True)
     picks = {"highest": order[:n], "lowest": order[-n:].flip(0)}
@@ -214,8 +204,6 @@ def ranked_gallery(pool, scores, n: int = 10, name: str = "score"):
 def top_bottom_vs_paper(results, method: str, paper, setting: str = ""):
     """Left: our accuracy against coreset fraction (mean ± std over seeds) for the top, bottom and random
     coresets of `method`; right: the paper's numbers for the same method, clearly labelled as the paper's."""
-    import numpy as np
-
     fig, (ours_ax, paper_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
     styles = {"top": ("tab:red", "o"), "bottom": ("tab:blue", "s"), "random": ("gray", "^")}
     ours = results[results.method.isin([method, "random"])]
@@ -260,8 +248,6 @@ def coreset_curves(results, value: str = "test_acc", panel: str = "objective", h
 
 def per_class_extremes(pool, scores, name: str = "score"):
     """For every class, the sample with the lowest and the highest score (two rows, ten columns)."""
-    from .select import align_scores
-
     s = align_scores(scores, pool)
     lows, highs = [], []
     for c in range(pool.num_classes):

@@ -1,8 +1,9 @@
 """Coreset selections: indices into the original dataset, optional weights, per-sample scores.
 
 Every selection method returns a `Selection`. Class balance follows one rule everywhere
-(`data.balanced_counts`): each class contributes in proportion to its size, and the remainders are
-distributed so that the total is exactly round(fraction · n).
+(`sampling.balanced_counts`): each class contributes in proportion to its size, and the remainders are
+distributed so that the total is exactly round(fraction · n). Every method of the book, by name, is
+`corelib.select_coreset` (the baselines package).
 """
 from __future__ import annotations
 
@@ -13,26 +14,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .data import Pool, balanced_sample
+from .data import Pool
+from .sampling import balanced_sample, coreset_size
 from .utils import atomic_save_csv, atomic_write_text
 
 KEEP = ("top", "bottom")
-
-
-def check_fraction(fraction: float) -> float:
-    """A coreset fraction must lie in (0, 1]."""
-    try:
-        f = float(fraction)
-    except (TypeError, ValueError):
-        raise ValueError(f"fraction {fraction!r} is not a number; give a fraction in (0, 1], e.g. 0.1 for 10 %") from None
-    if not 0 < f <= 1:
-        raise ValueError(f"fraction {fraction!r} is outside (0, 1]; give e.g. 0.1 for 10 % of the pool")
-    return f
-
-
-def coreset_size(n: int, fraction: float) -> int:
-    """round(fraction · n), and at least 1."""
-    return max(1, int(round(check_fraction(fraction) * n)))
 
 
 @dataclass
@@ -134,11 +120,3 @@ def random_selection(pool: Pool, fraction: float, seed: int = 0, class_balanced:
         pos = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:k].sort().values
     return Selection(pool.indices.cpu()[pos], method="random",
                      config={"fraction": fraction, "seed": seed, "class_balanced": class_balanced})
-
-
-def select_coreset(method: str, proxy, fraction: float, seed: int = 0, class_balanced: bool = True, **params) -> Selection:
-    """Any selection method by name, DeepCore's baselines and the project's own, with one signature
-    (`corelib.baselines.select_coreset`; the names are `corelib.baselines.METHODS`)."""
-    from .baselines import select_coreset as select
-
-    return select(method, proxy, fraction, seed, class_balanced, **params)

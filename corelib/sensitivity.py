@@ -10,8 +10,8 @@ import pandas as pd
 import torch
 
 from .attacks import input_gradient, sparse_fgsm_levels, sparse_from_gradient
-from .data import Pool
-from .evaluate import eval_mode, pool_batches
+from .data import Pool, pool_batches
+from .models import eval_mode
 from .utils import state_fingerprint
 
 LEVELS = (1, 4, 16, 64)
@@ -56,7 +56,7 @@ def sensitivity_table(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: str 
         return compute()
     config = {"model": state_fingerprint(model), "pool": pool.fingerprint(), "ks": [int(k) for k in ks],
               "eps": float(eps), "unit": unit}
-    return cache.dataframe("sensitivity", config, compute, depends=("attacks", "data", "evaluate", "sensitivity"))
+    return cache.dataframe("sensitivity", config, compute, code=sensitivity_table)
 
 
 def table_probabilities(table: pd.DataFrame, ks=LEVELS, atol: float = 1e-3):

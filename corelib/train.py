@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -18,14 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from .data import Pool, augment, batch_positions
 from .evaluate import accuracy
+from .models import build_model
 from .objectives import OBJECTIVES, build_objective
 from .utils import atomic_write_bytes, config_hash
 
 SCHEDULES = ("cosine", "multistep", "constant")
-TRAINING_MODULES = ("attacks", "data", "evaluate", "hardness", "models", "objectives", "train", "utils")  # what a trained model depends on
 
 
 @dataclass
@@ -104,18 +106,20 @@ class TrainState:
     model: torch.nn.Module
     pool: Pool
     config: TrainConfig
-    optimizer: torch.optim.Optimizer
     epoch: int = 0
     subset: torch.Tensor | None = None
     weights: torch.Tensor | None = None
 
 
 class Hook:
-    """Base class for training hooks. Set `needs_input_grad = True` to get per-sample input-gradient norms, and
-    `depends` to the corelib modules (beyond the trainer's) whose code changes what a run with the hook learns."""
+    """Base class for training hooks. Set `needs_input_grad = True` to get per-sample input-gradient norms.
+    `config()` is what a cached run (`fit`) records of the hook: override it to add every setting that changes
+    what a run with the hook learns or records (the hook's code enters the key through its module)."""
 
     needs_input_grad = False
-    depends: tuple = ()
+
+    def config(self) -> dict:
+        return {"hook": f"{type(self).__module__}.{type(self).__qualname__}"}
 
     def on_epoch_start(self, state: TrainState) -> None:
         pass
@@ -128,8 +132,11 @@ class RecordPerSample(Hook):
     """Keeps every epoch's per-sample statistics; `.table` is a tidy DataFrame (epoch, index, loss, correct[, input_grad_norm])."""
 
     def __init__(self, input_grad: bool = False):
-        self.needs_input_grad = input_grad
+        self.needs_input_grad = bool(input_grad)
         self.records: list[EpochRecord] = []
+
+    def config(self) -> dict:
+        return {**super().config(), "input_grad": self.needs_input_grad}
 
     def on_epoch_end(self, state, record):
         self.records.append(record)
@@ -166,26 +173,94 @@ def _check_weights(weights, n):
     return weights
 
 
+def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with weight decay on weights only (not on biases and BatchNorm parameters)."""
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    return torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
+                            {"params": no_decay, "weight_decay": 0.0}],
+                           lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+
+
+class _Epochs:
+    """The per-run machinery of `train`: objective, optimizer, augmentation generator, autocast; `run(epoch,
+    subset, weights)` trains one epoch and returns its per-sample record and its history row."""
+
+    def __init__(self, model, pool: Pool, config: TrainConfig, want_grad: bool):
+        self.model, self.pool, self.config, self.want_grad = model, pool, config, want_grad
+        device = pool.device
+        amp = (device.type == "cuda") if config.amp is None else config.amp
+        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else nullcontext
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.objective = build_objective(config.objective, seed=config.seed, **config.objective_params)
+        self.optimizer = _optimizer(model, config)
+        self.generator = torch.Generator().manual_seed(config.seed)
+
+    def run(self, epoch: int, subset, weights) -> tuple[EpochRecord, dict]:
+        pool, config, device = self.pool, self.config, self.pool.device
+        positions = torch.arange(len(pool), device=device) if subset is None else pool.positions(subset.to(device))
+        w = None if weights is None else _check_weights(weights, len(positions)).to(device)
+        n = len(positions)
+        losses = torch.empty(n, device=device)
+        correct = torch.empty(n, dtype=torch.bool, device=device)
+        grad_norms = torch.empty(n, device=device) if self.want_grad else None
+        order = torch.empty(n, dtype=torch.int64)
+        self.model.train()
+        steps = math.ceil(n / config.batch_size)
+        seen = 0
+        for step, batch in enumerate(batch_positions(n, config.batch_size, True, self.generator)):
+            lr = config.lr_at(epoch + step / steps)
+            batch_on_device = batch.to(device)
+            wb = None if w is None else w[batch_on_device]
+            loss_vec, logits, y, grad_norm = self._step(positions[batch_on_device], wb, lr)
+            sl = slice(seen, seen + len(batch))
+            order[sl] = batch
+            losses[sl] = loss_vec
+            correct[sl] = logits.argmax(1) == y
+            if self.want_grad:
+                grad_norms[sl] = grad_norm
+            seen += len(batch)
+        record = EpochRecord(epoch, pool.indices[positions[order.to(device)]], losses, correct, grad_norms)
+        w_seen = None if w is None else w[order.to(device)]
+        row = {"epoch": epoch + 1, "lr": lr, "samples": n,
+               "train_loss": (losses.mean() if w_seen is None else (w_seen * losses).sum() / w_seen.sum()).item(),
+               "train_acc": correct.float().mean().item()}
+        return record, row
+
+    def _step(self, pos, wb, lr):
+        """One SGD step on the samples at pool positions `pos` with weights `wb` (None: uniform). Returns the
+        per-sample losses and logits (detached), the labels, and the per-sample input-gradient norms (or None)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x = self.pool.float_images(pos)
+        if self.config.augment:
+            x = augment(x, self.generator)
+        x = x.contiguous(memory_format=self.memory_format)
+        y = self.pool.labels[pos]
+        if self.want_grad:
+            x.requires_grad_(True)
+        with self.autocast():
+            loss_vec, logits = self.objective(self.model, x, y)
+        loss = loss_vec.mean() if wb is None else (wb * loss_vec).sum() / wb.sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        grad_norm = None
+        if self.want_grad:
+            # x.grad_i = (γ_i / Σγ) ∇ₓℓ_i, so undo the batch weighting to get each sample's own gradient norm
+            scale = len(pos) if wb is None else wb.sum() / wb.clamp_min(1e-12)
+            grad_norm = x.grad.flatten(1).norm(dim=1) * scale
+        return loss_vec.detach(), logits.detach(), y, grad_norm
+
+
 def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None, *, subset=None, weights=None,
           hooks=(), eval_pool: Pool | None = None, progress: bool = True) -> TrainResult:
     """Train `model` in place on `pool` (or on `subset`, original dataset indices) and return it with its
     history (one row per epoch: epoch, lr, samples, train_loss, train_acc, seconds[, test_acc])."""
     config = config or TrainConfig()
-    device = pool.device
     hooks = [_as_hook(h) for h in hooks]
-    want_grad = any(h.needs_input_grad for h in hooks)
-    amp = (device.type == "cuda") if config.amp is None else config.amp
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if amp else nullcontext()
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    objective = build_objective(config.objective, seed=config.seed, **config.objective_params)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}],
-                                lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
-    generator = torch.Generator().manual_seed(config.seed)
-    state = TrainState(model, pool, config, optimizer,
-                       subset=None if subset is None else torch.as_tensor(subset, dtype=torch.int64),
+    epochs = _Epochs(model, pool, config, any(h.needs_input_grad for h in hooks))
+    state = TrainState(model, pool, config, subset=None if subset is None else torch.as_tensor(subset, dtype=torch.int64),
                        weights=weights)
     history, start_time = [], time.perf_counter()
     bar = _progress(config.epochs, progress)
@@ -193,51 +268,7 @@ def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None,
         state.epoch = epoch
         for h in hooks:
             h.on_epoch_start(state)
-        positions = (torch.arange(len(pool), device=device) if state.subset is None
-                     else pool.positions(state.subset.to(device)))
-        w = None if state.weights is None else _check_weights(state.weights, len(positions)).to(device)
-        n = len(positions)
-        losses = torch.empty(n, device=device)
-        correct = torch.empty(n, dtype=torch.bool, device=device)
-        grad_norms = torch.empty(n, device=device) if want_grad else None
-        order = torch.empty(n, dtype=torch.int64)
-        model.train()
-        steps = math.ceil(n / config.batch_size)
-        seen = 0
-        for step, batch in enumerate(batch_positions(n, config.batch_size, True, generator)):
-            lr = config.lr_at(epoch + step / steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            batch_on_device = batch.to(device)
-            pos = positions[batch_on_device]
-            x = pool.float_images(pos)
-            if config.augment:
-                x = augment(x, generator)
-            x = x.contiguous(memory_format=memory_format)
-            y = pool.labels[pos]
-            if want_grad:
-                x.requires_grad_(True)
-            with autocast:
-                loss_vec, logits = objective(model, x, y)
-            wb = None if w is None else w[batch_on_device]
-            loss = loss_vec.mean() if wb is None else (wb * loss_vec).sum() / wb.sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            sl = slice(seen, seen + len(batch))
-            order[sl] = batch
-            losses[sl] = loss_vec.detach()
-            correct[sl] = logits.detach().argmax(1) == y
-            if want_grad:
-                # x.grad_i = (γ_i / Σγ) ∇ₓℓ_i, so undo the batch weighting to get each sample's own gradient norm
-                scale = len(batch) if wb is None else wb.sum() / wb.clamp_min(1e-12)
-                grad_norms[sl] = x.grad.flatten(1).norm(dim=1) * scale
-            seen += len(batch)
-        record = EpochRecord(epoch, pool.indices[positions[order.to(device)]], losses, correct, grad_norms)
-        w_seen = None if w is None else w[order.to(device)]
-        row = {"epoch": epoch + 1, "lr": lr, "samples": n,
-               "train_loss": (losses.mean() if w_seen is None else (w_seen * losses).sum() / w_seen.sum()).item(),
-               "train_acc": correct.float().mean().item()}
+        record, row = epochs.run(epoch, state.subset, state.weights)
         if eval_pool is not None:
             row["test_acc"] = accuracy(model, eval_pool)
         row["seconds"] = time.perf_counter() - start_time
@@ -253,10 +284,6 @@ def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None,
 
 def _progress(total, enabled):
     """A tqdm bar over epochs; `CORELIB_PROGRESS=0` (set by the book build) turns every bar off."""
-    import os
-
-    from tqdm.auto import tqdm
-
     enabled = enabled and os.environ.get("CORELIB_PROGRESS", "1") != "0"
     return tqdm(total=total, desc="epochs", disable=not enabled, leave=False)
 
@@ -266,9 +293,8 @@ def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0
     """Build `model_name` (initialised from `model_seed`) on the pool's device, train it, and return the
     result; with an `ArtifactCache`, a run with the same model, data, subset, weights, config and recorders
     is loaded instead of retrained (weights, history and tables are stored together in one checkpoint).
-    `recorders`: named hooks with a `.table` DataFrame (e.g. AIGN), returned in `result.tables`."""
-    from .models import build_model
-
+    `recorders`: named hooks with a `.table` DataFrame (e.g. AIGN), returned in `result.tables`; they enter the
+    cache key by their `config()` and by the code of their module (and what it imports)."""
     recorders = dict(recorders or {})
 
     def compute():
@@ -285,7 +311,7 @@ def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0
            "eval_pool": None if eval_pool is None else eval_pool.fingerprint(),
            "subset": None if subset is None else config_hash({"s": torch.as_tensor(subset).tolist()}),
            "weights": None if weights is None else config_hash({"w": torch.as_tensor(weights).tolist()}),
-           "recorders": {name: repr(hook) for name, hook in recorders.items()}}
+           "recorders": {name: hook.config() for name, hook in recorders.items()}}
 
     def save(result, path):
         save_checkpoint(path, result.model, {"history": result.history.to_dict("list"), "seconds": result.seconds,
@@ -299,26 +325,8 @@ def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0
         tables = {k: pd.DataFrame(v) for k, v in meta.get("tables", {}).items()}
         return TrainResult(model, pd.DataFrame(meta["history"]), meta["seconds"], tables)
 
-    depends = tuple(sorted({*TRAINING_MODULES, *(m for h in recorders.values() for m in getattr(h, "depends", ()))}))
-    return cache.get_or_compute("model", key, compute, save, load, ".pt", depends=depends)
-
-
-def train_baseline(model_name: str, train_pool: Pool, test_pool: Pool, *, epochs: int, lr: float, batch_size: int,
-                   warmup_epochs: float, weight_decay: float, seed: int, aign_every: int | None = None, cache=None,
-                   progress: bool = True) -> TrainResult:
-    """The profile's base model: `model_name` trained on the whole train pool with the standard objective,
-    cached, so every chapter that asks with the same parameters gets the same model without retraining.
-    With `aign_every`, the run also records EasyCore's AIGN in both modes (`result.tables['aign_in_training']`
-    and `['aign_exact']`, the exact one from a clean pass every `aign_every` epochs)."""
-    from .cache import ArtifactCache
-    from .hardness import AIGN
-
-    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, warmup_epochs=warmup_epochs,
-                         weight_decay=weight_decay, seed=seed)
-    recorders = None if aign_every is None else {"aign_in_training": AIGN("in_training"),
-                                                 "aign_exact": AIGN("exact", every=aign_every)}
-    return fit(model_name, train_pool, config, model_seed=seed, eval_pool=test_pool, recorders=recorders,
-               cache=ArtifactCache() if cache is None else cache, progress=progress)
+    code = (train, *(type(hook) for hook in recorders.values()))
+    return cache.get_or_compute("model", key, compute, save, load, ".pt", code=code)
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict | None = None) -> Path:

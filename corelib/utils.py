@@ -1,12 +1,15 @@
-"""Small shared helpers: device resolution, atomic file writes, source fingerprints, git SHA."""
+"""Infrastructure every layer uses: device resolution, atomic file writes, hashes of configurations, weights and
+code (the import closure of a module), the git commit."""
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import subprocess
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
@@ -64,16 +67,75 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def source_hash(modules=None) -> str:
-    """Hash of corelib source files: part of every cache key, so a code change never reuses stale results.
-    `modules` (names such as 'train') limits it to the files an artifact depends on; None means every file but
-    the book builder."""
+def _module_file(name: str, root: Path) -> Path | None:
+    """The source file of corelib module `name` ('corelib', 'corelib.train', 'corelib.bench.grid') under `root`."""
+    parts = name.split(".")[1:]
+    base = root.joinpath(*parts)
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def module_imports(name: str, root: Path = PACKAGE_DIR) -> set[str]:
+    """The corelib modules that module `name` imports anywhere in its source (top level or inside functions),
+    read from its syntax tree without running it. `from .bench import grid` counts `corelib.bench.grid` where
+    `grid` is a module, and `corelib.bench` where it is a name defined there; a parent package is not counted
+    for its submodules."""
+    path = _module_file(name, root)
+    if path is None:
+        raise ValueError(f"{name!r} is not a module of corelib (no file under {root})")
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE_DIR.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            elif (node.module or "").split(".")[0] == PACKAGE_DIR.name:
+                target = node.module
+            else:
+                continue
+            submodules = {f"{target}.{a.name}" for a in node.names if _module_file(f"{target}.{a.name}", root)}
+            found.update(submodules)
+            if len(submodules) < len(node.names):  # some names are objects defined in `target` itself
+                found.add(target)
+    return {m for m in found if _module_file(m, root) is not None}
+
+
+def import_closure(modules, root: Path = PACKAGE_DIR) -> list[str]:
+    """Every corelib module reachable from `modules` through imports (the modules themselves included), sorted."""
+    todo = [_module_name(m) for m in ([modules] if isinstance(modules, (str, ModuleType)) or callable(modules)
+                                      else modules)]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(module_imports(name, root) - seen)
+    return sorted(seen)
+
+
+def _module_name(obj) -> str:
+    """'corelib.x' for a module name, a module object, or a function or class defined in corelib."""
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, ModuleType):
+        return obj.__name__
+    return obj.__module__
+
+
+def code_hash(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> str:
+    """Hash of the source of `modules` (names, modules, or functions / classes whose module counts) and of every
+    corelib module they import, transitively: part of every cache key, so editing any code an artifact depends on
+    invalidates it, and editing unrelated code does not. The default, 'corelib', is the whole package as the
+    package imports it (the book builder and the command line are not part of it)."""
     h = hashlib.sha256()
-    files = sorted(PACKAGE_DIR.glob("*.py")) if modules is None else [PACKAGE_DIR / f"{m}.py" for m in sorted(modules)]
-    for f in files:
-        if f.name != "book.py":
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
+    for name in import_closure(modules, root):
+        h.update(name.encode())
+        h.update(_module_file(name, root).read_bytes())
     return h.hexdigest()[:16]
 
 

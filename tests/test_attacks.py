@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from corelib.attacks import FGSM, PGD, build_attack, input_gradient
+from corelib.attacks import FGSM, PGD, input_gradient
 from corelib.evaluate import robust_accuracy
 
 
@@ -78,6 +78,3 @@ def test_bad_attack_arguments_are_named():
         PGD(norm="l1")
     with pytest.raises(ValueError, match="eps=-0.1"):
         FGSM(eps=-0.1)
-    with pytest.raises(ValueError, match="unknown attack 'cw'"):
-        build_attack("cw")
-    assert isinstance(build_attack("pgd", steps=3), PGD)

@@ -1,5 +1,6 @@
 import itertools
 import math
+import sys
 
 import pandas as pd
 import pytest
@@ -9,7 +10,8 @@ import torch.nn as nn
 from conftest import TinyNet, synthetic_pool
 from corelib import baselines as bl
 from corelib.data import Pool
-from corelib.select import coreset_size
+from corelib.coreset_solvers import cosine_similarity_matrix, facility_location_greedy, graph_cut_greedy, herding, k_center
+from corelib.sampling import coreset_size
 
 
 class FixedLogits(nn.Module):
@@ -48,27 +50,27 @@ def _proxy(pool, model, per_sample=None, aign=None):
 
 def test_herding_matches_the_mean_greedily():
     f = torch.tensor([[0.0], [10.0], [4.0], [6.0]])  # mean 5
-    chosen = bl.herding(f, 2)
+    chosen = herding(f, 2)
     assert chosen.tolist() == [2, 3]  # 4 is (one of) the closest to 5; then 6 makes the mean exactly 5
     assert f[chosen].mean() == 5
 
 
 def test_k_center_covers_far_points_first():
     f = torch.tensor([[0.0], [1.0], [2.0], [10.0], [11.0]])
-    chosen = bl.k_center(lambda j: (f - f[j]).norm(dim=1), 5, 3, first=0)
+    chosen = k_center(lambda j: (f - f[j]).norm(dim=1), 5, 3, first=0)
     assert chosen.tolist() == [0, 4, 2]  # farthest from 0 is 11; then 2 (distance 2) beats 1 and 10 (distance 1)
 
 
 def test_facility_location_and_graph_cut_greedy_against_brute_force():
     g = torch.randn(7, 3, generator=torch.Generator().manual_seed(0))
-    sim = bl.cosine_similarity_matrix(g)
+    sim = cosine_similarity_matrix(g)
     assert (sim >= -1e-12).all()
     value = lambda s: float(sim[:, list(s)].max(1).values.sum())
-    chosen = bl.facility_location_greedy(sim, 3)
+    chosen = facility_location_greedy(sim, 3)
     best = max(value(s) for s in itertools.combinations(range(7), 3))
     assert value(chosen.tolist()) >= (1 - 1 / math.e) * best
     cut = lambda s: float(sim[:, list(s)].sum() - sim[list(s)][:, list(s)].sum())
-    picks = bl.graph_cut_greedy(sim, 3, lam=1.0).tolist()
+    picks = graph_cut_greedy(sim, 3, lam=1.0).tolist()
     for i in range(3):  # every greedy step takes the largest marginal gain of the graph-cut function
         gains = {j: cut(picks[:i] + [j]) - (cut(picks[:i]) if i else 0.0) for j in range(7) if j not in picks[:i]}
         assert gains[picks[i]] == pytest.approx(max(gains.values()))
@@ -77,7 +79,7 @@ def test_facility_location_and_graph_cut_greedy_against_brute_force():
 def test_forgetting_counts_correct_to_incorrect_transitions():
     table = pd.DataFrame({"epoch": [0, 1, 2, 3] * 3, "index": [7] * 4 + [8] * 4 + [9] * 4,
                           "correct": [1, 0, 1, 0] + [0, 1, 1, 1] + [0, 0, 0, 0]})
-    events = bl.forgetting_events(table.sample(frac=1, random_state=0))  # row order must not matter
+    events = bl.training_dynamics.forgetting_events(table.sample(frac=1, random_state=0))  # row order must not matter
     assert events.to_dict() == {7: 2.0, 8: 0.0, 9: 3.0}  # never learned: max + 1
 
 
@@ -90,7 +92,7 @@ def test_uncertainty_scores_prefer_the_uncertain_and_deepfool_the_boundary():
         assert sel.indices.tolist() == [6], method  # sample 1 (index 6): two nearly tied classes
         assert sel.config["forward"] == 4 and sel.config["backward"] == 0
     x = pool.float_images()[:, 0].flatten(1)[:, :4]
-    distances = bl.deepfool_distances(proxy.model, pool, max_iter=5, overshoot=0.0, candidates=3)
+    distances = bl.boundary.deepfool_distances(proxy.model, pool, max_iter=5, overshoot=0.0, candidates=3)
     # a linear model: the ℓ2 distance to the nearest boundary is min_k (x_y − x_k)/√2
     expected = ((x[:, :1] - x[:, 1:]) / math.sqrt(2)).min(1).values
     assert torch.allclose(distances, expected, rtol=1e-3, atol=1e-3)
@@ -109,7 +111,7 @@ def test_moderate_keeps_distances_nearest_the_median():
 @pytest.fixture(scope="module")
 def tiny_proxy():
     """A TinyNet proxy trained on a synthetic pool through `train_proxy` (with its records)."""
-    import corelib.models as models
+    models = sys.modules["corelib.train"]  # fit builds its model through corelib.train.build_model
 
     original = models.build_model
     models.build_model = lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed)
@@ -190,5 +192,5 @@ def test_deepfool_on_two_classes_needs_no_more_candidates_than_exist():
     images.view(2, -1)[:, :2] = (torch.tensor(values) * 255).round().to(torch.uint8)
     pool = Pool(images, torch.tensor([0, 0]), torch.tensor([3, 9]), "train", "synthetic", 2)
     x = pool.float_images().flatten(1)[:, :2]
-    distances = bl.deepfool_distances(FixedLogits(2), pool, max_iter=5, overshoot=0.0, candidates=3)
+    distances = bl.boundary.deepfool_distances(FixedLogits(2), pool, max_iter=5, overshoot=0.0, candidates=3)
     assert torch.allclose(distances, (x[:, 0] - x[:, 1]) / math.sqrt(2), rtol=1e-3, atol=1e-3)

@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from corelib import book
+from corelib import book, profiles
 
 
 def test_unknown_profile_lists_the_choices():
     with pytest.raises(ValueError, match=r"unknown profile 'fast'.*\['ci', 'paper', 'smoke'\]"):
-        book.load_profile("fast")
+        profiles.load_profile("fast")
 
 
 def test_chapters_come_from_the_toc_and_have_clean_sources():
@@ -23,7 +23,7 @@ def test_chapters_come_from_the_toc_and_have_clean_sources():
 
 @pytest.mark.parametrize("profile", ["smoke", "ci", "paper"])
 def test_every_profile_sets_every_chapter_parameter(profile):
-    values = book.load_profile(profile)
+    values = profiles.load_profile(profile)
     for name in book.chapters():
         declared = set(book.declared_parameters(book.source_notebook(name))) - {"results_dir"}
         missing = declared - set(values)
@@ -31,7 +31,7 @@ def test_every_profile_sets_every_chapter_parameter(profile):
 
 
 def test_notebook_defaults_are_the_ci_profile():
-    ci = book.load_profile("ci")
+    ci = profiles.load_profile("ci")
     for name in book.chapters():
         for key, default in book.declared_parameters(book.source_notebook(name)).items():
             if key in ci:

@@ -5,8 +5,8 @@ import torch
 
 from conftest import synthetic_pool, write_fake_cifar
 from corelib import data
-from corelib.data import (DataNotFoundError, UnofficialDataWarning, augment, balanced_counts, class_balanced_pool,
-                          load_cifar10, load_pools)
+from corelib.data import DataNotFoundError, UnofficialDataWarning, augment, load_cifar10
+from corelib.sampling import balanced_counts, class_balanced_pool, load_pools
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):

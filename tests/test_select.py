@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from conftest import synthetic_pool
-from corelib.select import Selection, check_fraction, coreset_size, random_selection, select_by_score
+from corelib.sampling import check_fraction, coreset_size
+from corelib.select import Selection, random_selection, select_by_score
 
 
 @pytest.mark.parametrize("bad", [0, -0.1, 1.5, float("nan"), "ten"])

@@ -167,23 +167,23 @@ def test_amp_path_runs_with_bf16_autocast():
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 
 
-def test_fit_cache_key_includes_the_code_a_hook_depends_on(tmp_path, monkeypatch):
+def test_fit_cache_key_holds_hook_settings_and_the_code_of_the_hook_module(tmp_path, monkeypatch):
     from corelib import utils
-
-    class Recorder(RecordPerSample):
-        depends = ("convex_toy",)
-
-        def __repr__(self):
-            return "Recorder()"
+    from corelib.hardness import AIGN
 
     pool = synthetic_pool(n=16)
     cache = ArtifactCache(tmp_path)
     config = TrainConfig(epochs=1, batch_size=8)
-    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": Recorder()})
-    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": Recorder()})
-    assert len(cache.misses) == 1 and len(cache.hits) == 1
-    real = utils.source_hash
-    monkeypatch.setattr("corelib.cache.source_hash", lambda modules=None: real(modules) + (
-        "-edited" if modules and "convex_toy" in modules else ""))  # as if convex_toy.py had been edited
-    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": Recorder()})
-    assert len(cache.misses) == 2
+    for _ in range(2):  # a plain recorder enters the key by its settings, so a second run is a hit
+        fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": RecordPerSample()})
+        fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact")})
+    assert len(cache.misses) == 2 and len(cache.hits) == 2
+    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact", every=2)})
+    assert len(cache.misses) == 3  # another setting of the hook
+    real = utils.code_hash
+    monkeypatch.setattr("corelib.cache.code_hash", lambda modules="corelib": real(modules) + (
+        "-edited" if "corelib.hardness" in utils.import_closure(modules) else ""))  # as if hardness.py were edited
+    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": RecordPerSample()})
+    assert len(cache.misses) == 3  # the trainer does not import hardness: still a hit
+    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact")})
+    assert len(cache.misses) == 4  # the AIGN hook's module changed: retrained

@@ -1,0 +1,66 @@
+"""The DeepCore baselines (Guo, Zhao & Bai 2022, "DeepCore: A Comprehensive Library for Coreset Selection in
+Deep Learning") and the book's own methods behind one call:
+
+    proxy = train_proxy("small_cnn", pool, epochs=4, seed=0)
+    selection = select_coreset("kcenter", proxy, fraction=0.1, seed=0)
+
+Every method reads a `Proxy` (`proxy.py`) and is registered with its metadata (`registry.py`); the methods live
+one module per family: uncertainty, geometry, decision boundary, training dynamics, gradient matching, and the
+sensitivity / hardness scores. Selections are class-balanced by default (the project's rule,
+`sampling.balanced_counts`); pairwise methods compare samples of one class at a time, so no n×n matrix over the
+whole pool is ever formed. Every selection records its wall time and the forward and backward passes it took (in
+samples, and in passes over the pool), on top of the proxy.
+"""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import torch
+
+from ..sampling import check_fraction
+from ..select import Selection
+from . import boundary, geometry, gradient_matching, hardness_scores, training_dynamics, uncertainty
+from .proxy import Passes, Proxy, train_proxy
+from .registry import METHODS, Method, register
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown selection method {method!r}; choose one of {sorted(METHODS)}")
+    return method
+
+
+def select_coreset(method: str, proxy: Proxy, fraction: float, seed: int = 0, class_balanced: bool = True,
+                   **params) -> Selection:
+    """The coreset of `method` (a name in `METHODS`) with round(fraction · n) samples of the proxy's pool.
+    `config` records the fraction, seed, the wall time and the forward / backward passes the selection took
+    (samples, and passes over the pool), apart from training the proxy. Artifacts shared with other selections of
+    the same proxy are computed once, but their cost is charged to every selection that reads them."""
+    check_method(method)
+    fraction = check_fraction(fraction)
+    passes = Passes()
+    start = time.perf_counter()
+    indices, weights, scores = METHODS[method].select(proxy, fraction, seed, passes, class_balanced, **params)
+    seconds = time.perf_counter() - start + passes.reused_seconds
+    order = torch.argsort(indices)
+    n = len(proxy.pool)
+    config = {"fraction": fraction, "seed": seed, "class_balanced": class_balanced, **params,
+              "forward": passes.forward, "backward": passes.backward,
+              "forward_passes": passes.forward / n, "backward_passes": passes.backward / n}
+    return Selection(indices[order], None if weights is None else weights[order],
+                     proxy.pool.indices.cpu() if scores is not None else None, scores, method, config, seconds)
+
+
+def describe(methods=None) -> pd.DataFrame:
+    """One row per method: family, what it keeps (top / bottom scores, a cover, a random sample), what it reads
+    from the proxy, how it chooses, and its paper."""
+    methods = sorted(METHODS) if methods is None else methods
+    rows = [{"method": m, "family": METHODS[m].family, "keeps": METHODS[m].keeps, "reads": METHODS[m].reads,
+             "how": METHODS[m].description, "paper": METHODS[m].paper} for m in map(check_method, methods)]
+    return pd.DataFrame(rows).set_index("method")
+
+
+__all__ = ["METHODS", "Method", "Passes", "Proxy", "boundary", "check_method", "describe", "geometry",
+           "gradient_matching", "hardness_scores", "register", "select_coreset", "train_proxy", "training_dynamics",
+           "uncertainty"]

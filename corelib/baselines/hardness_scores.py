@@ -1,0 +1,42 @@
+"""The book's score-based methods as benchmark entries: the sparse-FGSM sensitivity scores ISEF, FGSM-CS and PSS
+(Shinde & Madabhushi; top and bottom coresets) computed on the proxy, and EasyCore's lowest AIGN (recorded for
+free while the proxy trained)."""
+from __future__ import annotations
+
+from ..hardness import easycore as easycore_selection
+from ..scores import SCHEMES, score
+from ..sensitivity import LEVELS, sensitivity_table
+from .proxy import ranked, shared
+from .registry import register
+
+SCHEME_NAMES = {"isef": "ISEF", "fgsm_cs": "FGSM-CS", "pss": "PSS"}
+
+
+def _sensitivity(scheme, keep):
+    def method(proxy, fraction, seed, passes, class_balanced, ks=LEVELS, eps: float = 1.0, **params):
+        def compute(own):
+            n = len(proxy.pool)
+            own.forward += n * (1 + len(ks))  # one input gradient (its forward is the clean output) + one per level
+            own.backward += n
+            return sensitivity_table(proxy.model, proxy.pool, ks, eps)
+
+        table = shared(proxy, passes, ("sensitivity", tuple(ks), float(eps)), compute)
+        return ranked(proxy, score(table, scheme, ks=ks, **params), fraction, seed, keep, class_balanced,
+                      f"{scheme}_{keep}")
+    return method
+
+
+for _scheme in SCHEMES:
+    for _keep in ("top", "bottom"):
+        register(f"{_scheme}_{_keep}", family="sparse-FGSM sensitivity", keeps=_keep,
+                 reads="sparse FGSM at k = 1, 4, 16, 64",
+                 description=f"the {'highest' if _keep == 'top' else 'lowest'} {SCHEME_NAMES[_scheme]} scores",
+                 paper="Shinde & Madabhushi")(_sensitivity(_scheme, _keep))
+
+
+@register("easycore", family="hardness", keeps="bottom", reads="input-gradient norms in training",
+          description="the lowest average input-gradient norm (AIGN)", paper="EasyCore (arXiv 2510.11018)")
+def easycore(proxy, fraction, seed, passes, class_balanced, **_):
+    """EasyCore: the lowest AIGN, recorded for free while the proxy trained (in-training mode)."""
+    sel = easycore_selection(proxy.pool, proxy.aign, fraction, seed, class_balanced)
+    return sel.indices, None, sel.scores

@@ -1,0 +1,131 @@
+"""DeepCore's selection model and what the methods read off it.
+
+Every method reads a `Proxy`: a model trained on the pool for `selection_epochs` (DeepCore's semantics; one per
+seed, shared by all methods), its per-epoch correctness (Forgetting) and its in-training AIGN (EasyCore).
+Artifacts several methods read (embeddings, gradients, the sensitivity table, DeepFool distances) are computed
+once per proxy (`shared`) but charged in full, passes and seconds, to every selection that reads them, so every
+selection is costed as if it ran alone.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..adversarial_coreset import selection_gradients
+from ..data import Pool
+from ..evaluate import embed
+from ..hardness import AIGN, aign_series
+from ..sampling import by_class, coreset_size
+from ..select import select_by_score
+from ..train import RecordPerSample, TrainConfig, fit
+
+
+@dataclass
+class Passes:
+    """Per-sample forward and backward evaluations a selection made (beyond training its proxy), and the seconds
+    of shared artifacts it reused instead of recomputing (charged to it, so every selection is costed cold)."""
+
+    forward: int = 0
+    backward: int = 0
+    reused_seconds: float = 0.0
+
+
+@dataclass
+class Proxy:
+    """A trained selection model with what DeepCore's methods read from its training run."""
+
+    model: torch.nn.Module
+    pool: Pool
+    per_sample: pd.DataFrame  # epoch, index, loss, correct (every proxy epoch)
+    aign: pd.Series  # EasyCore's AIGN recorded in training, by dataset index
+    seconds: float
+    epochs: int
+    passes: Passes = field(default_factory=Passes)  # proxy training: epochs · n forward and backward
+    memo: dict = field(default_factory=dict, repr=False)  # artifacts shared by selections (see `shared`)
+
+
+def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, lr: float = 0.05, batch_size: int = 128,
+                weight_decay: float = 5e-4, warmup_epochs: float = 0.0, cache=None) -> Proxy:
+    """DeepCore's selection model: `model_name` trained on the whole pool for `epochs` epochs (cached)."""
+    config = TrainConfig(epochs=int(epochs), lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                         warmup_epochs=min(warmup_epochs, epochs / 4), seed=seed)
+    result = fit(model_name, pool, config, model_seed=seed, cache=cache, progress=False,
+                 recorders={"per_sample": RecordPerSample(), "aign": AIGN("in_training")})
+    n = len(pool) * int(epochs)
+    return Proxy(result.model.eval(), pool, result.tables["per_sample"], aign_series(result.tables["aign"]),
+                 result.seconds, int(epochs), Passes(n, n))
+
+
+def shared(proxy: Proxy, passes: Passes, key, compute):
+    """An artifact of the proxy computed once (`compute(own_passes)`) and reused by every selection that reads it,
+    e.g. at every fraction. Each selection is still charged the artifact's full cost, passes and seconds, as if it
+    had computed it itself."""
+    if key not in proxy.memo:
+        own = Passes()
+        start = time.perf_counter()
+        value = compute(own)
+        proxy.memo[key] = (value, time.perf_counter() - start, own)
+        passes.forward += own.forward
+        passes.backward += own.backward
+        return value
+    value, seconds, own = proxy.memo[key]
+    passes.forward += own.forward
+    passes.backward += own.backward
+    passes.reused_seconds += seconds
+    return value
+
+
+def embeddings_and_probabilities(proxy: Proxy, passes: Passes, batch_size: int = 500):
+    """Penultimate features (n, D) and softmax outputs (n, C) of the pool, one forward pass."""
+    def compute(own):
+        features, logits = embed(proxy.model, proxy.pool, batch_size)
+        own.forward += len(proxy.pool)
+        return features, F.softmax(logits, 1)
+
+    return shared(proxy, passes, "embeddings", compute)
+
+
+def proxy_gradients(proxy: Proxy, passes: Passes, adversarial: dict | None = None) -> torch.Tensor:
+    """Per-sample gradients of CE with respect to the last layer (closed form, no backward pass), at the clean
+    input or, with `adversarial` PGD parameters, at the PGD example (adversarial CRAIG / GradMatch, Eq. 18)."""
+    n = len(proxy.pool)
+
+    def compute(own):
+        if adversarial is None:
+            own.forward += n
+            return selection_gradients(proxy.model, proxy.pool, "standard")
+        steps = int(adversarial.get("steps", 10))
+        own.forward += n * (steps + 1)
+        own.backward += n * steps
+        return selection_gradients(proxy.model, proxy.pool, "pgd", adversarial)
+
+    return shared(proxy, passes, ("gradients", repr(sorted((adversarial or {}).items()))), compute)
+
+
+def pool_scores(proxy: Proxy, values: torch.Tensor) -> pd.Series:
+    """Per-sample values in pool order as a Series indexed by dataset index."""
+    return pd.Series(values.double().numpy(), index=proxy.pool.indices.cpu().numpy())
+
+
+def ranked(proxy: Proxy, scores, fraction, seed, keep, class_balanced, method):
+    """A method's result from per-sample scores: the highest (`keep='top'`) or lowest scores of the pool."""
+    sel = select_by_score(proxy.pool, scores, fraction, keep, seed=seed, class_balanced=class_balanced, method=method)
+    return sel.indices, None, sel.scores
+
+
+def require_class_balance(name: str, class_balanced: bool) -> None:
+    """Pairwise methods run class by class: a pool-wide run would need an n×n matrix."""
+    if not class_balanced:
+        raise ValueError(f"{name} compares samples pairwise and runs class by class; use class_balanced=True "
+                         "(a pool-wide run would need an n×n matrix)")
+
+
+def class_by_class(proxy, fraction, seed, choose):
+    """Run `choose(members, k, generator)` class by class (`sampling.by_class`); returns the method's result."""
+    labels = proxy.pool.labels.cpu()
+    positions, weights = by_class(labels, coreset_size(len(labels), fraction), seed, choose)
+    return proxy.pool.indices.cpu()[positions], weights, None

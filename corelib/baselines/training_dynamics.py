@@ -1,0 +1,34 @@
+"""Baselines that read how training went: forgetting events over the proxy's epochs (Toneva et al.) and the
+gradient norm early in training (GraNd, Paul et al.)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .proxy import pool_scores, proxy_gradients, ranked
+from .registry import register
+
+
+def forgetting_events(per_sample: pd.DataFrame) -> pd.Series:
+    """Toneva et al. 2019: the number of times each sample goes from correct to incorrect between consecutive
+    epochs of training; samples never learned count as forgotten more often than any other (max + 1)."""
+    table = per_sample.sort_values(["index", "epoch"])
+    correct = table["correct"].astype(bool).to_numpy()
+    same = table["index"].to_numpy()
+    prev_correct = pd.Series(correct).shift(1, fill_value=False).to_numpy()
+    prev_same = pd.Series(same).shift(1).to_numpy() == same
+    events = pd.Series((prev_same & prev_correct & ~correct).astype(int), index=table["index"]).groupby(level=0).sum()
+    learned = pd.Series(correct, index=table["index"]).groupby(level=0).any()
+    return events.where(learned, events.max() + 1).astype(float).rename("forgetting")
+
+
+@register("forgetting", family="training dynamics", keeps="top", reads="per-epoch correctness",
+          description="the most forgetting events (correct → wrong) while the proxy trained", paper="Toneva et al. 2019")
+def forgetting(proxy, fraction, seed, passes, class_balanced, **_):
+    return ranked(proxy, forgetting_events(proxy.per_sample), fraction, seed, "top", class_balanced, "forgetting")
+
+
+@register("grand", family="error / gradient", keeps="top", reads="last-layer gradients",
+          description="the largest last-layer gradient norm", paper="Paul, Ganguli & Dziugaite 2021")
+def grand(proxy, fraction, seed, passes, class_balanced, **_):
+    norms = proxy_gradients(proxy, passes).norm(dim=1)
+    return ranked(proxy, pool_scores(proxy, norms), fraction, seed, "top", class_balanced, "grand")

@@ -1,0 +1,28 @@
+"""Uncertainty baselines: keep the samples the proxy is least sure about (Settles 2009's scores, as DeepCore
+ranks them; higher = more uncertain for all three)."""
+from __future__ import annotations
+
+import torch
+
+from .proxy import embeddings_and_probabilities, pool_scores, ranked
+from .registry import register
+
+SCORES = {  # name: (score from softmax outputs p (n, C), description)
+    "least_confidence": (lambda p, top2: 1 - top2[:, 0], "the lowest top-class probability (1 − max p)"),
+    "entropy": (lambda p, top2: -torch.xlogy(p, p).sum(1), "the highest predictive entropy"),
+    "margin": (lambda p, top2: -(top2[:, 0] - top2[:, 1]), "the smallest top-1 − top-2 probability margin"),
+}
+
+
+def _uncertainty(kind):
+    def method(proxy, fraction, seed, passes, class_balanced, **_):
+        _, p = embeddings_and_probabilities(proxy, passes)
+        top2 = p.topk(2, dim=1).values
+        score = SCORES[kind][0](p, top2)
+        return ranked(proxy, pool_scores(proxy, score), fraction, seed, "top", class_balanced, kind)
+    return method
+
+
+for _kind, (_, _description) in SCORES.items():
+    register(_kind, family="uncertainty", keeps="top", reads="predictions", description=_description,
+             paper="Coleman et al. 2020 (selection via proxy), after Settles 2009")(_uncertainty(_kind))

@@ -1,0 +1,65 @@
+"""The adversarial-coreset experiment (chapter 7): full adversarial training against Algorithm 1 with CRAIG,
+GradMatch and random coresets, its summary and the speed-up the cost model predicts."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ..adversarial_coreset import speedup_model, train_adversarial_coreset
+from ..data import Pool
+from ..evaluate import accuracy, robust_accuracy
+from ..train import TrainConfig
+from ..utils import code_hash
+from .grid import run_grid
+
+
+def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack, model_name: str, config: TrainConfig,
+                          methods, fractions, seeds, warm_start: float, period: int, path, batch_wise=None,
+                          cache=None, **hook_params) -> pd.DataFrame:
+    """Full adversarial training and Algorithm 1 with each method × fraction × seed: one row per run with clean
+    test accuracy, robust accuracy under `attack` on `robust_pool`, training seconds (selection included),
+    selection seconds, renewals and mean Γ (coreset and random reference). Resumable (`grid.run_grid`)."""
+    cells = [{"method": "full", "fraction": 1.0, "seed": s} for s in seeds if "full" in methods]
+    cells += [{"method": m, "fraction": f, "seed": s} for m in methods if m != "full" for f in fractions for s in seeds]
+    shared = {"model": model_name, "pool": pool.fingerprint(), "test": test_pool.fingerprint(),
+              "robust": robust_pool.fingerprint(), "attack": attack.config(), "config": config.to_dict(),
+              "warm_start": warm_start, "period": period, "batch_wise": batch_wise, "hook": hook_params,
+              "code": code_hash(coreset_training_grid)}
+
+    def run(cell):
+        result = train_adversarial_coreset(model_name, pool, config, cell["method"], cell["fraction"], warm_start,
+                                           period, batch_wise, cell["seed"], cache, **hook_params)
+        renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
+        return {"objective": config.objective, "epochs": config.epochs,
+                "clean_acc": accuracy(result.model, test_pool), "robust_acc": robust_accuracy(result.model, robust_pool, attack),
+                "train_seconds": round(result.seconds, 2), "select_seconds": round(float(renewals["seconds"].sum()), 2),
+                "renewals": len(renewals), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
+                "gamma_random": float(renewals["gamma_random"].mean()) if len(renewals) else 0.0}
+
+    return run_grid(cells, run, path, keys=("method", "fraction", "seed"), config=shared)
+
+
+def summarize_training(results: pd.DataFrame) -> pd.DataFrame:
+    """Per method and fraction: mean ± std of clean and robust accuracy (in %), mean training minutes, the
+    speed-up over full training (ratio of mean seconds) and the share of time spent selecting."""
+    g = results.groupby(["method", "fraction"], sort=False)
+    out = g.agg(clean_mean=("clean_acc", "mean"), clean_std=("clean_acc", "std"), robust_mean=("robust_acc", "mean"),
+                robust_std=("robust_acc", "std"), seconds=("train_seconds", "mean"), select=("select_seconds", "mean"),
+                seeds=("seed", "count")).reset_index()
+    for col in ("clean_mean", "clean_std", "robust_mean", "robust_std"):
+        out[col] = 100 * out[col].fillna(0)
+    full = out.loc[out.method == "full", "seconds"]
+    out["speedup"] = float(full.iloc[0]) / out["seconds"] if len(full) else float("nan")
+    out["select_share"] = out["select"] / out["seconds"]
+    return out
+
+
+def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_start: float, period: int) -> float:
+    """`speedup_model` with the selection cost s measured in a `summarize_training` table: the mean selection
+    seconds per renewal of the coreset runs at `fraction`, in epochs of full training."""
+    full_epoch = float(summary.loc[summary.method == "full", "seconds"].iloc[0]) / epochs
+    runs = summary[(summary.method != "full") & (summary.fraction == fraction)]
+    renewals = len(range(math.ceil(warm_start * epochs), epochs, period))
+    cost = float(runs["select"].mean()) / max(renewals, 1) / full_epoch
+    return speedup_model(epochs, fraction, warm_start, period, cost)
