@@ -2,7 +2,7 @@
 import argparse
 
 import corelib as cl
-from corelib.book import load_profile
+from corelib.profiles import load_profile
 
 
 def setup(doc: str, images: int = 2000, repeats: int = 3, extra=None):

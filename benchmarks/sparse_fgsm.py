@@ -15,7 +15,7 @@ import torch
 import corelib as cl
 from common import setup
 from corelib.attacks import SparseFGSM, input_gradient
-from corelib.evaluate import eval_mode
+from corelib.models import eval_mode
 from corelib.sensitivity import sparse_probabilities
 
 

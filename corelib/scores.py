@@ -83,6 +83,7 @@ def pss(table: pd.DataFrame, ks=LEVELS, components: bool = False):
 
 
 SCHEMES = {"isef": isef, "fgsm_cs": fgsm_cs, "pss": pss}
+NAMES = {"isef": "ISEF", "fgsm_cs": "FGSM-CS", "pss": "PSS"}  # as the paper writes them
 
 
 def score(table: pd.DataFrame, scheme: str, **params) -> pd.Series:

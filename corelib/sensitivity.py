@@ -88,6 +88,12 @@ def table_probabilities(table: pd.DataFrame, ks=LEVELS, atol: float = 1e-3):
     return (torch.tensor(first.index.to_numpy()), torch.tensor(first["label"].to_numpy()), probs)
 
 
+def clean_correct(table: pd.DataFrame) -> pd.Series:
+    """Whether the model classifies each sample correctly when clean (level k = 0), by dataset index."""
+    clean = table[table.k == 0].set_index("index")
+    return (clean["pred"] == clean["label"]).rename("clean_correct")
+
+
 def flip_rates(table: pd.DataFrame, by_class: bool = False) -> pd.DataFrame:
     """Among samples the model classifies correctly when clean, the share misclassified at each k
     (optionally per true class)."""

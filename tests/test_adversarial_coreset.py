@@ -156,3 +156,11 @@ def test_summarize_training_speedup_is_relative_to_full():
     out = summarize_training(rows).set_index("method")
     assert out.loc["craig", "speedup"] == pytest.approx(2.0) and out.loc["full", "speedup"] == 1.0
     assert out.loc["craig", "clean_mean"] == pytest.approx(45.0) and out.loc["craig", "select_share"] == pytest.approx(0.1)
+
+
+def test_the_hook_documents_itself_and_keys_by_its_settings():
+    hook = AdversarialCoreset(0.5, "craig", warm_start=0.25, period=2, seed=3)
+    assert AdversarialCoreset.__doc__ and "Algorithm 1" in AdversarialCoreset.__doc__
+    config = hook.config()
+    assert config["hook"] == "corelib.adversarial_coreset.AdversarialCoreset" and config["seed"] == 3
+    assert config != AdversarialCoreset(0.5, "gradmatch", warm_start=0.25, period=2, seed=3).config()

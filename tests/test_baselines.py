@@ -194,3 +194,24 @@ def test_deepfool_on_two_classes_needs_no_more_candidates_than_exist():
     x = pool.float_images().flatten(1)[:, :2]
     distances = bl.boundary.deepfool_distances(FixedLogits(2), pool, max_iter=5, overshoot=0.0, candidates=3)
     assert torch.allclose(distances, (x[:, 0] - x[:, 1]) / math.sqrt(2), rtol=1e-3, atol=1e-3)
+
+
+def test_the_registry_describes_every_method_and_keeps_matches_what_it_returns(tiny_proxy):
+    table = bl.describe()
+    assert list(table.index) == sorted(bl.METHODS) and len(table) == 26
+    assert not (table == "").any().any() and set(table["keeps"]) <= {"top", "bottom", "cover", "sample"}
+    for name, method in bl.METHODS.items():
+        sel = bl.select_coreset(name, tiny_proxy, 0.25, seed=0)
+        ranked = method.keeps in ("top", "bottom")
+        assert (sel.scores is not None) == ranked, name  # score rankings return their scores, covers do not
+        if ranked:  # the kept side of the scores, class by class
+            scores = pd.Series(sel.scores.numpy(), index=sel.pool_indices.numpy())
+            labels = pd.Series(tiny_proxy.pool.labels.numpy(), index=tiny_proxy.pool.indices.numpy())
+            chosen = set(sel.indices.tolist())
+            for c in labels.unique():
+                members = scores[labels == c]
+                inside, outside = members[members.index.isin(chosen)], members[~members.index.isin(chosen)]
+                if len(inside) and len(outside):
+                    assert (inside.min() >= outside.max()) if method.keeps == "top" else (inside.max() <= outside.min()), name
+    with pytest.raises(ValueError, match="registered twice"):
+        bl.register("random", family="x", keeps="sample", reads="x", description="x", paper="x")(lambda *a: None)

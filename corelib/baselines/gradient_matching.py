@@ -27,18 +27,19 @@ def _matching(solver, adversarial: bool):
     return method
 
 
-register("craig", family="gradient matching", keeps="cover", reads="last-layer gradients",
-         description="a weighted facility-location cover of the class's gradients",
-         paper="Mirzasoleiman, Bilmes & Leskovec 2020")(_matching("craig", False))
-register("gradmatch", family="gradient matching", keeps="cover", reads="last-layer gradients",
-         description="weighted orthogonal matching pursuit on the class gradient",
-         paper="Killamsetty et al. 2021 (GradMatch)")(_matching("gradmatch", False))
-register("adv_craig", family="adversarial gradient matching", keeps="cover", reads="PGD + last layer",
-         description="CRAIG on gradients at PGD examples, selected once on the proxy",
-         paper="Dolatabadi, Erfani & Leckie 2023")(_matching("craig", True))
-register("adv_gradmatch", family="adversarial gradient matching", keeps="cover", reads="PGD + last layer",
-         description="GradMatch on gradients at PGD examples, selected once on the proxy",
-         paper="Dolatabadi, Erfani & Leckie 2023")(_matching("gradmatch", True))
+MATCHING = (  # name, solver, at PGD examples?, family, description, paper
+    ("craig", "craig", False, "gradient matching", "a weighted facility-location cover of the class's gradients",
+     "Mirzasoleiman, Bilmes & Leskovec 2020"),
+    ("gradmatch", "gradmatch", False, "gradient matching", "weighted orthogonal matching pursuit on the class gradient",
+     "Killamsetty et al. 2021 (GradMatch)"),
+    ("adv_craig", "craig", True, "adversarial gradient matching",
+     "CRAIG on gradients at PGD examples, selected once on the proxy", "Dolatabadi, Erfani & Leckie 2023"),
+    ("adv_gradmatch", "gradmatch", True, "adversarial gradient matching",
+     "GradMatch on gradients at PGD examples, selected once on the proxy", "Dolatabadi, Erfani & Leckie 2023"),
+)
+for _name, _solver, _adversarial, _family, _description, _paper in MATCHING:
+    register(_name, family=_family, keeps="cover", reads="PGD + last layer" if _adversarial else "last-layer gradients",
+             description=_description, paper=_paper)(_matching(_solver, _adversarial))
 
 
 def _submodular(kind):

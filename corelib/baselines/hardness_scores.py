@@ -4,13 +4,10 @@ free while the proxy trained)."""
 from __future__ import annotations
 
 from ..hardness import easycore as easycore_selection
-from ..scores import SCHEMES, score
+from ..scores import NAMES, SCHEMES, score
 from ..sensitivity import LEVELS, sensitivity_table
 from .proxy import ranked, shared
 from .registry import register
-
-SCHEME_NAMES = {"isef": "ISEF", "fgsm_cs": "FGSM-CS", "pss": "PSS"}
-
 
 def _sensitivity(scheme, keep):
     def method(proxy, fraction, seed, passes, class_balanced, ks=LEVELS, eps: float = 1.0, **params):
@@ -30,7 +27,7 @@ for _scheme in SCHEMES:
     for _keep in ("top", "bottom"):
         register(f"{_scheme}_{_keep}", family="sparse-FGSM sensitivity", keeps=_keep,
                  reads="sparse FGSM at k = 1, 4, 16, 64",
-                 description=f"the {'highest' if _keep == 'top' else 'lowest'} {SCHEME_NAMES[_scheme]} scores",
+                 description=f"the {'highest' if _keep == 'top' else 'lowest'} {NAMES[_scheme]} scores",
                  paper="Shinde & Madabhushi")(_sensitivity(_scheme, _keep))
 
 
