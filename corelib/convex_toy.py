@@ -133,8 +133,8 @@ def bound_table(x: torch.Tensor, y: torch.Tensor, num_classes: int, eps: float, 
 
 def toy_features(features: torch.Tensor, dims: int = 16) -> torch.Tensor:
     """Fixed features for the toy (e.g. a trained model's penultimate features, `evaluate.embed`): centre,
-    project on the top `dims` principal directions, and scale so the
-    largest feature vector has norm 1 (which keeps σ small and the bound readable)."""
+    project on the top `dims` principal directions, and scale so the largest feature vector has norm 1 (which
+    keeps σ small and the bound readable)."""
     f = features.double()
     f = f - f.mean(0)
     _, _, v = torch.linalg.svd(f, full_matrices=False)
