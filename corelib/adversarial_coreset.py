@@ -5,8 +5,10 @@ epochs select a weighted coreset from gradients at adversarial examples and trai
 Selection gradients are the paper's last-layer approximation of ∇_θ Φ(x, y; θ):
 - PGD / FGSM-RS objectives (Eq. 18): ∇_{W,b} CE(f(x̃), y) at the objective's adversarial example x̃;
 - TRADES, loss CE(f(x), y) + β·KL(p ‖ q) with p = softmax f(x), q = softmax f(x̃): either its exact last-layer
-  gradient, or the paper's Eq. 22, ∇CE(f(x), y) + (1/λ)[∇CE(f(x̃), freeze(p)) + ∇CE(freeze(q), f(x))] with
-  1/λ = β (applied once). Eq. 22 replaces the KL's gradient through p, p ⊙ (log p − log q − KL), by p − q.
+  gradient (the default), or the paper's Eq. 22 as printed, ∇CE(f(x), y) + (1/λ)[∇CE(f(x̃), freeze(f(x))) +
+  ∇CE(freeze(f(x̃)), f(x))] with 1/λ = β (applied once) and the paper's convention CE(logits, target) (Eqs. 2, 4):
+  the second term differentiates through its soft target p, giving p ⊙ (Σ p log q − log q) where the KL's exact
+  gradient through p is p ⊙ (log p − log q − KL); Eq. 22 drops the entropy part (log p − Σ p log p).
 The gradient approximation error of Theorem 1 is Γ = ‖∇L(θ) − ∇L_γ^S(θ)‖ with ∇L = (1/n) Σᵢ gᵢ and
 ∇L_γ^S = (1/n) Σ_{j∈S} γⱼ gⱼ (weights on the scale of n).
 """
@@ -35,7 +37,8 @@ def trades_last_layer_gradient(model, x: torch.Tensor, x_adv: torch.Tensor, y: t
                                form: str = "exact") -> torch.Tensor:
     """Per-sample gradient of the TRADES loss CE(f(x), y) + β·KL(p ‖ q) with respect to the last linear layer,
     with the adversarial example x_adv held fixed. `form='exact'`: ∂/∂z = p − y + β·p ⊙ (log p − log q − KL)
-    and ∂/∂z̃ = β(q − p); `form='eq22'`: the paper's Eq. 22, ∂/∂z = p − y + β(p − q), ∂/∂z̃ = β(q − p)."""
+    and ∂/∂z̃ = β(q − p); `form='eq22'`: the paper's Eq. 22 as printed, ∂/∂z = p − y + β·p ⊙ (Σ p log q − log q)
+    (the gradient of CE(freeze(f(x̃)), f(x)) through its target) and ∂/∂z̃ = β(q − p)."""
     if form not in TRADES_FORMS:
         raise ValueError(f"unknown TRADES gradient form {form!r}; choose one of {TRADES_FORMS}")
     with torch.no_grad():
@@ -48,7 +51,7 @@ def trades_last_layer_gradient(model, x: torch.Tensor, x_adv: torch.Tensor, y: t
             kl = (p * (log_p - log_q)).sum(1, keepdim=True)
             clean = p - onehot + beta * p * (log_p - log_q - kl)
         else:
-            clean = p - onehot + beta * (p - q)
+            clean = p - onehot + beta * p * ((p * log_q).sum(1, keepdim=True) - log_q)
         return linear_gradients(clean, h) + linear_gradients(beta * (q - p), h_adv)
 
 
@@ -92,17 +95,45 @@ def gradient_error(gradients: torch.Tensor, positions: torch.Tensor, weights: to
     return float((g.sum(0) - approx).norm() / len(g))
 
 
+def coreset_start(epochs: int, warm_start: float) -> int:
+    """K = ⌊κE⌋, the first epoch (from 0) trained on a coreset (`int(κ·E)` in the authors' code; rounded to 9
+    digits first so that, e.g., κ = 0.29 and E = 100 give 29, not 28)."""
+    return int(round(warm_start * epochs, 9))
+
+
+def warm_epochs(epochs: int, warm_start: float, fraction: float) -> int:
+    """W = round(K·k), the warm-start epochs on the full data (T_warm = κ·E·k; Python's `round`, as the authors')."""
+    return round(coreset_start(epochs, warm_start) * fraction)
+
+
+def schedule_phase(epoch: int, epochs: int, warm_start: float, fraction: float) -> str:
+    """Algorithm 1's phase of epoch `epoch` (from 0): 'full' (warm start), 'skip' ("Continue") or 'coreset'."""
+    if epoch < warm_epochs(epochs, warm_start, fraction):
+        return "full"
+    return "skip" if epoch < coreset_start(epochs, warm_start) else "coreset"
+
+
 class AdversarialCoreset(Hook):
-    """Algorithm 1 as a training hook: full data for the first ⌈κ·E⌉ epochs (warm start), then at that epoch
-    and every `period` epochs after it, a coreset of `fraction` of the pool chosen by `solver` ('craig',
-    'gradmatch' or 'random' with uniform weights) on last-layer selection gradients of the training objective
-    (or of `objective`, e.g. a cheaper attack), per class or in mini-batches of `batch_wise` samples.
+    """Algorithm 1 as a training hook, on the paper's schedule (and the authors' code) for E epochs, warm-start
+    coefficient κ (`warm_start`) and coreset fraction k: with K = ⌊κE⌋,
 
-    `table` has one row per renewal: epoch, size, weight_sum, seconds, Γ of the new coreset (`gamma`), of a random
-    class-balanced uniform subset of the same size on the same gradients (`gamma_random`), and of the previous
-    coreset at the new parameters (`gamma_stale`: the error it had grown to by the end of its use)."""
+    - epochs 0 … W − 1 train on the full data (the warm start, W = round(K·k), so it costs what K epochs on
+      coresets would: T_warm = κ·E·k);
+    - epochs W … K − 1 train nothing (Algorithm 1's "Continue": the learning-rate schedule still advances);
+    - from epoch K on, every epoch trains on the weighted coreset, renewed at K and every `period` epochs after it.
 
-    def __init__(self, fraction: float, solver: str = "craig", warm_start: float = 0.3, period: int = 20,
+    So a run costs about k·E epochs of full training plus R renewals, and its speed-up tends to 1/k. The authors'
+    code renews when the epoch index is a multiple of T (and ≥ K); renewing at K + jT is the same whenever T divides
+    K, as in all the paper's configurations, and never leaves an epoch at K without a coreset.
+
+    A renewal picks `fraction` of the pool by `solver` ('craig', 'gradmatch' or 'random' with uniform weights) on
+    last-layer selection gradients of the training objective (or of `objective`, e.g. a cheaper attack), per class
+    or in mini-batches of `batch_wise` samples. `table` has one row per renewal: epoch, size, weight_sum, seconds, Γ
+    of the new coreset (`gamma`), of a random class-balanced uniform subset of the same size on the same gradients
+    (`gamma_random`), and of the previous coreset at the new parameters (`gamma_stale`: the error it had grown to by
+    the end of its use)."""
+
+    def __init__(self, fraction: float, solver: str = "craig", warm_start: float = 0.5, period: int = 20,
                  objective: str | None = None, objective_params: dict | None = None, batch_wise: int | None = None,
                  trades_form: str = "exact", seed: int = 0, **solver_params):
         self.fraction = check_fraction(fraction)
@@ -113,7 +144,8 @@ class AdversarialCoreset(Hook):
         if trades_form not in TRADES_FORMS:
             raise ValueError(f"unknown TRADES gradient form {trades_form!r}; choose one of {TRADES_FORMS}")
         if not 0 <= warm_start < 1:
-            raise ValueError(f"warm-start fraction {warm_start} must lie in [0, 1): the share of epochs on the full data")
+            raise ValueError(f"warm-start coefficient κ = {warm_start} must lie in [0, 1): the share of the epochs "
+                             "before the first coreset")
         if int(period) < 1:
             raise ValueError(f"renewal period {period} must be at least 1 epoch")
         self.solver, self.warm_start, self.period = solver, float(warm_start), int(period)
@@ -134,12 +166,18 @@ class AdversarialCoreset(Hook):
                 f"batch_wise={self.batch_wise}, trades_form={self.trades_form!r}, seed={self.seed}, "
                 f"solver_params={self.solver_params})")
 
-    def warm_epochs(self, epochs: int) -> int:
-        return math.ceil(self.warm_start * epochs)
+    def phase(self, epoch: int, epochs: int) -> str:
+        """'full', 'skip' or 'coreset': what epoch `epoch` (from 0) of an `epochs`-epoch run trains on."""
+        return schedule_phase(epoch, epochs, self.warm_start, self.fraction)
 
     def renews_at(self, epoch: int, epochs: int) -> bool:
-        warm = self.warm_epochs(epochs)
-        return epoch >= warm and (epoch - warm) % self.period == 0
+        first = coreset_start(epochs, self.warm_start)
+        return epoch >= first and (epoch - first) % self.period == 0
+
+    def schedule(self, epochs: int) -> pd.DataFrame:
+        """The run's plan, one row per epoch: epoch (from 0), phase, and whether the coreset is renewed."""
+        return pd.DataFrame([{"epoch": e, "phase": self.phase(e, epochs), "renew": self.renews_at(e, epochs)}
+                             for e in range(epochs)])
 
     def select(self, gradients: torch.Tensor, labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(positions, weights) of one renewal on per-sample gradients."""
@@ -150,8 +188,9 @@ class AdversarialCoreset(Hook):
         return per_class(gradients, labels, self.fraction, self.solver, seed, **self.solver_params)
 
     def on_epoch_start(self, state: TrainState) -> None:
-        if state.epoch < self.warm_epochs(state.config.epochs):
-            state.subset, state.weights = None, None
+        phase = self.phase(state.epoch, state.config.epochs)
+        if phase != "coreset":
+            state.subset, state.weights, state.skip = None, None, phase == "skip"
             return
         if not self.renews_at(state.epoch, state.config.epochs):
             return
@@ -184,15 +223,16 @@ class AdversarialCoreset(Hook):
 
 
 def speedup_model(epochs: int, fraction: float, warm_start: float, period: int, selection_cost: float) -> float:
-    """Predicted speed-up of Algorithm 1 over full training: E / (⌈κE⌉ + (E − ⌈κE⌉)·f + R·s), with R renewals
-    each costing `selection_cost` s epochs of full training."""
-    warm = math.ceil(warm_start * epochs)
-    renewals = len(range(warm, epochs, period))
-    return epochs / (warm + (epochs - warm) * fraction + renewals * selection_cost)
+    """Predicted speed-up of Algorithm 1 over full training: E / (W + (E − K)·k + R·s), with W warm-start epochs on
+    the full data, K = ⌊κE⌋ the first coreset epoch, R renewals each costing `selection_cost` s epochs of full
+    training. With s = 0 it tends to 1/k as E grows (W + (E − K)·k ≈ κEk + (1 − κ)Ek = kE)."""
+    first = coreset_start(epochs, warm_start)
+    renewals = len(range(first, epochs, period))
+    return epochs / (warm_epochs(epochs, warm_start, fraction) + (epochs - first) * fraction + renewals * selection_cost)
 
 
 def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, method: str, fraction: float = 1.0,
-                              warm_start: float = 0.3, period: int = 20, batch_wise: int | None = None,
+                              warm_start: float = 0.5, period: int = 20, batch_wise: int | None = None,
                               seed: int = 0, cache=None, **hook_params):
     """Train `model_name` with `config` (objective pgd / trades / fgsm_rs / standard) on the full pool
     (`method='full'`) or with Algorithm 1 (`'craig'`, `'gradmatch'`, `'random'`). Cached through `fit`; the

@@ -51,14 +51,16 @@ def facility_location_greedy(sim: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def graph_cut_greedy(sim: torch.Tensor, k: int, lam: float = 1.0) -> torch.Tensor:
-    """argmax F(S) = Σ_{i∈V, j∈S} sim(i, j) − λ Σ_{i, j∈S} sim(i, j), greedily: the gain of j is
-    Σᵢ sim(i, j) − λ(2 Σ_{s∈S} sim(s, j) + sim(j, j))."""
+    """argmax F(S) = λ Σ_{i∈V, j∈S} sim(i, j) − Σ_{i, j∈S} sim(i, j), greedily, in DeepCore's parameterisation
+    (λ weights coverage: a larger λ favours representative samples, a smaller one diversity): the gain of j is
+    λ Σᵢ sim(i, j) − 2 Σ_{s∈S} sim(s, j) − sim(j, j). DeepCore's gain leaves out sim(j, j), which is the same for
+    every j on cosine similarities (so the picks agree). Returns positions in selection order."""
     coverage = sim.sum(0)
     inside = torch.zeros(len(sim), dtype=sim.dtype)
     available = torch.ones(len(sim), dtype=torch.bool)
     chosen = []
     for _ in range(k):
-        gains = coverage - lam * (2 * inside + sim.diagonal())
+        gains = lam * coverage - (2 * inside + sim.diagonal())
         gains[~available] = -math.inf
         j = int(torch.argmax(gains))
         chosen.append(j)
@@ -124,14 +126,21 @@ def _nonnegative_ridge(atoms: np.ndarray, target: np.ndarray, lam: float) -> np.
     return nnls(chol.T, rhs)[0]
 
 
-def gradmatch(gradients: torch.Tensor, k: int, lam: float = 0.5, target: torch.Tensor | None = None,
-              tol: float = 1e-9) -> tuple[torch.Tensor, torch.Tensor]:
-    """GradMatch: orthogonal matching pursuit with non-negative weights and a ridge term.
+def gradmatch(gradients: torch.Tensor, k: int, lam: float = 0.0, target: torch.Tensor | None = None,
+              tol: float = 1e-100, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """GradMatch (Killamsetty et al. 2021, as adversarial coreset selection runs it): orthogonal matching pursuit
+    with non-negative weights, then a random fill up to exactly k samples.
 
     Greedily chooses the sample whose gradient best matches the residual r = t − Σⱼ∈S wⱼ gⱼ (largest ⟨gⱼ, r⟩),
     then re-solves min_{w ≥ 0} ‖Σⱼ∈S wⱼ gⱼ − t‖² + λ‖w‖² on the chosen set. The target t is the sum of all
-    gradients, so the weighted coreset gradient approximates the full one and the weights are on the scale
-    of n. Stops early when no sample reduces the residual. Returns (positions, weights), weights ≥ 0."""
+    gradients, so the weighted coreset gradient approximates the full one and the weights are on the scale of n.
+    Pursuit stops early when no sample's score exceeds `tol` (the residual is matched). Samples whose weight came
+    out 0 are dropped, and the shortfall is filled with samples drawn uniformly (by `generator`) from the rest, each
+    with weight 1, as the authors' code does, so a coreset always has exactly k samples.
+
+    λ: 0 by default, as in the ACS authors' configurations (`lam=0`); DeepCore's GradMatch uses λ = 1. The ridge
+    acts on the absolute scale of the gradients (a sum of n of them is the target), so a λ > 0 means different
+    things for different models and pool sizes. Returns (positions, weights), weights ≥ 0, exactly k of each."""
     n = gradients.shape[0]
     k = _check_k(k, n)
     g = gradients.double().numpy()
@@ -148,7 +157,16 @@ def gradmatch(gradients: torch.Tensor, k: int, lam: float = 0.5, target: torch.T
         chosen.append(j)
         weights = _nonnegative_ridge(g[chosen].T, t, lam)
         residual = t - g[chosen].T @ weights
-    return torch.tensor(chosen, dtype=torch.long), torch.tensor(weights)
+    positions = torch.tensor(chosen, dtype=torch.long)[torch.as_tensor(weights > 0, dtype=torch.bool)]
+    weights = torch.as_tensor(weights, dtype=torch.float64)[weights > 0]
+    if len(positions) < k:  # the authors' fill: random unchosen samples with weight 1
+        rest = torch.ones(n, dtype=torch.bool)
+        rest[positions] = False
+        candidates = torch.nonzero(rest).flatten()
+        fill = candidates[torch.randperm(len(candidates), generator=generator)[:k - len(positions)]]
+        positions = torch.cat([positions, fill])
+        weights = torch.cat([weights, torch.ones(len(fill), dtype=torch.float64)])
+    return positions, weights
 
 
 def _check_k(k, n) -> int:
@@ -166,8 +184,12 @@ def per_class(gradients: torch.Tensor, labels: torch.Tensor, fraction: float, so
     only one class's gradients are compared at a time. Returns (positions into `gradients`, weights)."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-    return by_class(labels.cpu(), coreset_size(len(labels), fraction), seed,
-                    lambda members, k, _: SOLVERS[solver](gradients[members].cpu(), k, **params))
+    def choose(members, k, generator):
+        if solver == "gradmatch":
+            return gradmatch(gradients[members].cpu(), k, generator=generator, **params)
+        return craig(gradients[members].cpu(), k, **params)
+
+    return by_class(labels.cpu(), coreset_size(len(labels), fraction), seed, choose)
 
 
 def batchwise(gradients: torch.Tensor, batch_size: int, fraction: float, solver: str = "craig", seed: int = 0,
@@ -185,6 +207,7 @@ def batchwise(gradients: torch.Tensor, batch_size: int, fraction: float, solver:
     k = max(1, round(coreset_size(n, fraction) / batch_size))
     if solver == "gradmatch":
         params.setdefault("target", gradients.double().sum(0) / batch_size)
+        params.setdefault("generator", torch.Generator().manual_seed(seed + 1))
     chosen, w = SOLVERS[solver](means, min(k, len(batches)), **params)
     positions = torch.cat([batches[int(j)] for j in chosen])
     weights = torch.cat([torch.full((len(batches[int(j)]),), float(wj)) for j, wj in zip(chosen, w)])

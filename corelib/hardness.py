@@ -32,9 +32,10 @@ def input_gradient_norms(model, pool: Pool, batch_size: int = 256) -> torch.Tens
 class AIGN(Hook):
     """Records AIGN during training, keyed by dataset index.
 
-    mode 'in_training': the norm of the gradient of the training step's own per-sample loss with respect to
-    the (augmented) clean input, train-mode BatchNorm, any adversarial perturbation held fixed: read off the
-    backward pass the step already does, at almost no cost. mode 'exact': ‖∇ₓ CE(f(x), y)‖₂ at the clean
+    mode 'in_training': ‖∇ₓ CE(f(x̃), y)‖₂ of the training step with respect to the (augmented) clean input x,
+    train-mode BatchNorm, any adversarial perturbation x̃ − x held fixed (x̃ = x for standard training and for
+    TRADES, whose β·KL term is not part of the definition): read off the backward pass the step already does, at
+    almost no cost (TRADES needs one extra backward through its clean branch). mode 'exact': ‖∇ₓ CE(f(x), y)‖₂ at the clean
     input in eval mode, from a separate pass over the pool every `every` epochs and after the last one.
     `table` has one row per sample seen: index, label, aign, passes (how many epochs were averaged)."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .data import Pool, augment, batch_positions
@@ -81,8 +82,9 @@ class EpochRecord:
     """Per-sample statistics of one epoch, in the order the samples were seen.
 
     indices: original dataset indices; loss: per-sample training loss; correct: prediction on the
-    trained-on input was right; input_grad_norm: ‖∇ₓℓ‖₂ w.r.t. the (augmented) clean input, with any
-    adversarial perturbation held fixed (None unless a hook asked for it).
+    trained-on input was right; input_grad_norm: ‖∇ₓ CE(logits, y)‖₂ w.r.t. the (augmented) clean input for the
+    logits the objective trains on (at the adversarial example for PGD / FGSM-RS, with the perturbation held fixed;
+    the clean logits for TRADES, whose β·KL term is left out), None unless a hook asked for it.
     """
 
     epoch: int
@@ -101,7 +103,8 @@ class EpochRecord:
 
 @dataclass
 class TrainState:
-    """What hooks see. At `on_epoch_start` a hook may set `subset` (dataset indices) and `weights`."""
+    """What hooks see. At `on_epoch_start` a hook may set `subset` (dataset indices) and `weights`, or set `skip`
+    to train nothing this epoch (the learning-rate schedule still advances: it follows the epoch index)."""
 
     model: torch.nn.Module
     pool: Pool
@@ -109,6 +112,7 @@ class TrainState:
     epoch: int = 0
     subset: torch.Tensor | None = None
     weights: torch.Tensor | None = None
+    skip: bool = False
 
 
 class Hook:
@@ -242,12 +246,17 @@ class _Epochs:
         with self.autocast():
             loss_vec, logits = self.objective(self.model, x, y)
         loss = loss_vec.mean() if wb is None else (wb * loss_vec).sum() / wb.sum()
+        grad_norm = None
+        if self.want_grad and self.objective.name == "trades":
+            # AIGN's quantity is ‖∇ₓ CE(f(x), y)‖, not the gradient of TRADES's CE + β·KL: one extra backward
+            (ce_grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), y, reduction="sum"), x, retain_graph=True)
+            grad_norm = ce_grad.flatten(1).norm(dim=1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        grad_norm = None
-        if self.want_grad:
-            # x.grad_i = (γ_i / Σγ) ∇ₓℓ_i, so undo the batch weighting to get each sample's own gradient norm
+        if self.want_grad and grad_norm is None:
+            # the loss is CE(logits, y) itself; x.grad_i = (γ_i / Σγ) ∇ₓℓ_i, so undo the batch weighting to get
+            # each sample's own gradient norm
             scale = len(pos) if wb is None else wb.sum() / wb.clamp_min(1e-12)
             grad_norm = x.grad.flatten(1).norm(dim=1) * scale
         return loss_vec.detach(), logits.detach(), y, grad_norm
@@ -256,7 +265,8 @@ class _Epochs:
 def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None, *, subset=None, weights=None,
           hooks=(), eval_pool: Pool | None = None, progress: bool = True) -> TrainResult:
     """Train `model` in place on `pool` (or on `subset`, original dataset indices) and return it with its
-    history (one row per epoch: epoch, lr, samples, train_loss, train_acc, seconds[, test_acc])."""
+    history (one row per epoch: epoch, lr, samples, train_loss, train_acc, seconds[, test_acc]; an epoch a hook
+    skipped has samples 0 and no loss or accuracy)."""
     config = config or TrainConfig()
     hooks = [_as_hook(h) for h in hooks]
     epochs = _Epochs(model, pool, config, any(h.needs_input_grad for h in hooks))
@@ -265,9 +275,14 @@ def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None,
     history, start_time = [], time.perf_counter()
     bar = _progress(config.epochs, progress)
     for epoch in range(config.epochs):
-        state.epoch = epoch
+        state.epoch, state.skip = epoch, False
         for h in hooks:
             h.on_epoch_start(state)
+        if state.skip:  # a skipped epoch trains nothing and records nothing; its history row says so
+            history.append({"epoch": epoch + 1, "lr": config.lr_at(epoch), "samples": 0,
+                            "seconds": time.perf_counter() - start_time})
+            bar.update(1)
+            continue
         record, row = epochs.run(epoch, state.subset, state.weights)
         if eval_pool is not None:
             row["test_acc"] = accuracy(model, eval_pool)

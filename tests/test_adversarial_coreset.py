@@ -31,19 +31,35 @@ def test_last_layer_gradients_equal_autograd(attacked):
         assert torch.allclose(got[i], expected, atol=1e-5), i
 
 
-def test_algorithm_1_schedule_warm_start_and_renewals():
+def test_algorithm_1_schedule_warm_start_skip_and_renewals():
+    # E = 8, κ = 0.5, k = 0.5: K = ⌊κE⌋ = 4, warm start W = round(K·k) = 2 epochs on the full data, epochs 2–3
+    # trained on nothing (Algorithm 1's "Continue"), epochs 4–7 on coresets renewed at 4 and 6
     pool = synthetic_pool(n=48)
-    hook = AdversarialCoreset(0.25, solver="craig", warm_start=0.5, period=2, seed=0)
+    hook = AdversarialCoreset(0.5, solver="craig", warm_start=0.5, period=2, seed=0)
     recorder = RecordPerSample()
-    train(TinyNet(), pool, TrainConfig(epochs=6, batch_size=8), hooks=[hook, recorder], progress=False)
-    sizes = [len(r.indices) for r in recorder.records]
-    assert sizes[:3] == [48, 48, 48]  # ⌈0.5 · 6⌉ = 3 warm-start epochs on the full pool
-    assert sizes[3:] == [12, 12, 12]
-    assert [s["epoch"] for s in hook.selections] == [3, 5]  # renewed at epoch 3 and every 2 epochs after
+    config = TrainConfig(epochs=8, batch_size=8)
+    result = train(TinyNet(), pool, config, hooks=[hook, recorder], progress=False)
+    samples = result.history["samples"].tolist()
+    assert samples == [48, 48, 0, 0, 24, 24, 24, 24]
+    assert sum(s == 48 for s in samples) == 2 and samples.count(0) == 2 and sum(s == 24 for s in samples) == 4
+    assert [r.epoch for r in recorder.records] == [0, 1, 4, 5, 6, 7]  # skipped epochs record nothing
+    assert result.history["lr"].tolist()[2] == pytest.approx(config.lr_at(2))  # the schedule advances while skipping
+    assert [s["epoch"] for s in hook.selections] == [4, 6]
+    assert hook.schedule(8)["phase"].tolist() == ["full"] * 2 + ["skip"] * 2 + ["coreset"] * 4
     for s in hook.selections:
         assert (s["weights"] > 0).all() and float(s["weights"].sum()) == 48  # CRAIG's cluster sizes cover the pool
         assert set(s["indices"].tolist()) <= set(pool.indices.tolist()) and s["seconds"] >= 0
-    assert list(hook.table["epoch"]) == [3, 5] and (hook.table["gamma"] >= 0).all()
+    assert list(hook.table["epoch"]) == [4, 6] and (hook.table["gamma"] >= 0).all()
+
+
+def test_algorithm_1_schedule_of_the_papers_cifar10_setting():
+    # the paper's CIFAR-10 runs: E = 120, κ = 0.5, T = 20; at k = 0.5, 30 warm epochs, 30 skipped, 60 on coresets,
+    # renewed where the authors' code renews (epoch index ≥ κE and a multiple of T)
+    plan = AdversarialCoreset(0.5, warm_start=0.5, period=20).schedule(120)
+    assert plan["phase"].value_counts().to_dict() == {"full": 30, "skip": 30, "coreset": 60}
+    assert plan.loc[plan.renew, "epoch"].tolist() == [e for e in range(120) if e >= 60 and e % 20 == 0]
+    assert AdversarialCoreset(0.1, warm_start=0.5, period=20).schedule(120)["phase"].tolist()[:7] == (
+        ["full"] * 6 + ["skip"])  # round(60 · 0.1) = 6
 
 
 def test_same_seed_same_coreset_and_gradmatch_weights_nonnegative():
@@ -64,7 +80,7 @@ def test_same_seed_same_coreset_and_gradmatch_weights_nonnegative():
                                             ({"fraction": 0}, "fraction 0 is outside"),
                                             ({"fraction": 1.5}, "fraction 1.5 is outside"),
                                             ({"period": 0}, "renewal period 0"),
-                                            ({"warm_start": 1.0}, "warm-start fraction 1.0")])
+                                            ({"warm_start": 1.0}, "warm-start coefficient κ = 1.0")])
 def test_bad_adversarial_coreset_settings_are_named(kwargs, message):
     settings = {"fraction": 0.5, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -78,9 +94,10 @@ def _trades_autograd(model, x, x_adv, y, beta, surrogate=False):
         model.zero_grad()
         z, z_adv = model(x[i:i + 1]), model(x_adv[i:i + 1])
         loss = F.cross_entropy(z, y[i:i + 1])
-        if surrogate:  # CE(f(x̃), freeze(p)) + CE(freeze(q), f(x)), each a cross-entropy with a soft target
-            p, q = F.softmax(z, 1).detach(), F.softmax(z_adv, 1).detach()
-            loss = loss + beta * (-(p * F.log_softmax(z_adv, 1)).sum() - (q * F.log_softmax(z, 1)).sum())
+        if surrogate:  # Eq. 22 as printed, with the paper's CE(logits, target) of Eqs. 2 and 4 and soft targets:
+            # CE(f(x̃), freeze(f(x))) + CE(freeze(f(x̃)), f(x)); the second differentiates through its target
+            p_frozen, log_q_frozen = F.softmax(z, 1).detach(), F.log_softmax(z_adv, 1).detach()
+            loss = loss + beta * (-(p_frozen * F.log_softmax(z_adv, 1)).sum() - (F.softmax(z, 1) * log_q_frozen).sum())
         else:
             loss = loss + beta * F.kl_div(F.log_softmax(z_adv, 1), F.softmax(z, 1), reduction="sum")
         loss.backward()
@@ -97,7 +114,17 @@ def test_trades_last_layer_gradient_equals_autograd_of_the_full_trades_loss():
     assert torch.allclose(exact, _trades_autograd(model, x, x_adv, y, 6.0), atol=1e-5)
     eq22 = trades_last_layer_gradient(model, x, x_adv, y, beta=6.0, form="eq22")
     assert torch.allclose(eq22, _trades_autograd(model, x, x_adv, y, 6.0, surrogate=True), atol=1e-5)
-    assert (eq22 - exact).abs().max() > 1e-4  # Eq. 22 approximates the KL term's gradient through p
+    assert (eq22 - exact).abs().max() > 1e-4  # Eq. 22 drops the entropy part of the KL's gradient through p
+
+
+def test_eq22_clean_logit_gradient_is_the_closed_form_through_the_target():
+    # ∂/∂z of CE(freeze(z̃), z) = −Σ softmax(z) log q is p ⊙ (Σ p log q − log q), not the β(p − q) of swapped roles
+    z = torch.tensor([[1.0, -0.5, 0.3]], requires_grad=True)
+    log_q = torch.log_softmax(torch.tensor([[0.2, 0.9, -1.0]]), 1)
+    (grad,) = torch.autograd.grad(-(torch.softmax(z, 1) * log_q).sum(), z)
+    p = torch.softmax(z, 1).detach()
+    assert torch.allclose(grad, p * ((p * log_q).sum(1, keepdim=True) - log_q), atol=1e-7)
+    assert not torch.allclose(grad, p - log_q.exp(), atol=1e-3)
 
 
 def test_selection_gradients_follow_the_objective():
@@ -127,10 +154,12 @@ def test_gradient_error_exact_values_and_random_uniform_weights():
     assert torch.equal(pos, uniform_random(labels, 0.25, seed=0)[0])
 
 
-def test_speedup_model_counts_warm_start_and_renewals():
-    # E=10, κ=0.2 → 2 warm epochs; renewals at 2, 5, 8; 8 epochs at half cost; each renewal 0.5 epoch
-    assert speedup_model(10, 0.5, 0.2, 3, 0.5) == pytest.approx(10 / (2 + 4 + 1.5))
+def test_speedup_model_counts_warm_start_skip_and_renewals():
+    # E=10, κ=0.2, k=0.5 → K = 2, W = round(1) = 1 warm epoch, epoch 1 skipped; renewals at 2, 5, 8; 8 epochs at
+    # half cost; each renewal 0.5 epoch
+    assert speedup_model(10, 0.5, 0.2, 3, 0.5) == pytest.approx(10 / (1 + 4 + 1.5))
     assert speedup_model(10, 1.0, 0.0, 100, 0.0) == pytest.approx(1.0)
+    assert speedup_model(10_000, 0.2, 0.5, 20, 0.0) == pytest.approx(5.0, rel=1e-3)  # long schedules: → 1/k
 
 
 @pytest.mark.parametrize("objective,params", [("fgsm_rs", {"eps": 8 / 255}), ("trades", {"steps": 1, "beta": 3.0})])
@@ -143,7 +172,7 @@ def test_coreset_training_with_fast_and_trades_objectives(objective, params, mon
     table = result.tables["coreset"]
     assert list(table["epoch"]) == [1, 3] and (table["size"] <= 16).all() and (table["weight_sum"] > 0).all()
     samples = result.history["samples"].tolist()
-    assert samples[0] == 32 and all(1 <= s <= 16 for s in samples[1:])  # warm start on all 32, then the coreset
+    assert samples[0] == 0 and all(1 <= s <= 16 for s in samples[1:])  # K = 1, W = round(0.5) = 0: epoch 0 skipped
 
 
 def test_summarize_training_speedup_is_relative_to_full():

@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from conftest import TinyNet, synthetic_pool
 from corelib import baselines as bl
 from corelib.data import Pool
+from corelib.models import linear_gradients
 from corelib.coreset_solvers import cosine_similarity_matrix, facility_location_greedy, graph_cut_greedy, herding, k_center
 from corelib.sampling import coreset_size
 
@@ -69,11 +71,29 @@ def test_facility_location_and_graph_cut_greedy_against_brute_force():
     chosen = facility_location_greedy(sim, 3)
     best = max(value(s) for s in itertools.combinations(range(7), 3))
     assert value(chosen.tolist()) >= (1 - 1 / math.e) * best
-    cut = lambda s: float(sim[:, list(s)].sum() - sim[list(s)][:, list(s)].sum())
-    picks = graph_cut_greedy(sim, 3, lam=1.0).tolist()
-    for i in range(3):  # every greedy step takes the largest marginal gain of the graph-cut function
-        gains = {j: cut(picks[:i] + [j]) - (cut(picks[:i]) if i else 0.0) for j in range(7) if j not in picks[:i]}
-        assert gains[picks[i]] == pytest.approx(max(gains.values()))
+    for lam in (0.5, 1.0, 3.0):  # DeepCore's parameterisation: F(S) = λ·coverage − within-set similarity
+        cut = lambda s: float(lam * sim[:, list(s)].sum() - sim[list(s)][:, list(s)].sum())
+        picks = graph_cut_greedy(sim, 3, lam=lam).tolist()
+        for i in range(3):  # every greedy step takes the largest marginal gain of the graph-cut function
+            gains = {j: cut(picks[:i] + [j]) - (cut(picks[:i]) if i else 0.0) for j in range(7) if j not in picks[:i]}
+            assert gains[picks[i]] == pytest.approx(max(gains.values()))
+
+
+def test_graph_cut_lambda_weights_coverage_as_in_deepcore():
+    # DeepCore's gain: λ·Σᵢ sim(i, j) − 2·Σ_{s∈S} sim(s, j). Samples 0–2 are near-duplicates at the centre of the
+    # data, 3 is off on its own: a large λ (coverage) takes two central samples, a small λ (diversity) the outlier
+    sim = torch.tensor([[2.0, 1.9, 1.9, 0.2, 1.0], [1.9, 2.0, 1.9, 0.2, 1.0], [1.9, 1.9, 2.0, 0.2, 1.0],
+                        [0.2, 0.2, 0.2, 2.0, 0.3], [1.0, 1.0, 1.0, 0.3, 2.0]], dtype=torch.float64)
+    def deepcore(lam, k):
+        chosen = []
+        for _ in range(k):
+            gain = lam * sim.sum(0) - 2 * sim[chosen].sum(0)
+            gain[chosen] = -math.inf
+            chosen.append(int(gain.argmax()))
+        return chosen
+    for lam in (0.2, 1.0, 5.0):
+        assert graph_cut_greedy(sim, 3, lam).tolist() == deepcore(lam, 3)
+    assert 3 in graph_cut_greedy(sim, 2, 0.2).tolist() and 3 not in graph_cut_greedy(sim, 2, 5.0).tolist()
 
 
 def test_forgetting_counts_correct_to_incorrect_transitions():
@@ -125,14 +145,12 @@ def tiny_proxy():
 def test_every_method_is_class_balanced_exact_deterministic_and_counts_passes(method, tiny_proxy):
     pool = tiny_proxy.pool
     params = {"max_iter": 3} if method == "deepfool" else {"pgd": {"eps": 8 / 255, "alpha": 4 / 255, "steps": 2}} \
-        if method.startswith("adv_") else {}
+        if method.endswith("_at_pgd") else {"repeats": 1} if method == "grand" else {}
     a = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
     b = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
     k = coreset_size(len(pool), 0.3)
-    if a.weights is None:
-        assert len(a) == k
-    else:  # weighted matching may stop early when no sample reduces the residual
-        assert 0 < len(a) <= k and (a.weights > 0).all()
+    assert len(a) == k  # weighted matching that stops early fills up to k (GradMatch's random fill, weight 1)
+    assert a.weights is None or (a.weights > 0).all()
     assert torch.equal(a.indices, b.indices) and len(set(a.indices.tolist())) == len(a)
     assert set(a.indices.tolist()) <= set(pool.indices.tolist())
     counts = torch.bincount(pool.labels[pool.positions(a.indices)], minlength=4)
@@ -201,7 +219,7 @@ def test_the_registry_describes_every_method_and_keeps_matches_what_it_returns(t
     assert list(table.index) == sorted(bl.METHODS) and len(table) == 26
     assert not (table == "").any().any() and set(table["keeps"]) <= {"top", "bottom", "cover", "sample"}
     for name, method in bl.METHODS.items():
-        sel = bl.select_coreset(name, tiny_proxy, 0.25, seed=0)
+        sel = bl.select_coreset(name, tiny_proxy, 0.25, seed=0, **({"repeats": 1} if name == "grand" else {}))
         ranked = method.keeps in ("top", "bottom")
         assert (sel.scores is not None) == ranked, name  # score rankings return their scores, covers do not
         if ranked:  # the kept side of the scores, class by class
@@ -215,3 +233,125 @@ def test_the_registry_describes_every_method_and_keeps_matches_what_it_returns(t
                     assert (inside.min() >= outside.max()) if method.keeps == "top" else (inside.max() <= outside.min()), name
     with pytest.raises(ValueError, match="registered twice"):
         bl.register("random", family="x", keeps="sample", reads="x", description="x", paper="x")(lambda *a: None)
+
+
+class LinearLogits(nn.Module):
+    """f(x) = W·flatten(x) + b on the 12 entries of a (3, 2, 2) image: DeepFool distances in closed form."""
+
+    def __init__(self, weight, bias):
+        super().__init__()
+        self.linear = nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            self.linear.weight.copy_(weight)
+            self.linear.bias.copy_(bias)
+
+    def features(self, x):
+        return x.flatten(1)
+
+    def forward(self, x):
+        return self.linear(self.features(x))
+
+
+def _linear_deepfool_closed_form(model, x, candidates=None):
+    """min over the other classes k (or the `candidates` most likely) of |f_k − f_p| / ‖w_k − w_p‖₂, p = argmax f(x),
+    in float64, with the nearest boundary point; DeepFool reaches it in one step on a linear model."""
+    w, b = model.linear.weight.detach().double(), model.linear.bias.detach().double()
+    z = x.double() @ w.T + b
+    p = z.argmax(1)
+    gap = (z - z.gather(1, p[:, None])).abs()
+    dw = w[None] - w[p][:, None]  # (N, C, D)
+    ratio = gap / dw.norm(dim=2).clamp_min(1e-300)
+    ratio.scatter_(1, p[:, None], math.inf)
+    if candidates is not None:  # only the most likely other classes
+        rivals = z.scatter(1, p[:, None], -math.inf).topk(candidates, 1).indices
+        ratio = torch.full_like(ratio, math.inf).scatter(1, rivals, ratio.gather(1, rivals))
+    d, k = ratio.min(1)
+    rows = torch.arange(len(x))
+    point = x.double() + d[:, None] * dw[rows, k] / dw[rows, k].norm(dim=1, keepdim=True)
+    return d, p, point
+
+
+def test_deepfool_measures_from_the_prediction_and_matches_the_closed_form_on_a_linear_model():
+    gen = torch.Generator().manual_seed(3)
+    n, classes = 12, 10
+    images = torch.randint(90, 166, (n, 3, 2, 2), dtype=torch.uint8, generator=gen)  # [0.35, 0.65]: clamp-free
+    model = LinearLogits(torch.randn(classes, 12, generator=gen), 0.5 * torch.randn(classes, generator=gen)).eval()
+    x = images.float().div(255).flatten(1)
+    d, p, point = _linear_deepfool_closed_form(model, x)
+    assert ((point > 0.01) & (point < 0.99)).all()  # the [0, 1] clamp never binds on the way to the boundary
+    labels = torch.where(torch.arange(n) % 2 == 0, p, (p + 1) % classes)  # every other sample misclassified
+    pool = Pool(images, labels, 7 * torch.arange(n), "train", "synthetic", classes)
+    wrong = labels != p
+    assert wrong.sum() == n // 2 and (d > 1e-3).all()
+    passes = bl.Passes()
+    distances = bl.boundary.deepfool_distances(model, pool, overshoot=0.0, passes=passes)  # all classes, 50 steps
+    assert (distances[wrong] > 0).all()  # a misclassified sample is not at distance 0
+    # one step each: the nearest linearised boundary is the boundary, the step goes 1e-4 past it
+    torch.testing.assert_close(distances.double(), d + 1e-4, rtol=1e-4, atol=1e-6)
+    assert passes.forward == 2 * n and passes.backward == n * (classes - 1)
+    overshot = bl.boundary.deepfool_distances(model, pool, overshoot=0.02)
+    torch.testing.assert_close(overshot.double(), 1.02 * (d + 1e-4), rtol=1e-4, atol=1e-6)
+
+
+def test_deepfool_compares_all_classes_by_default_and_top_k_can_miss_the_nearest_boundary():
+    # logits 1 (class 0, predicted), 0.8 (classes 1–3, ‖w_k − w_0‖ = 1) and −1 (class 4, ‖w_4 − w_0‖ = 100):
+    # class 4 has the lowest logit but the nearest boundary, 2 / 100 = 0.02 (classes 1–3: 0.2)
+    images = torch.full((1, 3, 2, 2), 128, dtype=torch.uint8)
+    x = images.float().div(255).flatten(1)
+    w = torch.zeros(5, 12)
+    w[1, 1] = w[2, 2] = w[3, 3] = 1.0
+    w[4, 4] = 100.0
+    b = torch.tensor([1.0, 0.8, 0.8, 0.8, -1.0]) - (x @ w.T)[0]
+    model = LinearLogits(w, b).eval()
+    pool = Pool(images, torch.tensor([2]), torch.tensor([4]), "train", "synthetic", 5)  # label 2: misclassified
+    d, p, _ = _linear_deepfool_closed_form(model, x)
+    assert p.tolist() == [0] and d.item() == pytest.approx(0.02, rel=1e-4)
+    full = bl.boundary.deepfool_distances(model, pool, overshoot=0.0)
+    assert full.item() == pytest.approx(0.02 + 1e-4, rel=1e-4)
+    for k in (1, 3):  # the three most likely rivals are classes 1–3: their boundaries are 0.2 away
+        top_k = bl.boundary.deepfool_distances(model, pool, overshoot=0.0, candidates=k)
+        d_k, _, _ = _linear_deepfool_closed_form(model, x, candidates=k)
+        assert d_k.item() == pytest.approx(0.2, rel=1e-3)
+        assert top_k.item() == pytest.approx(d_k.item() + 1e-4, rel=1e-4) and top_k.item() > 5 * full.item()
+
+
+def test_glister_steps_along_the_mean_so_its_picks_survive_a_change_of_precision():
+    # ReLU-like features of one class, a small last layer: stepping along the *sum* of the chosen gradients
+    # (an earlier reading) makes the look-ahead step grow with k, the validation gradient vanishes, and float32
+    # and float64 replays disagree on most picks; DeepCore's mean step keeps them identical
+    from corelib.baselines.gradient_matching import glister_greedy
+
+    gen = torch.Generator().manual_seed(0)
+    h = (torch.randn(150, 64, generator=gen) + 1).relu() * 3
+    y = torch.zeros(150, dtype=torch.long)
+    weight, bias = torch.randn(10, 64, generator=gen) * 0.05, torch.zeros(10)
+    picks32 = glister_greedy(h, y, weight, bias, 30, 0.1, torch.float32)
+    picks64 = glister_greedy(h, y, weight, bias, 30, 0.1, torch.float64)
+    assert torch.equal(picks32, picks64) and len(set(picks64.tolist())) == 30
+    # the third pick, replayed independently: gains at θ − η·(g_a + g_b)/2, the mean of the first two gradients
+    hd, w, b = h.double(), weight.double(), bias.double()
+    grads = lambda w_, b_: linear_gradients(F.softmax(hd @ w_.T + b_, 1) - F.one_hot(y, 10).double(), hd)
+    g = grads(w, b)
+    step = (0.1 * (g[picks64[0]] + g[picks64[1]]) / 2).view(10, -1)
+    gains = g @ grads(w - step[:, :-1], b - step[:, -1]).mean(0)
+    gains[picks64[:2]] = -math.inf
+    assert int(picks64[2]) == int(torch.argmax(gains))
+
+
+def test_grand_averages_the_gradient_norm_over_independently_initialised_proxies(monkeypatch):
+    from corelib import models
+    from corelib.adversarial_coreset import last_layer_gradients
+
+    monkeypatch.setattr(models, "build_model",
+                        lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
+    monkeypatch.setattr(sys.modules["corelib.train"], "build_model", models.build_model)
+    proxy = bl.train_proxy("tiny", synthetic_pool(n=40, seed=2), epochs=2, seed=3, lr=0.05, batch_size=8)
+    sibling = bl.train_proxy("tiny", proxy.pool, epochs=2, seed=1003, lr=0.05, batch_size=8)
+    expected = (last_layer_gradients(proxy.model, proxy.pool).norm(dim=1).double()
+                + last_layer_gradients(sibling.model, proxy.pool).norm(dim=1).double()) / 2
+    sel = bl.select_coreset("grand", proxy, 0.25, seed=0, repeats=2)
+    scores = pd.Series(torch.as_tensor(sel.scores).numpy(), index=sel.pool_indices.numpy())
+    assert torch.allclose(torch.tensor(scores.loc[proxy.pool.indices.numpy()].to_numpy()), expected, rtol=1e-5)
+    assert sel.config["backward"] == 2 * 40  # the sibling's training (2 epochs) is charged to the selection
+    with pytest.raises(ValueError, match="repeats=0"):
+        bl.select_coreset("grand", proxy, 0.25, seed=0, repeats=0)

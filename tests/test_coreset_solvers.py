@@ -47,7 +47,7 @@ def test_gradmatch_weights_are_nonnegative_and_the_residual_shrinks():
     errors = []
     for k in (1, 3, 6):
         chosen, w = gradmatch(g, k, lam=0.1)
-        assert (w >= 0).all() and len(chosen) <= k
+        assert (w >= 0).all() and len(chosen) == k
         errors.append(float((g[chosen].double().T @ w - target.double()).norm()))
     assert errors[0] >= errors[1] >= errors[2]
 
@@ -59,7 +59,26 @@ def test_per_class_sizes_and_weights():
     assert len(positions) == 12 and torch.bincount(labels[positions]).tolist() == [4, 4, 4]
     assert weights.sum() == 60  # each class's cluster sizes add up to the class size
     positions, weights = per_class(g, labels, 0.2, solver="gradmatch", lam=0.1)
-    assert len(positions) <= 12 and (weights >= 0).all()
+    assert len(positions) == 12 and torch.bincount(labels[positions]).tolist() == [4, 4, 4] and (weights > 0).all()
+
+
+def test_gradmatch_fills_an_early_stop_to_exactly_k_with_unit_weights():
+    # the target is matched exactly by 2 atoms, so pursuit stops after 2 picks; a coreset of k = 4 still has 4
+    # samples: the 2 matched with their weights, then 2 distinct random others with weight 1 (the authors' fill)
+    g = torch.diag(torch.tensor([1.0, 2.0, 0.5, 3.0, 1.5, 2.5]))
+    target = 2 * g[1] + 3 * g[4]
+    chosen, weights = gradmatch(g, 4, target=target, generator=torch.Generator().manual_seed(0))
+    assert len(chosen) == 4 and len(set(chosen.tolist())) == 4
+    assert chosen[:2].tolist() == [1, 4] and weights[:2].tolist() == pytest.approx([2.0, 3.0])
+    assert weights[2:].tolist() == [1.0, 1.0] and not {1, 4} & set(chosen[2:].tolist())
+    again, _ = gradmatch(g, 4, target=target, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(chosen, again)  # the fill follows the generator
+
+
+def test_gradmatch_default_is_the_acs_configuration_without_a_ridge():
+    import inspect
+
+    assert inspect.signature(gradmatch).parameters["lam"].default == 0.0
 
 
 def test_batchwise_returns_whole_batches():

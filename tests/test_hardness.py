@@ -109,3 +109,24 @@ def test_input_gradient_norms_are_batch_independent():
     pool = synthetic_pool(n=20)
     model = TinyNet(seed=3).eval()
     assert torch.allclose(input_gradient_norms(model, pool, 7), input_gradient_norms(model, pool, 20), rtol=1e-5)
+
+
+def test_in_training_aign_under_trades_is_the_clean_cross_entropy_gradient():
+    # AIGN is ‖∇ₓ CE(f(x), y)‖; under TRADES the step's loss is CE + β·KL, whose gradient must not be recorded
+    import torch.nn.functional as F
+
+    from conftest import TinyNet, synthetic_pool
+    from corelib.train import RecordPerSample, TrainConfig, train
+
+    pool = synthetic_pool(n=16)
+    model = TinyNet(seed=4)
+    before = TinyNet(seed=4)
+    recorder = RecordPerSample(input_grad=True)
+    config = TrainConfig(epochs=1, batch_size=16, lr=0.0, augment=False, channels_last=False, objective="trades",
+                         objective_params={"beta": 6.0, "steps": 2})
+    train(model, pool, config, hooks=[recorder], progress=False)
+    record = recorder.records[0]
+    x = pool.float_images(pool.positions(record.indices)).requires_grad_(True)
+    y = pool.labels[pool.positions(record.indices)]
+    (grad,) = torch.autograd.grad(F.cross_entropy(before(x), y, reduction="sum"), x)
+    assert torch.allclose(record.input_grad_norm, grad.flatten(1).norm(dim=1), rtol=1e-4, atol=1e-7)

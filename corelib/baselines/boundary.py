@@ -13,39 +13,51 @@ from .proxy import Passes, embeddings_and_probabilities, pool_scores, ranked, sh
 from .registry import register
 
 
-def deepfool_distances(model, pool: Pool, max_iter: int = 10, overshoot: float = 0.02, candidates: int = 3,
+def deepfool_distances(model, pool: Pool, max_iter: int = 50, overshoot: float = 0.02, candidates: int | None = None,
                        batch_size: int = 250, passes: Passes | None = None) -> torch.Tensor:
-    """ℓ2 DeepFool (Moosavi-Dezfooli et al. 2016) for a whole batch at once: at every step each still-correct
-    sample moves to the linearised boundary of the nearest of its `candidates` most likely other classes; the
-    result is ‖r‖₂ of the total perturbation, or +inf for samples not flipped within `max_iter` steps."""
+    """ℓ2 DeepFool (Moosavi-Dezfooli et al. 2016) for a whole batch at once, measured from the model's own
+    prediction p = argmax f(x₀) at the clean input (as DeepCore's `first_preds`), not from the true label: a
+    misclassified sample gets a positive distance like any other. At every step each sample whose prediction is
+    still p moves to the linearised boundary of the nearest other class k, by (|f_k − f_p| / ‖∇(f_k − f_p)‖₂ +
+    1e-4) along ∇(f_k − f_p) (the 1e-4 steps just past the boundary, so a linear model flips in one step), and
+    stops as soon as argmax ≠ p. `candidates=None` compares all the other classes (DeepCore); an int k compares
+    only the k most likely other classes (cheaper: one backward per candidate per step). The probed input is
+    x₀ + (1 + overshoot)·r_tot clamped to [0, 1]; the result is ‖(1 + overshoot)·r_tot‖₂, or +inf for samples
+    whose prediction has not changed within `max_iter` steps."""
     out = []
-    candidates = max(1, min(int(candidates), pool.num_classes - 1))
     with eval_mode(model):
-        for x0, y in pool_batches(pool, batch_size):
+        for x0, _ in pool_batches(pool, batch_size):
+            n = len(x0)
             r_total = torch.zeros_like(x0)
-            dist = torch.full((len(y),), math.inf, device=x0.device)
-            active = torch.arange(len(y), device=x0.device)
+            dist = torch.full((n,), math.inf, device=x0.device)
+            active = torch.arange(n, device=x0.device)
+            first_pred = k = None
             for step_index in range(max_iter + 1):
                 x = (x0[active] + (1 + overshoot) * r_total[active]).clamp(0, 1).requires_grad_(True)
                 logits = model(x).float()
                 if passes is not None:
                     passes.forward += len(active)
-                flipped = logits.argmax(1) != y[active]
+                if first_pred is None:  # step 0 is the clean input: its prediction is the reference label
+                    first_pred = logits.detach().argmax(1)
+                    others = logits.shape[1] - 1
+                    k = max(1, others if candidates is None else min(int(candidates), others))
+                pred = first_pred[active]
+                flipped = logits.argmax(1) != pred
                 done = active[flipped]
                 dist[done] = ((1 + overshoot) * r_total[done]).flatten(1).norm(dim=1)
                 keep = ~flipped
                 if not keep.any() or step_index == max_iter:
                     break
-                y_active = y[active][:, None]
-                others = logits.detach().scatter(1, y_active, -math.inf).topk(candidates, 1).indices
+                pred = pred[:, None]
+                rivals = logits.detach().scatter(1, pred, -math.inf).topk(k, 1).indices
                 grads, gaps = [], []
-                for c in range(candidates):  # ∇(z_k − z_y) for each candidate class k, one backward each
-                    diff = (logits.gather(1, others[:, c:c + 1]) - logits.gather(1, y_active)).squeeze(1)
-                    (g,) = torch.autograd.grad(diff.sum(), x, retain_graph=c < candidates - 1)
+                for c in range(k):  # ∇(f_k − f_p) for each candidate class k, one backward each
+                    diff = (logits.gather(1, rivals[:, c:c + 1]) - logits.gather(1, pred)).squeeze(1)
+                    (g,) = torch.autograd.grad(diff.sum(), x, retain_graph=c < k - 1)
                     grads.append(g)
                     gaps.append(diff.detach().abs())
                 if passes is not None:
-                    passes.backward += len(active) * candidates
+                    passes.backward += len(active) * k
                 g = torch.stack(grads, 1)  # (B, K, C, H, W)
                 norms = g.flatten(2).norm(dim=2).clamp_min(1e-12)
                 ratio = torch.stack(gaps, 1) / norms  # distance to each linearised boundary
@@ -61,8 +73,16 @@ def deepfool_distances(model, pool: Pool, max_iter: int = 10, overshoot: float =
 
 @register("deepfool", family="decision boundary", keeps="bottom", reads="input gradients (iterative)",
           description="the smallest DeepFool perturbation (closest to the boundary)", paper="Ducoffe & Precup 2018")
-def deepfool(proxy, fraction, seed, passes, class_balanced, max_iter: int = 10, candidates: int = 3, **_):
-    """DeepFool (Ducoffe & Precup 2018): keep the samples closest to the decision boundary (smallest ‖r‖₂)."""
+def deepfool(proxy, fraction, seed, passes, class_balanced, max_iter: int = 50, candidates: int | None = None, **_):
+    """DeepFool (Ducoffe & Precup 2018, as in DeepCore): keep the samples closest to the decision boundary, i.e.
+    with the smallest DeepFool perturbation ‖r‖₂ away from the proxy's own clean prediction (`deepfool_distances`).
+    As in DeepCore: the reference is the prediction (`first_preds`), not the label; all classes are compared
+    (`candidates=None`); at most 50 steps; samples are ranked by the size of the total perturbation (DeepCore by
+    ‖r_tot‖₂², the same order). Unlike DeepCore: each step goes 1e-4 past the linearised boundary, and the input is
+    probed at, and the distance read as, (1 + overshoot)·r_tot with overshoot 0.02 (the original DeepFool's; DeepCore
+    has neither margin nor overshoot); ‖r‖₂ is measured on [0, 1] pixels and the probed input is clamped to [0, 1] (DeepCore measures on the normalised input,
+    per-channel 1/std, and does not clamp); a sample whose prediction has not changed after `max_iter` steps scores
+    +inf, ranked last (DeepCore scores it by the perturbation accumulated so far)."""
     dist = shared(proxy, passes, ("deepfool", max_iter, candidates),
                   lambda own: deepfool_distances(proxy.model, proxy.pool, max_iter, candidates=candidates, passes=own))
     return ranked(proxy, pool_scores(proxy, dist), fraction, seed, "bottom", class_balanced, "deepfool")

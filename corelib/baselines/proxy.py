@@ -46,6 +46,22 @@ class Proxy:
     epochs: int
     passes: Passes = field(default_factory=Passes)  # proxy training: epochs · n forward and backward
     memo: dict = field(default_factory=dict, repr=False)  # artifacts shared by selections (see `shared`)
+    training: dict = field(default_factory=dict, repr=False)  # train_proxy's settings, to train siblings (GraNd)
+    seed: int = 0  # the initialisation and shuffling seed it was trained with
+    scorer: "Proxy | None" = None  # the model the sensitivity scores and AIGN read, if not this proxy (`scoring`)
+
+    @property
+    def scoring(self) -> "Proxy":
+        """The model and training run the book's score methods read: `scorer` if set (e.g. the fully trained base
+        model, as the sparse-FGSM and EasyCore papers score), else this proxy (DeepCore's semantics)."""
+        return self.scorer if self.scorer is not None else self
+
+    def sibling(self, seed: int) -> "Proxy":
+        """A proxy trained like this one from another initialisation `seed` (cached like every proxy)."""
+        if not self.training:
+            raise ValueError("this proxy was not made by train_proxy, so it cannot train a sibling; "
+                             "build it with corelib.baselines.train_proxy")
+        return train_proxy(pool=self.pool, epochs=self.epochs, seed=seed, **self.training)
 
 
 def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, lr: float = 0.05, batch_size: int = 128,
@@ -56,8 +72,10 @@ def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, lr: flo
     result = fit(model_name, pool, config, model_seed=seed, cache=cache, progress=False,
                  recorders={"per_sample": RecordPerSample(), "aign": AIGN("in_training")})
     n = len(pool) * int(epochs)
+    training = {"model_name": model_name, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
+                "warmup_epochs": warmup_epochs, "cache": cache}
     return Proxy(result.model.eval(), pool, result.tables["per_sample"], aign_series(result.tables["aign"]),
-                 result.seconds, int(epochs), Passes(n, n))
+                 result.seconds, int(epochs), Passes(n, n), training=training, seed=int(seed))
 
 
 def shared(proxy: Proxy, passes: Passes, key, compute):
@@ -71,11 +89,12 @@ def shared(proxy: Proxy, passes: Passes, key, compute):
         proxy.memo[key] = (value, time.perf_counter() - start, own)
         passes.forward += own.forward
         passes.backward += own.backward
+        passes.reused_seconds += own.reused_seconds
         return value
     value, seconds, own = proxy.memo[key]
     passes.forward += own.forward
     passes.backward += own.backward
-    passes.reused_seconds += seconds
+    passes.reused_seconds += seconds + own.reused_seconds
     return value
 
 

@@ -2,9 +2,11 @@
 gradient norm early in training (GraNd, Paul et al.)."""
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
-from .proxy import pool_scores, proxy_gradients, ranked
+from .proxy import pool_scores, proxy_gradients, ranked, shared
 from .registry import register
 
 
@@ -27,8 +29,29 @@ def forgetting(proxy, fraction, seed, passes, class_balanced, **_):
     return ranked(proxy, forgetting_events(proxy.per_sample), fraction, seed, "top", class_balanced, "forgetting")
 
 
+GRAND_REPEATS = 2  # proxies GraNd averages over by default; DeepCore (and the paper profile) use 10
+
+
 @register("grand", family="error / gradient", keeps="top", reads="last-layer gradients",
-          description="the largest last-layer gradient norm", paper="Paul, Ganguli & Dziugaite 2021")
-def grand(proxy, fraction, seed, passes, class_balanced, **_):
-    norms = proxy_gradients(proxy, passes).norm(dim=1)
+          description="the largest last-layer gradient norm, averaged over independently initialised proxies",
+          paper="Paul, Ganguli & Dziugaite 2021")
+def grand(proxy, fraction, seed, passes, class_balanced, repeats: int = GRAND_REPEATS, **_):
+    """GraNd (Paul et al. 2021): E_θ‖∇_θ ℓ(x, y; θ)‖ over initialisations, here over `repeats` proxies trained
+    like this one (the proxy itself and `repeats − 1` siblings from seeds proxy-seed + 1000·r), on the last layer
+    as DeepCore computes it (DeepCore averages 10 models). The siblings' training is charged to the selection."""
+    if int(repeats) < 1:
+        raise ValueError(f"GraNd repeats={repeats} must be ≥ 1 (DeepCore averages 10 models)")
+
+    def compute(own):
+        total = proxy_gradients(proxy, own).norm(dim=1).double()
+        for r in range(1, int(repeats)):
+            start = time.perf_counter()
+            sibling = proxy.sibling(proxy.seed + 1000 * r)
+            own.reused_seconds += max(0.0, sibling.seconds - (time.perf_counter() - start))  # cached: charge its training
+            own.forward += sibling.passes.forward
+            own.backward += sibling.passes.backward
+            total += proxy_gradients(sibling, own).norm(dim=1).double()
+        return total / int(repeats)
+
+    norms = shared(proxy, passes, ("grand", int(repeats)), compute)
     return ranked(proxy, pool_scores(proxy, norms), fraction, seed, "top", class_balanced, "grand")
