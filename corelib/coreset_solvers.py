@@ -77,7 +77,9 @@ def cosine_similarity_matrix(g: torch.Tensor) -> torch.Tensor:
 
 def herding(features: torch.Tensor, k: int) -> torch.Tensor:
     """Herding (Welling 2009): greedily add the sample that brings the mean of the chosen set closest to the
-    mean μ of all: argminⱼ ‖μ − (Σ_S eᵢ + eⱼ)/(|S| + 1)‖. Returns positions in selection order."""
+    mean μ of all: argminⱼ ‖μ − (Σ_S eᵢ + eⱼ)/(|S| + 1)‖. Returns positions in selection order. DeepCore's
+    `herding.py` takes the argmax of this distance (a bug: it moves the mean away); the sparse-FGSM paper's Herding
+    row comes from that code."""
     f = features.double()
     mu, total = f.mean(0), torch.zeros(f.shape[1], dtype=torch.float64)
     available = torch.ones(len(f), dtype=torch.bool)

@@ -40,15 +40,18 @@ def acs_table1() -> pd.DataFrame:
 
 
 def coreadv_table1() -> pd.DataFrame:
-    """The CoreAdv framework paper's Table 1 as printed (the paper's numbers), with its source."""
-    return pd.read_csv(REFERENCE_DIR / "coreadv_table1.csv").assign(source=COREADV_SETTING)
+    """The CoreAdv framework paper's Table 1 as printed (the paper's numbers), with our name of each method
+    (`corelib_method`, by `PAPER_METHOD_NAMES`) and its source."""
+    table = pd.read_csv(REFERENCE_DIR / "coreadv_table1.csv")
+    return table.assign(corelib_method=table["method"].map(PAPER_METHOD_NAMES), source=COREADV_SETTING)
 
 
 PAPER_METHOD_NAMES = {  # the papers' labels → corelib.baselines method names
     "Random": "random", "CD": "contextual_diversity", "Contextual Diversity": "contextual_diversity",
     "Herding": "herding", "k-Center Greedy": "kcenter", "Least Confidence": "least_confidence", "Entropy": "entropy",
     "Margin": "margin", "Forgetting": "forgetting", "GraNd": "grand", "Cal": "cal", "Craig": "craig",
-    "GradMatch": "gradmatch", "Glister": "glister", "FL": "facility_location", "Submodular": "facility_location",
+    "GradMatch": "gradmatch", "Glister": "glister", "FL": "facility_location",
+    "Submodular": "graph_cut",  # the CoreAdv report's text names its "Submodular" row GraphCut
     "DeepFool": "deepfool", "Moderate DS": "moderate", "isef": "isef", "fgsm_cs": "fgsm_cs", "pss": "pss",
 }
 

@@ -53,7 +53,7 @@ def test_algorithm_1_schedule_warm_start_skip_and_renewals():
 
 
 def test_algorithm_1_schedule_of_the_papers_cifar10_setting():
-    # the paper's CIFAR-10 runs: E = 120, κ = 0.5, T = 20; at k = 0.5, 30 warm epochs, 30 skipped, 60 on coresets,
+    # a paper-scale run, E = 120, κ = 0.5, T = 20: at k = 0.5, 30 warm epochs, 30 skipped, 60 on coresets,
     # renewed where the authors' code renews (epoch index ≥ κE and a multiple of T)
     plan = AdversarialCoreset(0.5, warm_start=0.5, period=20).schedule(120)
     assert plan["phase"].value_counts().to_dict() == {"full": 30, "skip": 30, "coreset": 60}

@@ -237,3 +237,45 @@ def test_claim_checks_fail_on_a_table_that_contradicts_them():
         cell = half[(half.fraction == f) & half.method.str.contains("_top|_bottom")]["test_acc"].sort_values()
         half.loc[(half.fraction == f) & (half.method == "deepfool"), "test_acc"] = cell.iloc[2:4].mean()
     assert claims(half)["verdict"][0] == "partly"
+
+
+def test_coreadv_rows_map_to_our_method_names_with_submodular_as_graph_cut():
+    from corelib import baselines, reference
+
+    table = reference.coreadv_table1().set_index("method")
+    assert table.loc["Submodular", "corelib_method"] == "graph_cut"  # the report's text: GraphCut
+    assert set(table["corelib_method"].dropna()) <= set(baselines.METHODS)
+
+
+def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeypatch):
+    import sys
+
+    import torch
+
+    from conftest import TinyNet
+    from corelib import baselines, models
+    from corelib.bench.benchmark import base_scorer
+    from corelib.train import TrainConfig, fit
+    from corelib.hardness import AIGN
+
+    monkeypatch.setattr(models, "build_model",
+                        lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
+    monkeypatch.setattr(sys.modules["corelib.train"], "build_model", models.build_model)
+    big = synthetic_pool(n=60, seed=1)
+    base = fit("tiny", big, TrainConfig(epochs=2, batch_size=10), model_seed=5, progress=False,
+               recorders={"aign_in_training": AIGN("in_training")})
+    pool = big.subset(big.indices[:40])
+    proxy = baselines.train_proxy("tiny", pool, epochs=1, seed=0, batch_size=10)
+    own = baselines.select_coreset("isef_top", proxy, 0.25)  # DeepCore's semantics: the proxy scores
+    proxy.memo.clear()
+    proxy.scorer = base_scorer(base, pool)
+    sel = baselines.select_coreset("isef_top", proxy, 0.25)
+    expected = baselines.select_coreset("isef_top", proxy.scorer, 0.25)
+    assert torch.equal(sel.indices, expected.indices) and torch.equal(sel.scores, expected.scores)
+    assert not torch.equal(sel.scores, own.scores)
+    assert baselines.select_coreset("least_confidence", proxy, 0.25).config["forward"] == len(pool)  # still the proxy
+    easy = baselines.select_coreset("easycore", proxy, 0.25)
+    assert torch.equal(easy.indices, baselines.select_coreset("easycore", proxy.scorer, 0.25).indices)
+    base.tables = {}
+    with pytest.raises(ValueError, match="base_aign_every"):
+        base_scorer(base, pool)

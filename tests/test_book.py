@@ -86,7 +86,8 @@ def test_chapters_that_use_the_base_model_declare_all_of_its_parameters():
     assert all(base[n] == base[users[0]] for n in users), {n: sorted(base[n]) for n in users}
     for n in users:
         source = "".join("".join(c["source"]) for c in json.loads(book.source_notebook(n).read_text())["cells"])
-        if "base_setup(globals())" in source:  # passes every parameter; it must read each base_ one
+        if "base_setup(globals())" in source or "benchmark_from_params(globals()" in source:
+            # passes every parameter (benchmark_from_params hands them to base_setup); it must read each base_ one
             read = set(re.findall(r'params(?:\.get)?\[?\(?"(base_\w+)"', inspect.getsource(bench.base_setup)))
             assert base[n] <= read, f"{n} declares {sorted(base[n] - read)}, which base_setup does not read"
             continue

@@ -91,8 +91,11 @@ def deepfool(proxy, fraction, seed, passes, class_balanced, max_iter: int = 50, 
 @register("cal", family="decision boundary", keeps="top", reads="embeddings, predictions",
           description="predictions most unlike their same-class neighbours' (contrastive)", paper="Margatina et al. 2021")
 def cal(proxy, fraction, seed, passes, class_balanced, neighbours: int = 10, **_):
-    """Cal (Margatina et al. 2021, as in DeepCore): the mean KL divergence between a sample's prediction and those
-    of its `neighbours` nearest same-class neighbours in embedding space; keep the highest (contrastive)."""
+    """Cal (Margatina et al. 2021, "contrastive active learning"): the mean KL divergence KL(p_neighbour ‖ p_i)
+    between the predictions of a sample's `neighbours` nearest same-class neighbours in embedding space and its own;
+    keep the highest (the predictions that diverge most, as Margatina et al. and the CoreAdv report describe it).
+    DeepCore's `cal.py` differs twice: it uses a symmetric KL, and its sort keeps the *lowest* scores (DeepCore
+    issue #29). The sparse-FGSM paper's Cal row comes from DeepCore's code, so it measures that other method."""
     feats, p = embeddings_and_probabilities(proxy, passes)
     score = torch.empty(len(proxy.pool), dtype=torch.float64)
     log_p = p.clamp_min(1e-12).log()

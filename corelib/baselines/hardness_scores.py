@@ -1,6 +1,8 @@
 """The book's score-based methods as benchmark entries: the sparse-FGSM sensitivity scores ISEF, FGSM-CS and PSS
-(Shinde & Madabhushi; top and bottom coresets) computed on the proxy, and EasyCore's lowest AIGN (recorded for
-free while the proxy trained)."""
+(Shinde & Madabhushi; top and bottom coresets) and EasyCore's lowest AIGN. Both read `proxy.scoring`: the proxy
+itself under DeepCore's semantics (scores of a `selection_epochs` model, AIGN recorded while it trained), or the
+model the papers score with when the benchmark sets one (`scoring_model='base'`: the fully trained base model and
+the AIGN of its whole training run)."""
 from __future__ import annotations
 
 from ..hardness import easycore as easycore_selection
@@ -15,7 +17,7 @@ def _sensitivity(scheme, keep):
             n = len(proxy.pool)
             own.forward += n * (1 + len(ks))  # one input gradient (its forward is the clean output) + one per level
             own.backward += n
-            return sensitivity_table(proxy.model, proxy.pool, ks, eps)
+            return sensitivity_table(proxy.scoring.model, proxy.pool, ks, eps)
 
         table = shared(proxy, passes, ("sensitivity", tuple(ks), float(eps)), compute)
         return ranked(proxy, score(table, scheme, ks=ks, **params), fraction, seed, keep, class_balanced,
@@ -34,6 +36,6 @@ for _scheme in SCHEMES:
 @register("easycore", family="hardness", keeps="bottom", reads="input-gradient norms in training",
           description="the lowest average input-gradient norm (AIGN)", paper="EasyCore (arXiv 2510.11018)")
 def easycore(proxy, fraction, seed, passes, class_balanced, **_):
-    """EasyCore: the lowest AIGN, recorded for free while the proxy trained (in-training mode)."""
-    sel = easycore_selection(proxy.pool, proxy.aign, fraction, seed, class_balanced)
+    """EasyCore: the lowest AIGN, recorded for free while the scoring model trained (in-training mode)."""
+    sel = easycore_selection(proxy.pool, proxy.scoring.aign, fraction, seed, class_balanced)
     return sel.indices, None, sel.scores

@@ -1,5 +1,9 @@
-"""Uncertainty baselines: keep the samples the proxy is least sure about (Settles 2009's scores, as DeepCore
-ranks them; higher = more uncertain for all three)."""
+"""Uncertainty baselines: keep the samples the proxy is least sure about (Settles 2009's scores; higher = more
+uncertain for all three), computed from softmax probabilities.
+
+Least confidence is 1 − max softmax probability, Settles' definition. DeepCore ranks by the largest raw logit
+instead. That order differs whenever logit scales differ between samples, because softmax is invariant to a shift
+of the logits but the raw maximum is not. Entropy and margin are as in DeepCore."""
 from __future__ import annotations
 
 import torch

@@ -10,29 +10,51 @@ from .. import baselines
 from ..attacks import PGD
 from ..cache import ArtifactCache
 from ..data import Pool
+from ..baselines.training_dynamics import GRAND_REPEATS
 from ..evaluate import accuracy, fgsm_sweep, robust_accuracy
+from ..hardness import aign_series
 from ..sampling import check_fraction, class_balanced_pool
 from ..train import TrainConfig, fit
-from ..utils import code_hash
-from .base import profile_pools
+from ..utils import code_hash, state_fingerprint
+from .base import base_setup, profile_pools
 from .grid import distributed_env, run_grid
 from .training import coreset_config
 
 
 BENCH_KEYS = ("method", "fraction", "seed")
+SCORING_MODELS = ("proxy", "base")
+SCORED = ("sparse-FGSM sensitivity", "hardness")  # the families that read `proxy.scoring`
+
+
+def base_scorer(base, pool: Pool) -> baselines.Proxy:
+    """The papers' scoring model as a `Proxy` over the benchmark pool: the fully trained base model (the sparse-FGSM
+    paper scores a trained ResNet-18) and the AIGN recorded over its whole training run (EasyCore's definition),
+    from `base_setup(...).run` (trained with `base_aign_every`)."""
+    if "aign_in_training" not in base.tables:
+        raise ValueError("the base run has no AIGN table; train it with base_aign_every (a profile key) set")
+    aign = aign_series(base.tables["aign_in_training"])
+    missing = set(pool.indices.tolist()) - set(aign.index)
+    if missing:
+        raise ValueError(f"{len(missing)} benchmark pool samples were not in the base model's training pool; "
+                         "draw the benchmark pool from the profile's train pool")
+    epochs = int(base.history["epoch"].max())
+    return baselines.Proxy(base.model.eval(), pool, pd.DataFrame(), aign.loc[pool.indices.tolist()], base.seconds, epochs)
 
 
 def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust_pool: Pool, model_name: str,
                   config: TrainConfig, epochs: int, min_steps: int, selection_epochs: int, fgsm_eps, pgd, path,
                   cache=None, rank: int | None = None, world: int | None = None, method_params: dict | None = None,
-                  log=print) -> pd.DataFrame:
+                  scorer: baselines.Proxy | None = None, log=print) -> pd.DataFrame:
     """The benchmark grid method × fraction × seed (DeepCore semantics). Per cell: the seed's proxy model
     (`baselines.train_proxy`, `selection_epochs` on the pool, shared by all methods), the method's coreset, a
     fresh `model_name` trained on it (weighted if the method gives weights) for `epochs` epochs (at least
     `min_steps` steps), then clean test accuracy, FGSM accuracy at every ε in `fgsm_eps` (columns fgsm_<ε·255>)
     and PGD robust accuracy (`pgd`, an attack) on `robust_pool`. Rows also hold the selection's seconds and
-    forward / backward passes over the pool. Resumable and shardable (`run_grid`; rank / world default to
-    torchrun's environment)."""
+    forward / backward passes over the pool, and `scored_by`: which model the method read. `scorer`: the model the
+    sparse-FGSM scores and EasyCore's AIGN read instead of the proxy (`base_scorer`: the fully trained base model,
+    as the papers score); the other methods always read the proxy. `method_params`: per-method keyword arguments
+    (e.g. {"grand": {"repeats": 10}}). Resumable and shardable (`run_grid`; rank / world default to torchrun's
+    environment)."""
     for m in methods:
         baselines.check_method(m)
     if rank is None or world is None:
@@ -45,6 +67,7 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
               "robust_pool": robust_pool.fingerprint(), "pgd": pgd.config(), "fgsm_eps": [float(e) for e in fgsm_eps],
               "config": config.to_dict(), "epochs": epochs, "min_steps": min_steps, "selection_epochs": selection_epochs,
               "method_params": method_params,
+              "scorer": None if scorer is None else state_fingerprint(scorer.model),
               "code": code_hash(run_benchmark)}
     proxies = {}
 
@@ -53,6 +76,7 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
             proxies[seed] = baselines.train_proxy(model_name, pool, selection_epochs, seed, lr=config.lr,
                                                   batch_size=config.batch_size, weight_decay=config.weight_decay,
                                                   warmup_epochs=config.warmup_epochs, cache=cache)
+            proxies[seed].scorer = scorer
         return proxies[seed]
 
     def run(cell):
@@ -63,7 +87,9 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
         result = fit(model_name, pool, run_config, model_seed=cell["seed"], subset=selection.indices,
                      weights=selection.weights, cache=cache, progress=False)
         sweep = fgsm_sweep(result.model, robust_pool, fgsm_eps)
+        scored_by = "proxy" if scorer is None or baselines.METHODS[cell["method"]].family not in SCORED else "base"
         row = {"size": len(selection), "weighted": selection.weights is not None, "epochs": run_config.epochs,
+               "scored_by": scored_by,
                "test_acc": accuracy(result.model, test_pool)}
         row.update({f"fgsm_{round(e, 2):g}": a for e, a in zip(sweep["eps_255"], sweep["accuracy"])})
         row.update(pgd_acc=robust_accuracy(result.model, robust_pool, pgd), select_seconds=round(selection.seconds, 3),
@@ -103,8 +129,14 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
     pool_seed, data_root, device), model, bench_lr / bench_batch_size / bench_warmup_epochs / weight_decay, the
     benchmark pool (bench_pool_size), training (bench_epochs, bench_min_steps, selection_epochs) and evaluation
     (bench_test_size for clean accuracy; bench_fgsm_eps_255, eps_255, pgd_alpha_255, robust_pgd_steps, bench_robust_size,
-    seed for FGSM and PGD)."""
+    seed for FGSM and PGD), `scoring_model` ('proxy': DeepCore's semantics, every method reads the proxy; 'base':
+    the sparse-FGSM scores and AIGN read the base model of `base_setup`, as the papers score; default 'proxy') and
+    `grand_repeats` (GraNd's proxies, default 2)."""
     p = params
+    scoring = p.get("scoring_model", "proxy")
+    if scoring not in SCORING_MODELS:
+        raise ValueError(f"scoring_model={scoring!r}; choose 'proxy' (the selection_epochs proxy, DeepCore) or "
+                         "'base' (the fully trained base model, as the sparse-FGSM and EasyCore papers score)")
     train_pool, test_pool = profile_pools(p)
     pool = class_balanced_pool(train_pool, min(int(p["bench_pool_size"]), len(train_pool)), seed=p["pool_seed"])
     robust_pool = class_balanced_pool(test_pool, min(int(p["bench_robust_size"]), len(test_pool)), seed=p["pool_seed"])
@@ -112,10 +144,13 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
     config = TrainConfig(lr=p["bench_lr"], batch_size=p["bench_batch_size"], warmup_epochs=p["bench_warmup_epochs"],
                          weight_decay=p["weight_decay"])
     pgd = PGD(eps=p["eps_255"] / 255, alpha=p["pgd_alpha_255"] / 255, steps=p["robust_pgd_steps"], seed=p["seed"])
+    cache = ArtifactCache() if cache is None else cache
+    scorer = base_scorer(base_setup(p, cache=cache, progress=False).run, pool) if scoring == "base" else None
+    method_params = {"grand": {"repeats": int(p.get("grand_repeats", GRAND_REPEATS))}}
     return run_benchmark(methods, fractions, seeds, pool, test_pool, robust_pool, p["model"], config,
                          p["bench_epochs"], p["bench_min_steps"], p["selection_epochs"],
-                         [e / 255 for e in p["bench_fgsm_eps_255"]], pgd, path,
-                         cache=ArtifactCache() if cache is None else cache, rank=rank, world=world, log=log)
+                         [e / 255 for e in p["bench_fgsm_eps_255"]], pgd, path, cache=cache, rank=rank, world=world,
+                         method_params=method_params, scorer=scorer, log=log)
 
 
 def selection_cost(results: pd.DataFrame) -> pd.DataFrame:
