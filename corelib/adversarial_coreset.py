@@ -14,7 +14,6 @@ The gradient approximation error of Theorem 1 is Γ = ‖∇L(θ) − ∇L_γ^S(
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 
@@ -104,6 +103,11 @@ def coreset_start(epochs: int, warm_start: float) -> int:
 def warm_epochs(epochs: int, warm_start: float, fraction: float) -> int:
     """W = round(K·k), the warm-start epochs on the full data (T_warm = κ·E·k; Python's `round`, as the authors')."""
     return round(coreset_start(epochs, warm_start) * fraction)
+
+
+def renewal_count(epochs: int, warm_start: float, period: int) -> int:
+    """R, the coreset renewals of an E-epoch run: at K = ⌊κE⌋ and every `period` epochs after it."""
+    return len(range(coreset_start(epochs, warm_start), epochs, period))
 
 
 def schedule_phase(epoch: int, epochs: int, warm_start: float, fraction: float) -> str:
@@ -227,8 +231,8 @@ def speedup_model(epochs: int, fraction: float, warm_start: float, period: int, 
     the full data, K = ⌊κE⌋ the first coreset epoch, R renewals each costing `selection_cost` s epochs of full
     training. With s = 0 it tends to 1/k as E grows (W + (E − K)·k ≈ κEk + (1 − κ)Ek = kE)."""
     first = coreset_start(epochs, warm_start)
-    renewals = len(range(first, epochs, period))
-    return epochs / (warm_epochs(epochs, warm_start, fraction) + (epochs - first) * fraction + renewals * selection_cost)
+    return epochs / (warm_epochs(epochs, warm_start, fraction) + (epochs - first) * fraction
+                     + renewal_count(epochs, warm_start, period) * selection_cost)
 
 
 def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, method: str, fraction: float = 1.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..adversarial_coreset import coreset_start, speedup_model, train_adversarial_coreset
+from ..adversarial_coreset import renewal_count, speedup_model, train_adversarial_coreset
 from ..data import Pool
 from ..evaluate import accuracy, robust_accuracy
 from ..train import TrainConfig
@@ -58,6 +58,6 @@ def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_
     seconds per renewal of the coreset runs at `fraction`, in epochs of full training."""
     full_epoch = float(summary.loc[summary.method == "full", "seconds"].iloc[0]) / epochs
     runs = summary[(summary.method != "full") & (summary.fraction == fraction)]
-    renewals = len(range(coreset_start(epochs, warm_start), epochs, period))
+    renewals = renewal_count(epochs, warm_start, period)
     cost = float(runs["select"].mean()) / max(renewals, 1) / full_epoch
     return speedup_model(epochs, fraction, warm_start, period, cost)
