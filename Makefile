@@ -18,9 +18,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-# Offline machines of this project carry a prepared copy in ../shared; elsewhere torchvision downloads the official files.
+# Offline machines of this project carry a prepared copy in ../shared and its SHA256SUMS (verified on every load);
+# elsewhere torchvision downloads the official files (md5 verified).
 data: install
-	@if [ -f $(SHARED_CIFAR) ]; then $(BIN)/python $(SHARED_CIFAR) "$(CORELIB_DATA)"; \
+	@if [ -f $(SHARED_CIFAR) ]; then $(BIN)/python $(SHARED_CIFAR) "$(CORELIB_DATA)" && \
+	  { [ ! -f $(dir $(SHARED_CIFAR))SHA256SUMS ] || install -m 0644 $(dir $(SHARED_CIFAR))SHA256SUMS "$(CORELIB_DATA)/SHA256SUMS"; }; \
 	else $(BIN)/python -m corelib.data "$(CORELIB_DATA)"; fi
 
 book: data

@@ -16,7 +16,7 @@ from .attacks import FGSM, PGD, Attack, SparseFGSM, input_gradient, sparse_fgsm_
 from .baselines import Proxy, select_coreset, train_proxy
 from .bench import base_setup, train_baseline
 from .cache import ArtifactCache
-from .data import CLASSES, Pool, augment, ensure_cifar10, load_cifar10
+from .data import CLASSES, DataIntegrityError, Pool, augment, ensure_cifar10, load_cifar10
 from .evaluate import accuracy, embed, evaluate, fgsm_sweep, predict, robust_accuracy
 from .models import build_model, eval_mode
 from .objectives import build_objective
@@ -24,6 +24,6 @@ from .profiles import load_profile
 from .sampling import class_balanced_pool, coreset_size, load_pools
 from .select import Selection, random_selection, select_by_score
 from .train import EpochRecord, Hook, RecordPerSample, TrainConfig, TrainResult, fit, load_checkpoint, save_checkpoint, train
-from .utils import device_description, resolve_device
+from .utils import NonFiniteError, device_description, resolve_device
 
 __version__ = "0.1.0"

@@ -5,20 +5,42 @@
     python -m corelib bench --merge 4 --out results.csv      # join the shards of a 4-process run by hand
 
 Under torchrun every process runs every WORLD_SIZE-th cell into its own shard file; when all are done, rank 0
-merges them into --out. Interrupted runs resume: rerun the same command.
+merges them into --out. Interrupted runs resume: rerun the same command. Several commands may share one --out:
+rows are merged under a file lock, never overwritten, and rows of other configurations stay in the file.
+
+Every argument and -p value is checked before any work starts; a bad one ends the command with one line,
+`error: ...`, naming the value and the fix, and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import yaml
 
 from . import baselines, bench
-from .profiles import load_profile
+from .data import DataNotFoundError
+from .profiles import check_value, load_profile
+from .sampling import check_fraction
+from .utils import NonFiniteError
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work (exit status 2)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be ≥ 1 (the number of processes whose shards to merge)")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,26 +55,70 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                        help="override one profile value (YAML syntax), e.g. -p bench_epochs 10")
     bench.add_argument("--out", default="_build/results/bench.csv", help="the results table (CSV)")
-    bench.add_argument("--merge", type=int, metavar="WORLD", help="only merge the shards of a WORLD-process run")
+    bench.add_argument("--merge", type=_positive_int, metavar="WORLD",
+                       help="only merge the shards of a WORLD-process run (WORLD ≥ 1)")
     return parser
 
 
-def bench_main(args) -> int:
-    if args.merge:
-        table = bench.merge_shards(args.out, args.merge, keys=bench.BENCH_KEYS)
-        print(f"merged {len(table)} rows into {args.out}")
-        return 0
+def _check_out(out: str) -> Path:
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", os.sep)):
+        raise UsageError(f"--out {out} is a folder; give the results file, e.g. --out {path / 'bench.csv'}")
+    if path.suffix.lower() != ".csv":
+        raise UsageError(f"--out {out}: the results table is a CSV file; give a name ending in .csv")
+    return path
+
+
+def bench_settings(args) -> tuple[dict, list, list, list]:
+    """The profile with the -p overrides, and the methods, fractions and seeds, all checked before any work
+    (any problem is a `UsageError`)."""
+    try:
+        return _bench_settings(args)
+    except UsageError:
+        raise
+    except (ValueError, KeyError) as err:
+        raise UsageError(err.args[0] if isinstance(err, KeyError) and err.args else str(err)) from None
+
+
+def _bench_settings(args):
+    out = _check_out(args.out)
+    bench.check_results_file(out, bench.BENCH_KEYS)
     params = load_profile(args.profile)
-    for name, value in args.param:
+    for name, text in args.param:
         if name not in params:
-            raise SystemExit(f"unknown parameter {name!r} for profile {args.profile!r}; known: {sorted(params)}")
-        params[name] = yaml.safe_load(value)
+            raise UsageError(f"unknown parameter {name!r} for profile {args.profile!r}; known: {sorted(params)}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise UsageError(f"-p {name} {text!r} is not a YAML value ({str(err).splitlines()[0]})") from None
+        params[name] = check_value(name, value, params[name])
     methods = args.methods or params["bench_methods"]
     methods = sorted(baselines.METHODS) if methods in ("all", ["all"]) else list(methods)
     for m in methods:
         baselines.check_method(m)
-    fractions = args.fractions or params["bench_fractions"]
-    seeds = args.seeds or params["bench_seeds"]
+    fractions = list(args.fractions or params["bench_fractions"])
+    seeds = list(args.seeds or params["bench_seeds"])
+    for name, values in (("methods", methods), ("fractions", fractions), ("seeds", seeds)):
+        if not values:
+            raise UsageError(f"no {name} to run: give at least one (--{name} or -p bench_{name})")
+    for f in fractions:
+        check_fraction(f)
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise UsageError(f"seeds {seeds} must be integers ≥ 0")
+    bench.check_benchmark_params(params)
+    return params, methods, fractions, seeds
+
+
+def bench_main(args) -> int:
+    if args.merge:
+        try:
+            out = _check_out(args.out)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        table = bench.merge_shards(out, args.merge, keys=bench.BENCH_KEYS)
+        print(f"merged {len(table)} rows into {args.out}")
+        return 0
+    params, methods, fractions, seeds = bench_settings(args)
     rank, world = bench.distributed_env()
     distributed = world > 1 and "MASTER_ADDR" in os.environ
     if world > 1:
@@ -76,9 +142,16 @@ def bench_main(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "bench":
-        return bench_main(args)
+    args = _parser().parse_args(argv)  # argparse's own errors: one usage line, exit 2
+    try:
+        if args.command == "bench":
+            return bench_main(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (DataNotFoundError, NonFiniteError, bench.ResultsFileError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 2  # pragma: no cover
 
 

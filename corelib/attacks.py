@@ -7,15 +7,45 @@ so a fixed seed and call order give the same adversarial examples on every devic
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
+
+from .utils import check_integer, check_number
 
 NORMS = ("linf", "l2")
 
 
-def input_gradient(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(∇ₓ Σᵢ CE(f(xᵢ), yᵢ), logits). Summing makes each sample's gradient independent of the batch size
-    (in eval mode); only the input receives a gradient, the parameters' .grad are left untouched."""
+# Checks of numeric settings, shared by the modules above this one (the trainer, the selections, the baselines): an
+# integer is never silently truncated, a real number is finite and in range, and the message names the value, what is
+# allowed and what the setting is.
+def check_inputs(x, y=None) -> None:
+    """The attacks' input contract, checked before any work: x a floating-point (B, C, H, W) tensor with every value
+    in [0, 1] (one min / max over the batch), y (if given) B integer class labels."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"inputs must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"inputs must be 4-D (B, C, H, W), got shape {tuple(x.shape)}; add the batch dimension "
+                         "with x.unsqueeze(0) for one image")
+    if not x.is_floating_point():
+        raise ValueError(f"inputs must be floating point in [0, 1], got dtype {x.dtype}; convert uint8 images with "
+                         "x.float() / 255")
+    if x.numel():
+        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+        if not (lo >= 0 and hi <= 1):
+            raise ValueError(f"inputs must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}]: pass unnormalised images "
+                             "and normalise inside the model (corelib.models.Normalize); eps is in these pixel units")
+    if y is not None:
+        if not isinstance(y, torch.Tensor) or y.dim() != 1 or len(y) != len(x):
+            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise ValueError(f"labels must be a 1-D tensor of {len(x)} class indices (one per input), got {shape}")
+        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+            raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}; use y.long()")
+
+
+def _input_gradient(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`input_gradient` without the input checks (the attacks' inner steps, on inputs already checked)."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)
@@ -24,15 +54,47 @@ def input_gradient(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tenso
     return grad, logits.detach()
 
 
-def _check_eps(eps):
-    """A budget ≥ 0: a float, or for PGD a tensor of one budget per sample."""
+def input_gradient(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(∇ₓ Σᵢ CE(f(xᵢ), yᵢ), logits). Summing makes each sample's gradient independent of the batch size
+    (in eval mode); only the input receives a gradient, the parameters' .grad are left untouched. x: a float
+    (B, C, H, W) batch in [0, 1] (`check_inputs`)."""
+    check_inputs(x, y)
+    return _input_gradient(model, x, y)
+
+
+def _check_eps(eps, name: str = "eps"):
+    """A finite budget ≥ 0: a float, or for PGD a tensor of one budget per sample."""
     if isinstance(eps, torch.Tensor):
+        eps = eps.detach().float()
+        finite = torch.isfinite(eps)
+        if not bool(finite.all()):
+            raise ValueError(f"every {name} must be finite: {int((~finite).sum())} of {eps.numel()} are NaN or ±inf "
+                             f"(e.g. position {int((~finite).reshape(-1).nonzero()[0, 0])})")
         if not bool((eps >= 0).all()):
-            raise ValueError(f"every eps must be ≥ 0, got a minimum of {float(eps.min())}")
-        return eps.detach().float()
-    if not eps >= 0:
-        raise ValueError(f"eps={eps} must be ≥ 0 (pixel units: 8/255 is the usual ℓ∞ budget)")
-    return float(eps)
+            raise ValueError(f"every {name} must be ≥ 0, got a minimum of {float(eps.min())}")
+        return eps
+    return check_number(name, eps, low=0, hint="pixel units: 8/255 is the usual ℓ∞ budget")
+
+
+def _check_alpha(alpha):
+    """A finite step size > 0: a float, or a tensor of one step size per sample."""
+    if isinstance(alpha, torch.Tensor):
+        alpha = alpha.detach().float()
+        good = torch.isfinite(alpha) & (alpha > 0)
+        if not bool(good.all()):
+            i = int((~good).reshape(-1).nonzero()[0, 0])
+            raise ValueError(f"every alpha must be finite and > 0: {int((~good).sum())} of {alpha.numel()} are not "
+                             f"(e.g. alpha[{i}]={float(alpha.reshape(-1)[i]):.6g}); alpha is the step size in pixel "
+                             "units, e.g. 2/255")
+        return alpha
+    return check_number("alpha", alpha, low=0, low_open=True, hint="step size in pixel units, e.g. 2/255")
+
+
+def _check_per_sample(value, name, x):
+    """A per-sample eps / alpha tensor must hold one value per input."""
+    if isinstance(value, torch.Tensor) and value.numel() not in (1, len(x)):
+        raise ValueError(f"{name} holds {value.numel()} per-sample values for a batch of {len(x)} inputs; give one "
+                         "per input, or a float")
 
 
 def _per_sample(value, x):
@@ -50,6 +112,16 @@ class Attack:
 
     def perturb(self, model, x, y):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def reseeded(self, seed: int) -> "Attack":
+        """A copy whose random starts begin afresh from `seed` (an attack without randomness is simply copied). Give
+        each grid cell its own, so a cell's result does not depend on which cells the process evaluated before it:
+        a resumed, a sharded and an uninterrupted grid then give the same table."""
+        new = copy.copy(self)
+        if hasattr(self, "_generator"):
+            new.seed = int(seed)
+            new._generator = torch.Generator().manual_seed(new.seed)
+        return new
 
     def config(self) -> dict:
         """The attack's settings at full precision (what a cache key or a results grid records)."""
@@ -73,7 +145,8 @@ class FGSM(Attack):
         self.eps = _check_eps(eps)
 
     def perturb(self, model, x, y):
-        grad, _ = input_gradient(model, x, y)
+        check_inputs(x, y)
+        grad, _ = _input_gradient(model, x, y)
         return (x + self.eps * grad.sign()).clamp_(0, 1).detach()
 
 
@@ -92,11 +165,11 @@ class PGD(Attack):
                  random_start: bool = True, restarts: int = 1, seed: int = 0):
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; choose one of {NORMS}")
-        if steps < 1 or restarts < 1:
-            raise ValueError(f"steps={steps} and restarts={restarts} must both be ≥ 1")
-        alpha = alpha.detach().float() if isinstance(alpha, torch.Tensor) else float(alpha)
-        self.eps, self.alpha, self.steps, self.norm = _check_eps(eps), alpha, int(steps), norm
-        self.random_start, self.restarts, self.seed = bool(random_start), int(restarts), int(seed)
+        steps = check_integer("steps", steps, minimum=1, hint="PGD steps, e.g. 10")
+        restarts = check_integer("restarts", restarts, minimum=1, hint="random restarts; 1 is a single run")
+        self.eps, self.alpha, self.steps, self.norm = _check_eps(eps), _check_alpha(alpha), steps, norm
+        self.random_start, self.restarts = bool(random_start), restarts
+        self.seed = check_integer("seed", seed)
         self._generator = torch.Generator().manual_seed(self.seed)
 
     def _start(self, x):
@@ -127,7 +200,7 @@ class PGD(Attack):
         x_adv = self._start(x)
         alpha = _per_sample(self.alpha, x)
         for _ in range(self.steps):
-            grad, _ = input_gradient(model, x_adv, y)
+            grad, _ = _input_gradient(model, x_adv, y)
             if self.norm == "linf":
                 step = grad.sign()
             else:
@@ -136,6 +209,9 @@ class PGD(Attack):
         return x_adv
 
     def perturb(self, model, x, y):
+        check_inputs(x, y)
+        _check_per_sample(self.eps, "eps", x)
+        _check_per_sample(self.alpha, "alpha", x)
         x = x.detach()
         best = self._run(model, x, y)
         if self.restarts == 1:
@@ -159,16 +235,27 @@ class PGD(Attack):
 UNITS = ("feature", "pixel")
 
 
+def check_ks(ks, unit: str = "feature") -> list[int]:
+    """Sparse-FGSM levels: a non-empty sequence of integers k ≥ 1 (2.7 is refused, not truncated)."""
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise ValueError(f"ks={ks!r} must be a list of integers k ≥ 1, e.g. [1, 4, 16, 64] (or [{ks!r}] for one level)")
+    ks = list(ks)
+    if not ks:
+        raise ValueError("ks=[] is empty: give at least one level k ≥ 1, e.g. ks=[1, 4, 16, 64]")
+    return [check_integer("k", k, minimum=1, hint=f"sparse FGSM perturbs the k largest-gradient {unit}s")
+            for k in ks]
+
+
 def _check_levels(ks, x_shape, unit) -> list[int]:
     if unit not in UNITS:
         raise ValueError(f"unknown unit {unit!r}; choose 'feature' (single input dimensions) or 'pixel' "
                          "(spatial locations, all channels)")
+    if len(x_shape) != 4:
+        raise ValueError(f"inputs must be 4-D (B, C, H, W), got shape {tuple(x_shape)}")
     c, h, w = x_shape[1:]
     n = c * h * w if unit == "feature" else h * w
-    ks = [int(k) for k in ks]
+    ks = check_ks(ks, unit)
     for k in ks:
-        if k <= 0:
-            raise ValueError(f"k={k} must be ≥ 1: sparse FGSM perturbs the k largest-gradient {unit}s")
         if k > n:
             raise ValueError(f"k={k} is larger than the input: a {c}×{h}×{w} image has {n} {unit}s; choose k ≤ {n}")
     return ks
@@ -196,14 +283,24 @@ def sparse_fgsm_levels(model, x: torch.Tensor, y: torch.Tensor, ks, eps: float =
     x_adv_i = clip(x_i + ε·sign(g_i), 0, 1) for the k top dimensions i, x_i elsewhere (Shinde & Madabhushi, Eq. 1),
     with g = ∇ₓ CE(f(x), y). The clean logits come from the same forward pass as the gradient."""
     eps = _check_eps(eps)
+    check_inputs(x, y)
     ks = _check_levels(ks, x.shape, unit)
-    grad, logits = input_gradient(model, x, y)
-    return sparse_from_gradient(x, grad, ks, eps, unit), logits
+    grad, logits = _input_gradient(model, x, y)
+    return _sparse_from_gradient(x, grad, ks, eps, unit), logits
 
 
 def sparse_from_gradient(x: torch.Tensor, grad: torch.Tensor, ks, eps: float, unit: str = "feature") -> torch.Tensor:
     """The sparse FGSM inputs (len(ks), B, C, H, W) for a gradient already computed (so sweeps over ε and
     unit reuse one gradient)."""
+    eps = _check_eps(eps)
+    check_inputs(x)
+    if grad.shape != x.shape:
+        raise ValueError(f"the gradient's shape {tuple(grad.shape)} differs from the inputs' {tuple(x.shape)}; pass "
+                         "∇ₓ of these inputs (input_gradient(model, x, y))")
+    return _sparse_from_gradient(x, grad, ks, eps, unit)
+
+
+def _sparse_from_gradient(x, grad, ks, eps, unit):
     masks = sparse_masks(grad, ks, unit)
     return torch.where(masks, (x.detach() + eps * grad.sign()).clamp(0, 1), x.detach())
 
@@ -220,7 +317,8 @@ class SparseFGSM(Attack):
     def __init__(self, k: int = 16, eps: float = 1.0, unit: str = "feature"):
         if unit not in UNITS:
             raise ValueError(f"unknown unit {unit!r}; choose one of {UNITS}")
-        self.k, self.eps, self.unit = int(k), _check_eps(eps), unit
+        k = check_ks([k], unit)[0]
+        self.k, self.eps, self.unit = k, _check_eps(eps), unit
 
     def perturb(self, model, x, y):
         return sparse_fgsm_levels(model, x, y, [self.k], self.eps, self.unit)[0][0]

@@ -26,13 +26,17 @@ from pathlib import Path
 import yaml
 
 from .data import ensure_cifar10
-from .profiles import ROOT, load_profile
+from .profiles import ROOT, check_value, load_profile
 from .utils import atomic_write_text, code_hash, config_hash, device_description, git_commit, resolve_device
 CHAPTER_DIR = "book/chapters"
 
 
 class ChapterError(RuntimeError):
     """A chapter failed to execute."""
+
+
+class UsageError(ValueError):
+    """A build request that cannot work (exit status 2)."""
 
 
 def chapters(root: Path = ROOT) -> list[str]:
@@ -64,6 +68,23 @@ def declared_parameters(notebook: Path) -> dict:
     import papermill
 
     return {k: v["default"] for k, v in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def parameter_reference(name: str, profile: dict, notebooks: list[Path]):
+    """The value an override of parameter `name` must resemble: the profile's, else the first declaring
+    notebook's default (None where neither gives a literal)."""
+    import ast
+
+    if name in profile:
+        return profile[name]
+    for nb in notebooks:
+        declared = declared_parameters(nb)
+        if name in declared:
+            try:
+                return ast.literal_eval(declared[name])
+            except (ValueError, SyntaxError):
+                return None
+    return None
 
 
 def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, root: Path = ROOT) -> dict:
@@ -140,9 +161,19 @@ def execute_chapter(name: str, profile_name: str, overrides: dict | None = None,
     except PapermillExecutionError as err:
         failed = root / "_build" / "failed" / f"{name}.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
+        index = _source_cell_index(tmp, err.cell_index)
         shutil.move(str(tmp), failed)
-        raise ChapterError(f"chapter {name!r} failed in cell {err.cell_index} (execution count {err.exec_count}): "
-                           f"{err.ename}: {err.evalue}\nexecuted copy with the traceback: {failed}") from None
+        raise ChapterError(f"chapter {name!r} failed in cell {index} of {src.relative_to(root) if src.is_relative_to(root) else src} "
+                           f"(counting from 0, the parameters cell included): {err.ename}: {err.evalue}\n"
+                           f"executed copy with the traceback: {failed}") from None
+    except BaseException as err:  # a dead kernel, a timeout, Ctrl-C: no half-executed copy is left behind
+        tmp.unlink(missing_ok=True)
+        if not isinstance(err, Exception):
+            raise
+        why = "the kernel died (out of memory, or the process was killed)" if "DeadKernel" in type(err).__name__ \
+            else f"{type(err).__name__}: {err}"
+        raise ChapterError(f"chapter {name!r} stopped: {why}; rerun it alone with "
+                           f"`python -m corelib.book build --only {name}`") from None
     seconds = time.perf_counter() - start
     nb = nbformat.read(str(tmp), as_version=4)
     tmp.unlink()
@@ -162,6 +193,17 @@ def execute_chapter(name: str, profile_name: str, overrides: dict | None = None,
     atomic_write_text(dst, nbformat.writes(nb))
     log(f"[{name}] done in {_format_seconds(seconds)}")
     return dst
+
+
+def _source_cell_index(executed: Path, index: int) -> int:
+    """The index in the source notebook of cell `index` of papermill's executed copy, which has the injected
+    parameters cell the source does not."""
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return index
+    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    return index - 1 if injected and index > injected[0] else index
 
 
 NPM_ASSETS = ("@jupyter-widgets/html-manager@1.0.6", "requirejs@2.3.8", "mathjax@3.2.2")
@@ -219,15 +261,25 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
           html: bool = True, root: Path = ROOT) -> int:
     """Execute every chapter (or `only` those), then build the HTML into _build/html."""
     names = chapters(root)
+    if only is not None and not only:
+        raise UsageError(f"--only needs at least one chapter name; the book has {names}")
     unknown = sorted(set(only or []) - set(names))
     if unknown:
-        raise ValueError(f"unknown chapter(s) {unknown}; the book has {names}")
-    load_profile(profile_name, root)  # fail early on a bad profile name
+        raise UsageError(f"unknown chapter(s) {unknown}; the book has {names}")
+    try:
+        profile = load_profile(profile_name, root)  # fail early on a bad profile name
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     if overrides:
-        declared = set().union(*(declared_parameters(source_notebook(n, root)) for n in names))
+        notebooks = [source_notebook(n, root) for n in names]
+        declared = set().union(*(declared_parameters(nb) for nb in notebooks))
         stray = sorted(set(overrides) - declared)
         if stray:
-            raise ValueError(f"no chapter declares the parameter(s) {stray}; see `python -m corelib.book params`")
+            raise UsageError(f"no chapter declares the parameter(s) {stray}; see `python -m corelib.book params`")
+        try:
+            overrides = {k: check_value(k, v, parameter_reference(k, profile, notebooks)) for k, v in overrides.items()}
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     os.environ.setdefault("CORELIB_CACHE", str(root / "_build" / "cache"))
     os.environ.setdefault("CORELIB_PROGRESS", "0")  # no progress bars frozen into the pages
     total = time.perf_counter()
@@ -293,7 +345,10 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
 def _parse_overrides(pairs):
     out = {}
     for key, value in pairs or []:
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise UsageError(f"-p {key} {value!r} is not a YAML value ({str(err).splitlines()[0]})") from None
     return out
 
 
@@ -325,6 +380,9 @@ def main(argv=None) -> int:
         for line in problems:
             print("PROBLEM:", line, file=sys.stderr)
         return 1 if problems else 0
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except (ChapterError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -6,6 +6,12 @@ artifact, and e.g. a training hook's class): their source and the source of ever
 transitively. Editing any of that code gives new keys; editing unrelated code (a plot, a chapter helper) keeps
 every cached artifact valid.
 
+Every entry is verified on load: its JSON sidecar holds the configuration and the SHA-256 and size of the
+artifact's bytes. An entry whose file does not match (flipped bytes, a truncated write by another tool), that
+cannot be loaded, or that has no checksum (written by an older version) is named in a `CacheIntegrityWarning`,
+discarded and recomputed. Nothing non-finite is stored: `dataframe` refuses NaN or infinite numbers, and
+`train.fit` checks a model's weights before it is saved.
+
 The book build points every chapter at one cache folder (`CORELIB_CACHE`), so an artifact such as the
 profile's base model is computed once per build and reused by every chapter that asks for the same
 configuration. Without `CORELIB_CACHE` the folder is `~/.cache/corelib/artifacts`.
@@ -14,12 +20,18 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
-from .utils import atomic_save_csv, atomic_write_text, code_hash, config_hash
+from .utils import NonFiniteError, atomic_save_csv, atomic_write_text, code_hash, config_hash, file_sha256
+
+
+class CacheIntegrityWarning(UserWarning):
+    """A cache entry failed verification; it was discarded and is recomputed."""
 
 
 def cache_root(root: str | Path | None = None) -> Path:
@@ -31,13 +43,43 @@ def cache_root(root: str | Path | None = None) -> Path:
 
 class ArtifactCache:
     """`cache.get_or_compute(kind, config, compute, save, load, suffix)`: load the artifact if its file
-    exists, else compute, save atomically (with a JSON sidecar holding the configuration) and return it."""
+    exists and verifies, else compute, save atomically (with a JSON sidecar holding the configuration and the
+    file's checksum) and return it. `discarded` lists the entries that failed verification, with the reason."""
 
     def __init__(self, root: str | Path | None = None, enabled: bool = True):
         self.root = cache_root(root)
         self.enabled = enabled
         self.hits: list[str] = []
         self.misses: list[str] = []
+        self.discarded: list[str] = []
+
+    @staticmethod
+    def sidecar(path: Path) -> Path:
+        return path.with_suffix(path.suffix + ".json")
+
+    def verify(self, path: Path) -> str | None:
+        """None if the entry at `path` matches the checksum in its sidecar, else what is wrong."""
+        try:
+            meta = json.loads(self.sidecar(path).read_text())
+        except FileNotFoundError:
+            return "has no sidecar with its checksum"
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return "has a damaged sidecar"
+        if not isinstance(meta, dict) or "sha256" not in meta:
+            return "has no checksum (written by an older version)"
+        size = path.stat().st_size
+        if size != meta.get("bytes"):
+            return f"has {size} bytes where {meta.get('bytes')} were written"
+        if file_sha256(path) != meta["sha256"]:
+            return "does not match its SHA-256 checksum (the file was altered or damaged)"
+        return None
+
+    def _discard(self, path: Path, problem: str) -> None:
+        message = f"cache entry {path} {problem}: discarded, recomputing it"
+        warnings.warn(message, CacheIntegrityWarning, stacklevel=3)
+        self.discarded.append(f"{path.name}: {problem}")
+        path.unlink(missing_ok=True)
+        self.sidecar(path).unlink(missing_ok=True)
 
     def key(self, kind: str, config: dict, code="corelib") -> str:
         """`code`: what computes the artifact (module names, modules, functions or classes of corelib); the key
@@ -51,16 +93,36 @@ class ArtifactCache:
                        suffix: str = ".pt", code="corelib"):
         path = self.path(kind, config, suffix, code)
         if self.enabled and path.exists():
-            self.hits.append(path.name)
-            return load(path)
+            problem = self.verify(path)
+            if problem is None:
+                try:
+                    result = load(path)
+                except Exception as err:  # verified bytes that still do not load: a format this code cannot read
+                    problem = f"could not be loaded ({type(err).__name__}: {err})"
+            if problem is None:
+                self.hits.append(path.name)
+                return result
+            self._discard(path, problem)
         result = compute()
         if self.enabled:
             save(result, path)  # save() must write atomically (utils.atomic_*)
-            atomic_write_text(path.with_suffix(path.suffix + ".json"), json.dumps(config, indent=1, default=str))
+            meta = {"config": config, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+            atomic_write_text(self.sidecar(path), json.dumps(meta, indent=1, default=str))
             self.misses.append(path.name)
         return result
 
     def dataframe(self, kind: str, config: dict, compute: Callable[[], pd.DataFrame], code="corelib") -> pd.DataFrame:
-        """A cached tidy table, stored as CSV."""
-        return self.get_or_compute(kind, config, compute, lambda df, p: atomic_save_csv(df, p), pd.read_csv, ".csv",
+        """A cached tidy table, stored as CSV. A table with NaN or infinite numbers is not stored
+        (`NonFiniteError`)."""
+
+        def checked():
+            table = compute()
+            numbers = table.select_dtypes("number").to_numpy(dtype=float)
+            if numbers.size and not np.isfinite(numbers).all():
+                bad = table.select_dtypes("number").columns[~np.isfinite(numbers).all(0)].tolist()
+                raise NonFiniteError(f"the {kind} table has NaN or infinite values in columns {bad}; it was not "
+                                     "cached (was the model trained to NaN?)")
+            return table
+
+        return self.get_or_compute(kind, config, checked, lambda df, p: atomic_save_csv(df, p), pd.read_csv, ".csv",
                                    code)

@@ -15,12 +15,14 @@ from .data import Pool, pool_batches
 from .models import eval_mode
 from .select import Selection, select_by_score
 from .train import EpochRecord, Hook, TrainState
+from .utils import check_integer, check_number
 
 MODES = ("in_training", "exact")
 
 
 def input_gradient_norms(model, pool: Pool, batch_size: int = 256) -> torch.Tensor:
     """‖∇ₓ CE(f(x), y)‖₂ per sample at the clean, unaugmented input, in eval mode (samples independent)."""
+    batch_size = check_integer("batch_size", batch_size, minimum=1, hint="samples per gradient batch")
     norms = []
     with eval_mode(model):
         for x, y in pool_batches(pool, batch_size):
@@ -43,9 +45,9 @@ class AIGN(Hook):
         if mode not in MODES:
             raise ValueError(f"unknown AIGN mode {mode!r}; choose 'in_training' (free, from the training step) "
                              "or 'exact' (a separate clean eval-mode pass every N epochs)")
-        if int(every) < 1:
-            raise ValueError(f"every={every} must be ≥ 1 epoch")
-        self.mode, self.every, self.batch_size = mode, int(every), int(batch_size)
+        every = check_integer("every", every, minimum=1, hint="epochs between exact AIGN passes")
+        batch_size = check_integer("batch_size", batch_size, minimum=1, hint="samples per exact-pass batch")
+        self.mode, self.every, self.batch_size = mode, every, batch_size
         self.needs_input_grad = mode == "in_training"
         self._sums = self._counts = self._pool = None
 
@@ -97,6 +99,11 @@ def boundary_distance(model, pool: Pool, eps_max: float = 32 / 255, iterations: 
     [0, eps_max] (every sample of a batch bisects its own interval at once). Misclassified samples have
     distance 0; samples PGD cannot flip at eps_max are censored (distance = eps_max, censored = True).
     PGD here: `steps` steps of size 2.5·ε/steps from the clean input (no random start)."""
+    check_number("eps_max", eps_max, low=0, low_open=True, hint="the largest ℓ∞ budget bisected, e.g. 32/255")
+    iterations = check_integer("iterations", iterations, minimum=0,
+                               hint="bisection steps: the distance is exact to eps_max / 2^iterations")
+    steps = check_integer("steps", steps, minimum=1, hint="PGD steps per probe")
+    batch_size = check_integer("batch_size", batch_size, minimum=1, hint="samples bisected at once")
     parts = []
     with eval_mode(model):
         for x, y in pool_batches(pool, batch_size):

@@ -28,3 +28,50 @@ def load_profile(name: str, root: Path = ROOT) -> dict:
     params = yaml.safe_load(path.read_text()) or {}
     params["profile"] = name
     return params
+
+
+def _type_name(value) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def check_value(name: str, value, reference):
+    """`value` (parsed from YAML) for the parameter `name` whose profile or default value is `reference`: the
+    same kind of value (an integer where the profile has an integer, a number where it has a float, a non-empty
+    list of the same kind of items where it has a list), else a ValueError naming the parameter, the value and
+    what it takes. Returns the value (an integer given for a float parameter becomes a float)."""
+    def fail(expected):
+        raise ValueError(f"-p {name} {value!r}: {name} takes {expected} (the profile has {reference!r})")
+
+    if reference is None:
+        return value
+    if isinstance(reference, bool):
+        if not isinstance(value, bool):
+            fail("true or false")
+        return value
+    if isinstance(reference, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("an integer")
+        return value
+    if isinstance(reference, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
+                float("inf"), float("-inf")):
+            fail("a finite number")
+        return float(value)
+    if isinstance(reference, str):
+        if reference == "all" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return value  # a list of names where the profile says 'all'
+        if not isinstance(value, str):
+            fail("a string" + (" or a non-empty list of names" if reference == "all" else ""))
+        return value
+    if isinstance(reference, list):
+        if not isinstance(value, list) or not value:
+            fail(f"a non-empty list, e.g. {reference!r}")
+        if reference:
+            return [check_value(f"{name}[{i}]", v, reference[0]) for i, v in enumerate(value)]
+        return value
+    if isinstance(reference, dict):
+        if not isinstance(value, dict):
+            fail("a mapping")
+        return value
+    return value

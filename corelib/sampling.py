@@ -7,6 +7,8 @@ to the classes with the largest fractional parts, ties broken by the seed. `by_c
 """
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from .data import SPLIT_SIZES, Pool, load_cifar10
@@ -106,11 +108,13 @@ def uniform_random(labels: torch.Tensor, fraction: float, seed: int) -> tuple[to
     return positions, torch.full((len(positions),), n / len(positions), dtype=torch.float64)
 
 
-def class_balanced_pool(pool: Pool, size: int, seed: int) -> Pool:
-    """A deterministic class-balanced random subset of `pool` with exactly `size` samples."""
-    if not 1 <= size <= len(pool):
-        raise ValueError(f"pool size {size} is not possible: the {pool.split} split has {len(pool)} samples; "
-                         f"choose a size between 1 and {len(pool)}")
+def class_balanced_pool(pool: Pool, size: int, seed: int, name: str = "size") -> Pool:
+    """A deterministic class-balanced random subset of `pool` with exactly `size` samples. A size larger than
+    the pool is an error naming the setting `name` (never silently clamped)."""
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= len(pool):
+        raise ValueError(f"{name}={size!r} is not possible: the {pool.split} pool it is drawn from has {len(pool)} "
+                         f"samples; choose an integer between 1 and {len(pool)}"
+                         + (" (or raise train_size / test_size)" if name != "size" else ""))
     return pool.take(balanced_sample(pool.labels, size, seed).to(pool.device))
 
 

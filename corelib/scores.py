@@ -12,7 +12,9 @@ import math
 import pandas as pd
 import torch
 
+from .attacks import check_ks
 from .sensitivity import LEVELS, table_probabilities
+from .utils import check_number
 
 
 def _entropy(p: torch.Tensor, base: float) -> torch.Tensor:
@@ -33,13 +35,43 @@ def _result(indices, columns: dict, name: str, components: bool):
     return pd.Series(columns[name].numpy(), index=index, name=name)
 
 
+def _check_alpha(alpha):
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha={alpha} must lie in [0, 1]")
+
+
+def _check_weights(weights):
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__") or len(weights) != 3:
+        raise ValueError(f"weights={weights} must be three numbers (w_adv, w_unc, w_rob)")
+    values = [check_number(name, w, low=0, hint="FGSM-CS weights are non-negative, the paper's are (0.5, 0.3, 0.2)")
+              for name, w in zip(("w_adv", "w_unc", "w_rob"), weights)]
+    if sum(values) <= 0:
+        raise ValueError(f"weights={tuple(weights)} are all zero: every sample would score 0; the paper uses "
+                         "(0.5, 0.3, 0.2)")
+
+
+CHECKS = {"isef": {"alpha": _check_alpha}, "fgsm_cs": {"weights": _check_weights}, "pss": {}}
+
+
+def check_scheme_params(scheme: str, params: dict) -> None:
+    """The parameters of a scheme, checked before any table is computed: only the scheme's own (ISEF's alpha,
+    FGSM-CS's weights; PSS has none), each in range."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {sorted(SCHEMES)}")
+    for name, value in params.items():
+        if name not in CHECKS[scheme]:
+            takes = ", ".join(CHECKS[scheme]) or "no parameters"
+            raise ValueError(f"{NAMES[scheme]} does not take {name}={value!r}; it takes {takes} (besides ks)")
+        CHECKS[scheme][name](value)
+
+
 def isef(table: pd.DataFrame, alpha: float = 0.5, ks=LEVELS, components: bool = False):
     """ISEF, inverse sensitivity + entropy fusion: S = α·S̃_inv + (1 − α)·S̃_ent (~ = min-max normalized).
 
     S_inv = 1 if the clean input is misclassified; 1/k_min if it is first misclassified at k = k_min; 0 if it
     is classified correctly at every k. S_ent = −Σᵢ pᵢ⁽⁰⁾ log₁₀ pᵢ⁽⁰⁾ (clean entropy)."""
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha={alpha} must lie in [0, 1]")
+    _check_alpha(alpha)
+    check_ks(ks)
     indices, labels, p = table_probabilities(table, ks)
     wrong = p.argmax(-1) != labels[:, None]  # (N, 1 + L)
     ks_t = torch.tensor([1.0, *[float(k) for k in ks]])  # level 0 → 1/1 = 1
@@ -55,8 +87,8 @@ def fgsm_cs(table: pd.DataFrame, weights=(0.5, 0.3, 0.2), ks=LEVELS, components:
 
     S_adv = Σ_k (1/k)·‖p⁽⁰⁾ − p⁽ᵏ⁾‖₁; S_unc = max over k ∈ {0} ∪ ks of −Σᵢ pᵢ⁽ᵏ⁾ ln pᵢ⁽ᵏ⁾;
     S_rob = 1 if some k ∈ ks predicts a label other than the true one, else 0."""
-    if len(weights) != 3:
-        raise ValueError(f"weights={weights} must be three numbers (w_adv, w_unc, w_rob)")
+    _check_weights(weights)
+    check_ks(ks)
     indices, labels, p = table_probabilities(table, ks)
     inv_k = torch.tensor([1.0 / k for k in ks], dtype=torch.float64)
     s_adv = ((p[:, :1] - p[:, 1:]).abs().sum(-1) * inv_k).sum(1)
@@ -73,6 +105,7 @@ def pss(table: pd.DataFrame, ks=LEVELS, components: bool = False):
 
     The paper's prose writes the weight as 1/log₂(k + 1), which differs (k = 1: 1 vs 1; k = 4: 1/3 vs
     1/2.32); we follow the equation."""
+    check_ks(ks)
     indices, _, p = table_probabilities(table, ks)
     weight = torch.tensor([1.0 / (math.log2(k) + 1) for k in ks], dtype=torch.float64)
     shift = (p[:, 1:] - p[:, :1]).norm(dim=-1)  # (N, L)

@@ -34,6 +34,18 @@ class Selection:
     config: dict = field(default_factory=dict)
     seconds: float = 0.0
 
+    def __post_init__(self):
+        indices = torch.as_tensor(self.indices).reshape(-1)
+        values, counts = torch.unique(indices, return_counts=True)
+        if (counts > 1).any():
+            twice = values[counts > 1]
+            raise ValueError(f"a selection holds each dataset index at most once, but {len(twice)} "
+                             f"ind{'ex appears' if len(twice) == 1 else 'ices appear'} more than once (e.g. "
+                             f"{twice[:5].tolist()}); give a weight to count a sample more")
+        if self.weights is not None and torch.as_tensor(self.weights).numel() != indices.numel():
+            raise ValueError(f"{torch.as_tensor(self.weights).numel()} weights for {indices.numel()} selected indices; "
+                             "give one weight per index (or weights=None)")
+
     def __len__(self) -> int:
         return self.indices.numel()
 
@@ -80,13 +92,39 @@ def align_scores(scores, pool: Pool) -> torch.Tensor:
     """Scores as a tensor aligned with the pool: a pandas Series is matched by original dataset index (every
     pool sample must have a score); anything else must already hold one score per pool sample, in pool order."""
     if isinstance(scores, pd.Series):
-        aligned = scores.reindex(pool.indices.cpu().numpy())
-        missing = aligned.index[aligned.isna()]
+        wanted = pd.Index(pool.indices.cpu().numpy())
+        missing = wanted[~wanted.isin(scores.index)]
         if len(missing):
             raise ValueError(f"the scores miss {len(missing)} of the pool's {len(pool)} samples (e.g. dataset indices "
                              f"{missing[:5].tolist()}); compute them for the whole pool")
+        aligned = scores.reindex(wanted)
+        nan = aligned.index[aligned.isna()]
+        if len(nan):
+            raise ValueError(f"{len(nan)} of the pool's {len(pool)} scores are NaN (dataset indices "
+                             f"{nan[:5].tolist()}{', …' if len(nan) > 5 else ''}); a NaN cannot be ranked: fix the "
+                             "score computation (e.g. a diverged model or a 0/0)")
         return torch.tensor(aligned.to_numpy(dtype="float64"))
     return torch.as_tensor(scores).reshape(-1)
+
+
+def check_scores(scores: torch.Tensor, pool: Pool, keep: str) -> None:
+    """Scores must be numbers a ranking can order: never NaN (it sorts as the largest value, so `keep='top'` would
+    keep it first), and infinite only at the end of the ranking it is kept from (+inf with `keep='bottom'`, −inf with
+    `keep='top'`: e.g. DeepFool's +inf for a sample it never flips, ranked last)."""
+    if scores.is_floating_point():
+        values = scores.detach().cpu()
+        unwanted = {"NaN": torch.isnan(values),
+                    "+inf": torch.isposinf(values) if keep == "top" else torch.zeros_like(values, dtype=torch.bool),
+                    "-inf": torch.isneginf(values) if keep == "bottom" else torch.zeros_like(values, dtype=torch.bool)}
+        found = {kind: mask for kind, mask in unwanted.items() if mask.any()}
+        if found:
+            indices = pool.indices.cpu()
+            parts = [f"{int(mask.sum())} {kind} (dataset indices {indices[mask][:5].tolist()}"
+                     f"{', …' if int(mask.sum()) > 5 else ''})" for kind, mask in found.items()]
+            raise ValueError(f"{sum(int(m.sum()) for m in found.values())} of {len(values)} scores cannot be ranked "
+                             f"with keep={keep!r}: {'; '.join(parts)}; a NaN or an infinity at the kept end would be "
+                             "selected first. Fix the score computation (e.g. a diverged model or a 0/0) or drop those "
+                             "samples from the pool")
 
 
 def select_by_score(pool: Pool, scores: torch.Tensor, fraction: float, keep: str = "top", seed: int = 0,
@@ -98,6 +136,7 @@ def select_by_score(pool: Pool, scores: torch.Tensor, fraction: float, keep: str
     scores = align_scores(scores, pool)
     if scores.numel() != len(pool):
         raise ValueError(f"{scores.numel()} scores for a pool of {len(pool)} samples; give one score per sample")
+    check_scores(scores, pool, keep)
     k = coreset_size(len(pool), fraction)
     if class_balanced:
         pos = balanced_sample(pool.labels, k, seed, scores=scores, descending=keep == "top")

@@ -77,7 +77,12 @@ def table_probabilities(table: pd.DataFrame, ks=LEVELS, atol: float = 1e-3):
     if (counts != len(levels)).any():
         bad = counts[counts != len(levels)].index[:5].tolist()
         raise ValueError(f"samples {bad} lack some of the k levels {levels}")
-    probs = torch.tensor(sub[prob_cols].to_numpy(), dtype=torch.float64).view(-1, len(levels), len(prob_cols))
+    probs = torch.tensor(sub[prob_cols].to_numpy(dtype=float), dtype=torch.float64).view(-1, len(levels), len(prob_cols))
+    if not torch.isfinite(probs).all():
+        bad = ~torch.isfinite(probs).flatten(1).all(1)
+        raise ValueError(f"the sensitivity table has non-finite probabilities for {int(bad.sum())} samples (e.g. "
+                         f"index {int(sub['index'].iloc[int(bad.nonzero()[0]) * len(levels)])}); it is damaged: "
+                         "recompute it")
     sums = probs.sum(-1)
     if ((sums - 1).abs() > atol).any():
         flat = (sums - 1).abs().argmax()

@@ -26,9 +26,14 @@ from .data import Pool, augment, batch_positions
 from .evaluate import accuracy
 from .models import build_model
 from .objectives import OBJECTIVES, build_objective
-from .utils import atomic_write_bytes, config_hash
+from .utils import NonFiniteError, atomic_write_bytes, check_integer, check_number, config_hash
 
 SCHEDULES = ("cosine", "multistep", "constant")
+
+
+def _check_flag(name, value):
+    if value not in (True, False):
+        raise ValueError(f"{name}={value!r} must be True or False")
 
 
 @dataclass
@@ -53,14 +58,45 @@ class TrainConfig:
     channels_last: bool = True
 
     def __post_init__(self):
+        """Every setting is checked here, before any work (values are kept as given, except that an integral float
+        such as epochs=15.0 becomes an int)."""
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; choose one of {sorted(OBJECTIVES)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must both be ≥ 1")
+        for name, hint in (("epochs", "passes over the training set"), ("batch_size", "samples per SGD step")):
+            number = check_integer(name, getattr(self, name), minimum=1, hint=hint)
+            if isinstance(getattr(self, name), float):
+                setattr(self, name, number)
+        check_number("lr", self.lr, low=0,
+                     hint="the peak learning rate, e.g. 0.1; lr=0 records statistics without learning")
+        check_number("momentum", self.momentum, low=0, high=1, high_open=True, hint="SGD momentum, e.g. 0.9")
+        _check_flag("nesterov", self.nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0 (Nesterov momentum without momentum is undefined); "
+                             "set nesterov=False for plain SGD")
+        check_number("weight_decay", self.weight_decay, low=0, hint="L2 penalty on the weights, e.g. 5e-4")
+        check_number("gamma", self.gamma, low=0, high=1, low_open=True,
+                     hint="the multistep schedule multiplies lr by gamma at each milestone, e.g. 0.1")
+        if isinstance(self.milestones, (str, bytes)) or not hasattr(self.milestones, "__iter__"):
+            raise ValueError(f"milestones={self.milestones!r} must be a sequence of fractions of the run in (0, 1), "
+                             "e.g. (0.5, 0.75)")
+        for m in self.milestones:
+            check_number("milestone", m, low=0, high=1, low_open=True, high_open=True,
+                         hint=f"milestones={tuple(self.milestones)} are fractions of the run, e.g. (0.5, 0.75) for "
+                              "50 % and 75 % of the epochs, not epoch numbers")
+        check_number("warmup_epochs", self.warmup_epochs, low=0, hint="epochs of linear learning-rate warm-up")
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs={self.warmup_epochs} is longer than the run (epochs={self.epochs}): the "
+                             f"learning rate would never reach lr; choose 0 ≤ warmup_epochs ≤ {self.epochs}")
+        check_integer("seed", self.seed)
+        if self.amp is not None:
+            _check_flag("amp", self.amp)
+        _check_flag("augment", self.augment)
+        _check_flag("channels_last", self.channels_last)
         self.milestones = tuple(self.milestones)
         self.objective_params = dict(self.objective_params)
+        build_objective(self.objective, seed=self.seed, **self.objective_params)  # bad objective parameters fail here
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -169,12 +205,40 @@ def _as_hook(h) -> Hook:
 
 
 def _check_weights(weights, n):
+    """Per-sample weights γ: one per training sample, finite, ≥ 0 and with a positive sum (some may be 0: a
+    zero-weight sample is seen but not learned from)."""
     weights = torch.as_tensor(weights, dtype=torch.float32).reshape(-1)
     if weights.numel() != n:
         raise ValueError(f"{weights.numel()} weights for {n} training samples; give one weight per sample")
-    if (weights < 0).any() or not torch.isfinite(weights).all() or weights.sum() <= 0:
-        raise ValueError("weights must be finite, non-negative and not all zero")
+    bad = ~torch.isfinite(weights) | (weights < 0)
+    if bad.any():
+        where = bad.nonzero().flatten()
+        raise ValueError(f"weights must be finite and non-negative: {len(where)} of {n} are not (e.g. weight "
+                         f"{float(weights[where[0]])} at position {int(where[0])}); give one weight γ ≥ 0 per sample")
+    if weights.sum() <= 0:
+        raise ValueError(f"weights must be non-negative and not all zero: all {n} are 0, so there is nothing to "
+                         "learn from; give at least one positive weight")
     return weights
+
+
+def _check_subset(subset):
+    """A training subset: a non-empty set of original dataset indices, each at most once (None: the whole pool)."""
+    if subset is None:
+        return None
+    subset = torch.as_tensor(subset).reshape(-1)
+    if subset.dtype == torch.bool or subset.is_complex() or (
+            subset.is_floating_point() and not bool((subset == subset.round()).all())):
+        raise ValueError(f"subset must hold integer dataset indices, got dtype {subset.dtype}; pass indices, not a "
+                         "mask or scores")
+    subset = subset.to(torch.int64)
+    if subset.numel() == 0:
+        raise ValueError("subset is empty: give at least one dataset index (or subset=None for the whole pool)")
+    values, counts = torch.unique(subset, return_counts=True)
+    if (counts > 1).any():
+        twice = values[counts > 1]
+        raise ValueError(f"subset holds {len(twice)} dataset ind{'ex' if len(twice) == 1 else 'ices'} more than once "
+                         f"(e.g. {twice[:5].tolist()}); each sample may appear once: use weights to count a sample more")
+    return subset
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -202,8 +266,11 @@ class _Epochs:
 
     def run(self, epoch: int, subset, weights) -> tuple[EpochRecord, dict]:
         pool, config, device = self.pool, self.config, self.pool.device
+        subset = _check_subset(subset)
         positions = torch.arange(len(pool), device=device) if subset is None else pool.positions(subset.to(device))
-        w = None if weights is None else _check_weights(weights, len(positions)).to(device)
+        w_cpu = None if weights is None else _check_weights(weights, len(positions)).cpu()
+        w = None if w_cpu is None else w_cpu.to(device)
+        zero = None if w_cpu is None else w_cpu == 0  # on the CPU: a batch's "all zero" needs no device sync
         n = len(positions)
         losses = torch.empty(n, device=device)
         correct = torch.empty(n, dtype=torch.bool, device=device)
@@ -211,12 +278,15 @@ class _Epochs:
         order = torch.empty(n, dtype=torch.int64)
         self.model.train()
         steps = math.ceil(n / config.batch_size)
+        step_losses = torch.zeros(steps, device=device)  # checked once per epoch (no per-step sync)
         seen = 0
         for step, batch in enumerate(batch_positions(n, config.batch_size, True, self.generator)):
             lr = config.lr_at(epoch + step / steps)
             batch_on_device = batch.to(device)
             wb = None if w is None else w[batch_on_device]
-            loss_vec, logits, y, grad_norm = self._step(positions[batch_on_device], wb, lr)
+            learn = zero is None or not bool(zero[batch].all())
+            loss_vec, logits, y, grad_norm, loss = self._step(positions[batch_on_device], wb, lr, learn)
+            step_losses[step] = loss
             sl = slice(seen, seen + len(batch))
             order[sl] = batch
             losses[sl] = loss_vec
@@ -224,6 +294,7 @@ class _Epochs:
             if self.want_grad:
                 grad_norms[sl] = grad_norm
             seen += len(batch)
+        self._check_finite(epoch, steps, step_losses)
         record = EpochRecord(epoch, pool.indices[positions[order.to(device)]], losses, correct, grad_norms)
         w_seen = None if w is None else w[order.to(device)]
         row = {"epoch": epoch + 1, "lr": lr, "samples": n,
@@ -231,9 +302,25 @@ class _Epochs:
                "train_acc": correct.float().mean().item()}
         return record, row
 
-    def _step(self, pos, wb, lr):
+    def _check_finite(self, epoch, steps, step_losses):
+        """Stop a run whose loss went NaN or ±inf (it diverged), naming the first such step."""
+        bad = ~torch.isfinite(step_losses)
+        if bool(bad.any()):
+            step = int(bad.nonzero()[0, 0])
+            config = self.config
+            raise NonFiniteError(
+                f"training diverged: the loss is {float(step_losses[step])} at epoch {epoch + 1} of {config.epochs}, "
+                f"step {step + 1} of {steps} (learning rate {config.lr_at(epoch + step / steps):.6g}); lower the "
+                f"learning rate (lr={config.lr:g}), add warm-up (warmup_epochs) or check the data and weights")
+
+    def _step(self, pos, wb, lr, learn=True):
         """One SGD step on the samples at pool positions `pos` with weights `wb` (None: uniform). Returns the
-        per-sample losses and logits (detached), the labels, and the per-sample input-gradient norms (or None)."""
+        per-sample losses and logits (detached), the labels, the per-sample input-gradient norms (or None) and the
+        batch loss (detached). `learn=False` (a batch whose weights are all zero: Σγℓ / Σγ would be 0/0) runs the
+        forward pass only, for the per-sample statistics: no backward, no optimizer step (so no momentum or weight
+        decay either), the model's parameters are untouched; its batch loss is 0 and its input-gradient norms are 0,
+        as for every zero-weight sample (train-mode BatchNorm statistics still see the batch, as they see every
+        zero-weight sample of a mixed batch)."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x = self.pool.float_images(pos)
@@ -245,6 +332,9 @@ class _Epochs:
             x.requires_grad_(True)
         with self.autocast():
             loss_vec, logits = self.objective(self.model, x, y)
+        if not learn:
+            grad_norm = torch.zeros(len(pos), device=x.device) if self.want_grad else None
+            return loss_vec.detach(), logits.detach(), y, grad_norm, torch.zeros((), device=x.device)
         loss = loss_vec.mean() if wb is None else (wb * loss_vec).sum() / wb.sum()
         grad_norm = None
         if self.want_grad and self.objective.name == "trades":
@@ -259,7 +349,7 @@ class _Epochs:
             # each sample's own gradient norm
             scale = len(pos) if wb is None else wb.sum() / wb.clamp_min(1e-12)
             grad_norm = x.grad.flatten(1).norm(dim=1) * scale
-        return loss_vec.detach(), logits.detach(), y, grad_norm
+        return loss_vec.detach(), logits.detach(), y, grad_norm, loss.detach()
 
 
 def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None, *, subset=None, weights=None,
@@ -268,10 +358,12 @@ def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None,
     history (one row per epoch: epoch, lr, samples, train_loss, train_acc, seconds[, test_acc]; an epoch a hook
     skipped has samples 0 and no loss or accuracy)."""
     config = config or TrainConfig()
+    subset = _check_subset(subset)
+    if weights is not None:
+        _check_weights(weights, len(pool) if subset is None else len(subset))
     hooks = [_as_hook(h) for h in hooks]
     epochs = _Epochs(model, pool, config, any(h.needs_input_grad for h in hooks))
-    state = TrainState(model, pool, config, subset=None if subset is None else torch.as_tensor(subset, dtype=torch.int64),
-                       weights=weights)
+    state = TrainState(model, pool, config, subset=subset, weights=weights)
     history, start_time = [], time.perf_counter()
     bar = _progress(config.epochs, progress)
     for epoch in range(config.epochs):
@@ -293,8 +385,21 @@ def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None,
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("train_loss", "train_acc", "test_acc")})
     bar.close()
+    _check_finite_model(model, config)
     model.eval()
     return TrainResult(model, pd.DataFrame(history), time.perf_counter() - start_time)
+
+
+def _check_finite_model(model, config):
+    """The trained model's parameters and floating-point buffers are all finite (one device sync), else
+    NonFiniteError naming them: a diverged model is never returned, so `fit` never caches one."""
+    tensors = [(name, t) for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_floating_point()]
+    if not tensors or bool(torch.stack([torch.isfinite(t).all() for _, t in tensors]).all()):
+        return
+    bad = [name for name, t in tensors if not bool(torch.isfinite(t).all())]
+    raise NonFiniteError(f"training diverged: after {config.epochs} epochs {len(bad)} parameter / buffer tensors of "
+                         f"the model are not finite (e.g. {bad[:3]}); lower the learning rate (lr={config.lr:g}), add "
+                         "warm-up (warmup_epochs) or check the data and weights")
 
 
 def _progress(total, enabled):
@@ -311,6 +416,9 @@ def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0
     `recorders`: named hooks with a `.table` DataFrame (e.g. AIGN), returned in `result.tables`; they enter the
     cache key by their `config()` and by the code of their module (and what it imports)."""
     recorders = dict(recorders or {})
+    subset = _check_subset(subset)  # before the cache is read: a bad request is never answered from it
+    if weights is not None:
+        _check_weights(weights, len(pool) if subset is None else len(subset))
 
     def compute():
         model = build_model(model_name, num_classes=pool.num_classes, seed=model_seed, device=pool.device,

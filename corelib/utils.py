@@ -1,10 +1,13 @@
-"""Infrastructure every layer uses: device resolution, atomic file writes, hashes of configurations, weights and
-code (the import closure of a module), the git commit."""
+"""Infrastructure every layer uses: device resolution, atomic file writes and file locks, hashes of files,
+configurations, weights and code (the import closure of a module), the git commit."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
+import math
+import numbers
 import os
 import subprocess
 import tempfile
@@ -14,6 +17,65 @@ from types import ModuleType
 import torch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class NonFiniteError(FloatingPointError):
+    """A computation produced NaN or infinite numbers; the run stops and nothing is stored or cached."""
+
+
+def _show(value) -> str:
+    """A value as an error message names it: floats to 6 significant digits (-2/255 → -0.00784314)."""
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+
+def _scalar(value):
+    """A Python or NumPy number, or the number in a one-element tensor (anything else unchanged)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    return value
+
+
+def check_integer(name: str, value, minimum: int | None = None, maximum: int | None = None, hint: str = "") -> int:
+    """An integer setting `name` (a Python or NumPy integer, or a float with an integral value such as 3.0; not a
+    bool, not 2.5) in [minimum, maximum]; returns it as an int. `hint` (what the setting is) ends the message."""
+    value = _scalar(value)
+    bounds = " and ".join(b for b in (minimum is not None and f"≥ {minimum}", maximum is not None and f"≤ {maximum}")
+                          if b)
+    wanted = f"must be an integer{' ' + bounds if bounds else ''}"
+    tail = f" ({hint})" if hint else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}={value!r} {wanted}{tail}")
+    if not isinstance(value, numbers.Integral):
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"{name}={_show(value)} {wanted}; it would be truncated to {int(value)}{tail}"
+                             if math.isfinite(value) else f"{name}={_show(value)} {wanted}{tail}")
+    number = int(value)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ValueError(f"{name}={number} must be {bounds}{tail}")
+    return number
+
+
+def check_number(name: str, value, low: float | None = None, high: float | None = None, low_open: bool = False,
+                 high_open: bool = False, hint: str = "") -> float:
+    """A finite real setting `name` with low ≤ value ≤ high (strict where `low_open` / `high_open`); returns it as a
+    float. NaN and ±inf are refused. `hint` (what the setting is, a typical value) ends the message."""
+    value = _scalar(value)
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '≥'} {low:g}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '≤'} {high:g}")
+    wanted = "must be a finite number" + (" " + " and ".join(parts) if parts else "")
+    if low is not None and high is not None:
+        wanted = f"must lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    tail = f" ({hint})" if hint else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}={value!r} {wanted}{tail}")
+    number = float(value)
+    if (not math.isfinite(number) or (low is not None and (number <= low if low_open else number < low))
+            or (high is not None and (number >= high if high_open else number > high))):
+        raise ValueError(f"{name}={_show(number)} {wanted}{tail}")
+    return number
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -34,13 +96,24 @@ def device_description(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` through a temporary file in the same folder and `os.replace`,
-    so readers never see a half-written file, even if the process is killed."""
+    so readers never see a half-written file, even if the process is killed. The file gets the permissions
+    any new file gets (0666 less the umask), not the temporary file's private 0600, so a colleague or a web
+    server can read results and pages. `path` must not be a folder."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name (e.g. {path / 'results.csv'})")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -59,6 +132,39 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def atomic_save_csv(df, path: str | Path) -> Path:
     """Save a pandas DataFrame as CSV atomically (no index column)."""
     return atomic_write_text(path, df.to_csv(index=False))
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path):
+    """Hold an exclusive lock on `path` (through the hidden file `.NAME.lock` beside it) for the `with` block:
+    processes that read, merge and rewrite one file take turns, so none overwrites another's rows. Blocks until
+    the lock is free. The lock file stays (deleting it would race with a waiting process); the operating system
+    releases the lock when its holder exits or is killed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield lock
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def config_hash(config: dict) -> str:

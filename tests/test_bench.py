@@ -20,7 +20,7 @@ def test_an_interrupted_grid_resumes_without_recomputing(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_grid(CELLS, crashing, path)
     assert len(pd.read_csv(path)) == 2  # the two finished cells were saved, nothing half-written
-    assert not [p for p in tmp_path.iterdir() if p.name != "grid.csv"]
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("grid.csv", ".grid.csv.lock")]  # no temp, no claim
 
     def healthy(cell):
         calls.append(cell)
@@ -83,8 +83,12 @@ def test_a_grid_resumes_only_its_own_configuration(tmp_path):
     assert len(calls) == 4  # same configuration: nothing recomputed
     messages = []
     table = run_grid(CELLS, run, path, config={"epochs": 9}, log=messages.append)
-    assert len(calls) == 8 and len(table) == 4  # another configuration: every cell recomputed, old rows dropped
-    assert "discarding 4 rows" in messages[0] and len(pd.read_csv(path)) == 4
+    assert len(calls) == 8 and len(table) == 4  # another configuration: every cell recomputed
+    assert "keeping 4 rows of other configurations" in messages[0]
+    on_disk = pd.read_csv(path)
+    assert len(on_disk) == 8 and on_disk["grid_config"].nunique() == 2  # the earlier rows are still in the file
+    run_grid(CELLS, run, path, config={"epochs": 8}, log=lambda *_: None)
+    assert len(calls) == 8  # and the first configuration resumes from them
 
 
 def test_shards_split_the_grid_and_merge_into_one_table(tmp_path):
@@ -279,3 +283,143 @@ def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeyp
     base.tables = {}
     with pytest.raises(ValueError, match="base_aign_every"):
         base_scorer(base, pool)
+
+
+_WORKER = """
+import os, sys, time
+from corelib.bench import run_grid
+methods, out = sys.argv[1].split(","), sys.argv[2]
+cells = [{"method": m, "fraction": f, "seed": 0} for m in methods for f in (0.1, 0.5)]
+def run(cell):
+    time.sleep(0.15)
+    return {"pid": os.getpid()}
+run_grid(cells, run, out, keys=("method", "fraction", "seed"), config={"same": 1}, log=lambda *_: None,
+         poll_seconds=0.05)
+"""
+
+
+def _workers(tmp_path, method_lists):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "o.csv"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, ",".join(m), str(out)], env=env,
+                              stderr=subprocess.PIPE, text=True) for m in method_lists]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    return pd.read_csv(out), [p.pid for p in procs]
+
+
+def test_two_processes_writing_one_file_keep_every_row(tmp_path):
+    """Two concurrent grids with disjoint methods on one --out: all 20 rows survive (before: the last writer won)."""
+    table, _ = _workers(tmp_path, [list("abcde"), list("fghij")])
+    assert len(table) == 20 and sorted(set(table.method)) == list("abcdefghij")
+
+
+def test_two_identical_concurrent_grids_compute_each_cell_once(tmp_path):
+    """Cells are claimed before they are computed: two identical runs share the work instead of repeating it,
+    and both finish with the whole table."""
+    table, pids = _workers(tmp_path, [list("abcd"), list("abcd")])
+    assert len(table) == 8 and not table.duplicated(["method", "fraction"]).any()
+    assert set(table.pid) <= set(pids)
+
+
+def test_a_foreign_csv_is_refused_and_left_untouched(tmp_path):
+    from corelib.bench.grid import ResultsFileError
+
+    path = tmp_path / "mine.csv"
+    path.write_text("name,value\nalpha,1\n")
+    with pytest.raises(ResultsFileError, match="mine.csv is not a results table of this grid"):
+        run_grid(CELLS, lambda c: {"acc": 1.0}, path)
+    assert path.read_text() == "name,value\nalpha,1\n"
+    with pytest.raises(ResultsFileError, match="is a folder"):
+        run_grid(CELLS, lambda c: {"acc": 1.0}, tmp_path)
+    with pytest.raises(ValueError, match="the grid has no cells"):
+        run_grid([], lambda c: {}, tmp_path / "g.csv")
+
+
+def test_nan_results_and_columns_of_other_configurations_round_trip(tmp_path):
+    """A row's own NaN stays NaN and is not mistaken for 'no such column'; a column only another configuration
+    has does not appear in this configuration's table."""
+    path = tmp_path / "g.csv"
+    run_grid(CELLS[:2], lambda c: {"old_only": 1.0}, path, config={"v": 1}, log=lambda *_: None)
+    table = run_grid(CELLS, lambda c: {"gamma": float("nan"), "acc": 0.5}, path, config={"v": 2}, log=lambda *_: None)
+    assert "old_only" not in table and table["gamma"].isna().all() and len(table) == 4
+
+
+def test_pgd_accuracy_of_a_benchmark_grid_does_not_depend_on_how_it_ran(tmp_path):
+    """Uninterrupted, resumed after an interruption, and sharded over two processes: the same table. Each cell's
+    PGD random start comes from (attack seed, cell seed), not from one generator shared by the process."""
+    from conftest import synthetic_pool
+    from corelib.attacks import PGD
+    from corelib.bench import merge_shards, run_benchmark
+
+    pool, test = synthetic_pool(n=80, seed=0), synthetic_pool(n=40, seed=3)
+    pgd = PGD(eps=16 / 255, alpha=4 / 255, steps=1, seed=0)  # one step: the random start decides a lot
+    args = dict(methods=["random"], fractions=[0.25, 0.5], seeds=[0, 1], pool=pool, test_pool=test,
+                robust_pool=test, model_name="small_cnn", config=TrainConfig(batch_size=16, augment=False), epochs=1,
+                min_steps=2, selection_epochs=1, fgsm_eps=[8 / 255], pgd=pgd, log=lambda *_: None)
+    columns = ["method", "fraction", "seed", "test_acc", "fgsm_8", "pgd_acc"]
+    whole = run_benchmark(path=tmp_path / "whole.csv", rank=0, world=1, **args)[columns]
+    calls = []
+    import corelib.baselines as baselines
+
+    original = baselines.select_coreset
+
+    def interrupted(*a, **k):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(*a, **k)
+
+    baselines.select_coreset = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_benchmark(path=tmp_path / "resumed.csv", rank=0, world=1, **args)
+    finally:
+        baselines.select_coreset = original
+    resumed = run_benchmark(path=tmp_path / "resumed.csv", rank=0, world=1, **args)[columns]
+    for rank in (1, 0):  # the second shard first: the order in which cells run must not matter
+        run_benchmark(path=tmp_path / "sharded.csv", rank=rank, world=2, **args)
+    sharded = merge_shards(tmp_path / "sharded.csv", 2, keys=("method", "fraction", "seed"))
+    sharded = sharded.set_index(["method", "fraction", "seed"]).loc[whole.set_index(["method", "fraction", "seed"]).index]
+    pd.testing.assert_frame_equal(resumed, whole)
+    pd.testing.assert_frame_equal(sharded.reset_index()[columns], whole)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-p", "bench_seeds", "[]"], "bench_seeds takes a non-empty list"),
+    (["-p", "bench_epochs", "abc"], "-p bench_epochs 'abc': bench_epochs takes an integer"),
+    (["-p", "bench_pool_size", "999999"], "bench_pool_size=999999 must be between 10 and 10000"),
+    (["-p", "bench_robust_size", "5000"], "bench_robust_size=5000 must be between 1 and 2000"),
+    (["-p", "pgd_alpha_255", "-2"], "alpha"),
+    (["--fractions", "0"], "fraction"),
+    (["--out", "FOLDER"], "is a folder"),
+    (["--out", "FOREIGN"], "is not a results table"),
+    (["-p", "bench_lr", "[oops"], "is not a YAML value"),
+])
+def test_bad_bench_arguments_stop_with_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv, message):
+    """Each usage error: exit status 2, one line `error: …` naming the value, and nothing computed."""
+    import corelib.__main__ as cli
+    from corelib import bench
+
+    ran = []
+    monkeypatch.setattr(bench, "benchmark_from_params", lambda *a, **k: ran.append(1))
+    (tmp_path / "foreign.csv").write_text("a,b\n1,2\n")
+    argv = [{"FOLDER": str(tmp_path), "FOREIGN": str(tmp_path / "foreign.csv")}.get(a, a) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "b.csv")]
+    assert cli.main(["bench", "--profile", "ci", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert ran == [] and not (tmp_path / "b.csv").exists()
+
+
+def test_merge_needs_a_positive_number_of_shards(capsys):
+    import corelib.__main__ as cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["bench", "--merge", "0"])  # before: ran the whole grid
+    assert stop.value.code == 2 and "must be ≥ 1" in capsys.readouterr().err

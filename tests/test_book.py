@@ -63,7 +63,20 @@ def test_bad_build_requests_are_named():
         book.build("smoke", only=["99_nothing"], html=False)
     with pytest.raises(ValueError, match="no chapter declares the parameter"):
         book.build("smoke", overrides={"epochz": 3}, html=False)
-    assert book.main(["build", "--profile", "nope", "--no-html"]) == 1
+    assert book.main(["build", "--profile", "nope", "--no-html"]) == 2  # a usage error
+
+
+def test_empty_or_mistyped_build_requests_stop_before_any_chapter_runs(capsys, monkeypatch):
+    ran = []
+    monkeypatch.setattr(book, "execute_chapter", lambda *a, **k: ran.append(a))
+    assert book.main(["build", "--profile", "smoke", "--no-html", "--only"]) == 2  # before: every chapter ran
+    assert "--only needs at least one chapter name" in capsys.readouterr().err
+    assert book.main(["build", "--profile", "smoke", "--no-html", "-p", "base_epochs", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "-p base_epochs 'abc': base_epochs takes an integer" in err
+    assert book.main(["build", "--profile", "smoke", "--no-html", "-p", "coreset_fractions", "[]"]) == 2
+    assert "coreset_fractions takes a non-empty list" in capsys.readouterr().err
+    assert ran == []
 
 
 def test_offline_config_points_widgets_and_math_at_local_files(tmp_path):
@@ -93,3 +106,34 @@ def test_chapters_that_use_the_base_model_declare_all_of_its_parameters():
             continue
         for p in base[n]:
             assert f"={p}" in source.replace(" ", ""), f"{n} declares {p} but does not pass it on"
+
+
+def _tiny_book(tmp_path, cells):
+    """A book root with one chapter whose code cells are `cells` (after a parameters cell) and a profile."""
+    import nbformat
+
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "p.yaml").write_text("x: 1\n")
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# T"), params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, str(tmp_path / "notebooks" / "ch.ipynb"))
+    return tmp_path
+
+
+@pytest.mark.chapters
+def test_a_chapter_error_names_the_cell_of_the_source_notebook(tmp_path):
+    root = _tiny_book(tmp_path, ["y = x + 1", "raise ValueError('boom')"])
+    with pytest.raises(book.ChapterError, match=r"failed in cell 3 of notebooks/ch.ipynb .*ValueError: boom"):
+        book.execute_chapter("ch", "p", root=root, log=lambda *_: None)  # cell 3 of the source (4 in the run)
+
+
+@pytest.mark.chapters
+def test_a_dead_kernel_names_the_chapter_and_leaves_no_running_copy(tmp_path):
+    root = _tiny_book(tmp_path, ["import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    with pytest.raises(book.ChapterError, match="chapter 'ch' stopped: the kernel died"):
+        book.execute_chapter("ch", "p", root=root, log=lambda *_: None)
+    assert not list((root / "book" / "chapters").glob(".*running*"))

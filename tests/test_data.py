@@ -29,7 +29,9 @@ def test_missing_data_and_no_network_names_the_fix(monkeypatch, tmp_path):
         load_cifar10("train", root=tmp_path / "empty", download=False)
 
 
-def test_unofficial_copy_loads_with_one_warning(tmp_path):
+def test_unofficial_copy_loads_with_one_warning(tmp_path, monkeypatch):
+    monkeypatch.setitem(data.SPLIT_SIZES, "train", 100)  # the fake's 5 batches of 20 and test batch of 30
+    monkeypatch.setitem(data.SPLIT_SIZES, "test", 30)
     root = write_fake_cifar(tmp_path)
     data._warned_roots.discard(str(root))
     with pytest.warns(UnofficialDataWarning, match="md5"):
@@ -64,7 +66,7 @@ def test_class_balanced_pool_keeps_original_indices_and_is_deterministic():
     assert torch.all(a.indices[1:] > a.indices[:-1])  # ascending
     pos = full.positions(a.indices)
     assert torch.equal(full.images[pos], a.images) and torch.equal(full.labels[pos], a.labels)
-    with pytest.raises(ValueError, match="pool size 201 is not possible"):
+    with pytest.raises(ValueError, match="size=201 is not possible"):
         class_balanced_pool(full, 201, seed=0)
 
 

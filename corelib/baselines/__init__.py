@@ -20,6 +20,7 @@ import torch
 
 from ..sampling import check_fraction
 from ..select import Selection
+from ..utils import check_integer
 from . import boundary, geometry, gradient_matching, hardness_scores, training_dynamics, uncertainty
 from .proxy import Passes, Proxy, train_proxy
 from .registry import METHODS, Method, register
@@ -36,9 +37,14 @@ def select_coreset(method: str, proxy: Proxy, fraction: float, seed: int = 0, cl
     """The coreset of `method` (a name in `METHODS`) with round(fraction · n) samples of the proxy's pool.
     `config` records the fraction, seed, the wall time and the forward / backward passes the selection took
     (samples, and passes over the pool), apart from training the proxy. Artifacts shared with other selections of
-    the same proxy are computed once, but their cost is charged to every selection that reads them."""
+    the same proxy are computed once, but their cost is charged to every selection that reads them. `params` are the
+    method's own keyword parameters (`METHODS[method].params`): any other, e.g. a misspelt one, is an error."""
     check_method(method)
     fraction = check_fraction(fraction)
+    check_integer("seed", seed)
+    if class_balanced not in (True, False):
+        raise ValueError(f"class_balanced={class_balanced!r} must be True or False")
+    METHODS[method].check_params(params)  # a misspelt parameter is an error, not silently ignored
     passes = Passes()
     start = time.perf_counter()
     indices, weights, scores = METHODS[method].select(proxy, fraction, seed, passes, class_balanced, **params)

@@ -9,6 +9,7 @@ import torch
 from ..data import Pool, pool_batches
 from ..models import eval_mode
 from ..sampling import class_members
+from ..utils import check_integer
 from .proxy import Passes, embeddings_and_probabilities, pool_scores, ranked, shared
 from .registry import register
 
@@ -73,7 +74,7 @@ def deepfool_distances(model, pool: Pool, max_iter: int = 50, overshoot: float =
 
 @register("deepfool", family="decision boundary", keeps="bottom", reads="input gradients (iterative)",
           description="the smallest DeepFool perturbation (closest to the boundary)", paper="Ducoffe & Precup 2018")
-def deepfool(proxy, fraction, seed, passes, class_balanced, max_iter: int = 50, candidates: int | None = None, **_):
+def deepfool(proxy, fraction, seed, passes, class_balanced, max_iter: int = 50, candidates: int | None = None):
     """DeepFool (Ducoffe & Precup 2018, as in DeepCore): keep the samples closest to the decision boundary, i.e.
     with the smallest DeepFool perturbation ‖r‖₂ away from the proxy's own clean prediction (`deepfool_distances`).
     As in DeepCore: the reference is the prediction (`first_preds`), not the label; all classes are compared
@@ -83,26 +84,45 @@ def deepfool(proxy, fraction, seed, passes, class_balanced, max_iter: int = 50, 
     has neither margin nor overshoot); ‖r‖₂ is measured on [0, 1] pixels and the probed input is clamped to [0, 1] (DeepCore measures on the normalised input,
     per-channel 1/std, and does not clamp); a sample whose prediction has not changed after `max_iter` steps scores
     +inf, ranked last (DeepCore scores it by the perturbation accumulated so far)."""
+    max_iter = check_integer("max_iter", max_iter, minimum=1, hint="DeepFool steps; DeepCore uses 50")
+    if candidates is not None:
+        candidates = check_integer("candidates", candidates, minimum=1,
+                                   hint="how many of the most likely other classes to compare; None compares all")
     dist = shared(proxy, passes, ("deepfool", max_iter, candidates),
                   lambda own: deepfool_distances(proxy.model, proxy.pool, max_iter, candidates=candidates, passes=own))
     return ranked(proxy, pool_scores(proxy, dist), fraction, seed, "bottom", class_balanced, "deepfool")
 
 
+CAL_NEIGHBOURS = 10  # Cal's default number of same-class neighbours
+
+
 @register("cal", family="decision boundary", keeps="top", reads="embeddings, predictions",
           description="predictions most unlike their same-class neighbours' (contrastive)", paper="Margatina et al. 2021")
-def cal(proxy, fraction, seed, passes, class_balanced, neighbours: int = 10, **_):
+def cal(proxy, fraction, seed, passes, class_balanced, neighbours: int | None = None):
     """Cal (Margatina et al. 2021, "contrastive active learning"): the mean KL divergence KL(p_neighbour ‖ p_i)
-    between the predictions of a sample's `neighbours` nearest same-class neighbours in embedding space and its own;
+    between the predictions of a sample's `neighbours` nearest same-class neighbours in embedding space and its own
+    (default None: 10, or the class size − 1 in a class of fewer than 11 samples; an explicit value must satisfy
+    1 ≤ neighbours ≤ the smallest class size − 1);
     keep the highest (the predictions that diverge most, as Margatina et al. and the CoreAdv report describe it).
     DeepCore's `cal.py` differs twice: it uses a symmetric KL, and its sort keeps the *lowest* scores (DeepCore
     issue #29). The sparse-FGSM paper's Cal row comes from DeepCore's code, so it measures that other method."""
+    sizes = {c: len(members) for c, members in class_members(proxy.pool.labels)}
+    smallest = min(sizes, key=sizes.get)
+    if sizes[smallest] < 2:
+        raise ValueError(f"cal compares each sample with its same-class neighbours, but class {smallest} has only "
+                         f"{sizes[smallest]} sample in the pool; use a pool with at least 2 samples per class")
+    if neighbours is not None:
+        neighbours = check_integer("neighbours", neighbours, minimum=1, maximum=sizes[smallest] - 1,
+                                   hint=f"same-class nearest neighbours; the smallest class ({smallest}) has "
+                                        f"{sizes[smallest]} samples, so at most {sizes[smallest] - 1}")
+    k_nn = CAL_NEIGHBOURS if neighbours is None else neighbours
     feats, p = embeddings_and_probabilities(proxy, passes)
     score = torch.empty(len(proxy.pool), dtype=torch.float64)
     log_p = p.clamp_min(1e-12).log()
     for _, members in class_members(proxy.pool.labels):
         d = torch.cdist(feats[members], feats[members])
         d.fill_diagonal_(math.inf)
-        nn_idx = d.topk(min(neighbours, len(members) - 1), largest=False).indices
+        nn_idx = d.topk(min(k_nn, len(members) - 1), largest=False).indices
         pn, lpn = p[members][nn_idx], log_p[members][nn_idx]  # (m, K, C)
         kl = (pn * (lpn - log_p[members][:, None, :])).sum(-1)  # KL(p_neighbour ‖ p_i)
         score[members] = kl.mean(1).double()

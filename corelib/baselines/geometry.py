@@ -11,7 +11,7 @@ from .registry import register
 
 @register("herding", family="geometry", keeps="cover", reads="embeddings",
           description="samples whose running mean tracks the class mean", paper="Welling 2009")
-def herding_method(proxy, fraction, seed, passes, class_balanced, **_):
+def herding_method(proxy, fraction, seed, passes, class_balanced):
     require_class_balance("herding", class_balanced)
     feats, _ = embeddings_and_probabilities(proxy, passes)
     return class_by_class(proxy, fraction, seed, lambda members, k, generator: (herding(feats[members], k), None))
@@ -23,7 +23,7 @@ def _first(members, generator) -> int:
 
 @register("kcenter", family="geometry", keeps="cover", reads="embeddings",
           description="the farthest-first cover of each class", paper="Sener & Savarese 2018")
-def kcenter(proxy, fraction, seed, passes, class_balanced, **_):
+def kcenter(proxy, fraction, seed, passes, class_balanced):
     require_class_balance("kcenter", class_balanced)
     feats, _ = embeddings_and_probabilities(proxy, passes)
 
@@ -37,7 +37,7 @@ def kcenter(proxy, fraction, seed, passes, class_balanced, **_):
 
 @register("contextual_diversity", family="geometry", keeps="cover", reads="predictions",
           description="k-center on the symmetric KL divergence between predictions", paper="Agarwal et al. 2020")
-def contextual_diversity(proxy, fraction, seed, passes, class_balanced, **_):
+def contextual_diversity(proxy, fraction, seed, passes, class_balanced):
     require_class_balance("contextual_diversity", class_balanced)
     _, p = embeddings_and_probabilities(proxy, passes)
     log_p = p.double().clamp_min(1e-12).log()
@@ -52,7 +52,7 @@ def contextual_diversity(proxy, fraction, seed, passes, class_balanced, **_):
 
 @register("moderate", family="geometry", keeps="bottom", reads="embeddings",
           description="distances to the class centre nearest the class's median distance", paper="Xia et al. 2023")
-def moderate(proxy, fraction, seed, passes, class_balanced, **_):
+def moderate(proxy, fraction, seed, passes, class_balanced):
     """Moderate-DS (Xia et al. 2023): keep the samples whose distance to their class centre is closest to the
     class's median distance."""
     feats, _ = embeddings_and_probabilities(proxy, passes)

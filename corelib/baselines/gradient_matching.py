@@ -14,6 +14,8 @@ import torch.nn.functional as F
 
 from ..coreset_solvers import cosine_similarity_matrix, facility_location_greedy, graph_cut_greedy, per_class
 from ..models import linear_gradients
+from ..objectives import build_objective
+from ..utils import check_number
 from .proxy import class_by_class, embeddings_and_probabilities, proxy_gradients, require_class_balance
 from .registry import register
 
@@ -21,9 +23,20 @@ ADVERSARIAL_PGD = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 3}  # the attack o
 DEEPCORE_GRADMATCH_LAMBDA = 1.0  # DeepCore's GradMatch ridge; the ACS configurations (and the solver's default) use 0
 
 
+SOLVER_PARAMS = {"craig": (), "gradmatch": ("lam", "tol")}  # what a method passes on to its solver, per class
+
+
 def _matching(solver, adversarial: bool):
     def method(proxy, fraction, seed, passes, class_balanced, pgd: dict | None = None, **params):
         require_class_balance(solver, class_balanced)
+        if pgd is not None:
+            if not isinstance(pgd, dict):
+                raise ValueError(f"pgd={pgd!r} must be a dict of PGD settings, e.g. {ADVERSARIAL_PGD}")
+            build_objective("pgd", **pgd)  # unknown or invalid PGD settings fail here, before any gradient
+        for name in ("lam", "tol"):
+            if name in params:
+                check_number(name, params[name], low=0,
+                             hint="GradMatch's ridge λ" if name == "lam" else "GradMatch's residual tolerance")
         if solver == "gradmatch" and not adversarial:
             params.setdefault("lam", DEEPCORE_GRADMATCH_LAMBDA)
         grads = proxy_gradients(proxy, passes, (pgd or ADVERSARIAL_PGD) if adversarial else None)
@@ -48,12 +61,14 @@ MATCHING = (  # name, solver, at PGD examples?, family, description, paper
 )
 for _name, _solver, _adversarial, _family, _description, _paper in MATCHING:
     register(_name, family=_family, keeps="cover", reads="PGD + last layer" if _adversarial else "last-layer gradients",
-             description=_description, paper=_paper)(_matching(_solver, _adversarial))
+             description=_description, paper=_paper,
+             params=(("pgd",) if _adversarial else ()) + SOLVER_PARAMS[_solver])(_matching(_solver, _adversarial))
 
 
 def _submodular(kind):
-    def method(proxy, fraction, seed, passes, class_balanced, lam: float = 1.0, **_):
+    def method(proxy, fraction, seed, passes, class_balanced, lam: float = 1.0):
         require_class_balance(kind, class_balanced)
+        check_number("lam", lam, low=0, hint="graph cut's trade-off of coverage and diversity, e.g. 1.0")
         grads = proxy_gradients(proxy, passes)
 
         def choose(members, k, generator):
@@ -68,10 +83,10 @@ def _submodular(kind):
 
 register("facility_location", family="submodular", keeps="cover", reads="last-layer gradients",
          description="a facility-location cover (cosine similarity of gradients)",
-         paper="Iyer et al. 2021 (submodular selection)")(_submodular("facility_location"))
+         paper="Iyer et al. 2021 (submodular selection)", params=())(_submodular("facility_location"))  # no λ
 register("graph_cut", family="submodular", keeps="cover", reads="last-layer gradients",
          description="a graph-cut trade-off of coverage and diversity",
-         paper="Iyer et al. 2021 (submodular selection)")(_submodular("graph_cut"))
+         paper="Iyer et al. 2021 (submodular selection)", params=("lam",))(_submodular("graph_cut"))
 
 
 def glister_greedy(h: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, k: int,
@@ -104,12 +119,13 @@ def glister_greedy(h: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias:
 
 @register("glister", family="bilevel", keeps="cover", reads="embeddings, last layer",
           description="greedy gains on the validation loss after a look-ahead step", paper="Killamsetty et al. 2021 (Glister)")
-def glister(proxy, fraction, seed, passes, class_balanced, eta: float = 0.1, **_):
+def glister(proxy, fraction, seed, passes, class_balanced, eta: float = 0.1):
     """Glister (Killamsetty et al. 2021), last-layer form as in DeepCore: per class, greedily add the sample whose
     gradient best aligns with the gradient of the (class's) validation loss at the parameters after a step of size
     η along the mean gradient of the samples chosen so far (`glister_greedy`). The validation set is the class's own
     training samples (DeepCore's default); the update is exact for the last layer, whose inputs h stay fixed."""
     require_class_balance("glister", class_balanced)
+    check_number("eta", eta, low=0, hint="Glister's look-ahead step size, e.g. 0.1")
     feats, _ = embeddings_and_probabilities(proxy, passes)
     weight = proxy.model.linear.weight.detach().cpu()
     bias = proxy.model.linear.bias.detach().cpu()

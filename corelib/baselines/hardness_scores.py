@@ -5,14 +5,21 @@ model the papers score with when the benchmark sets one (`scoring_model='base'`:
 the AIGN of its whole training run)."""
 from __future__ import annotations
 
+from ..attacks import check_ks
 from ..hardness import easycore as easycore_selection
-from ..scores import NAMES, SCHEMES, score
+from ..scores import NAMES, SCHEMES, check_scheme_params, score
 from ..sensitivity import LEVELS, sensitivity_table
+from ..utils import check_number
 from .proxy import ranked, shared
 from .registry import register
 
+
 def _sensitivity(scheme, keep):
     def method(proxy, fraction, seed, passes, class_balanced, ks=LEVELS, eps: float = 1.0, **params):
+        check_ks(ks)  # every setting is checked before the (shared, expensive) sensitivity table
+        check_number("eps", eps, low=0, hint="the sparse FGSM step; 1.0 saturates the chosen dimensions")
+        check_scheme_params(scheme, params)
+
         def compute(own):
             n = len(proxy.pool)
             own.forward += n * (1 + len(ks))  # one input gradient (its forward is the clean output) + one per level
@@ -30,12 +37,14 @@ for _scheme in SCHEMES:
         register(f"{_scheme}_{_keep}", family="sparse-FGSM sensitivity", keeps=_keep,
                  reads="sparse FGSM at k = 1, 4, 16, 64",
                  description=f"the {'highest' if _keep == 'top' else 'lowest'} {NAMES[_scheme]} scores",
-                 paper="Shinde & Madabhushi")(_sensitivity(_scheme, _keep))
+                 paper="Shinde & Madabhushi",
+                 params=("ks", "eps", *{"isef": ("alpha",), "fgsm_cs": ("weights",)}.get(_scheme, ())),
+                 )(_sensitivity(_scheme, _keep))
 
 
 @register("easycore", family="hardness", keeps="bottom", reads="input-gradient norms in training",
           description="the lowest average input-gradient norm (AIGN)", paper="EasyCore (arXiv 2510.11018)")
-def easycore(proxy, fraction, seed, passes, class_balanced, **_):
+def easycore(proxy, fraction, seed, passes, class_balanced):
     """EasyCore: the lowest AIGN, recorded for free while the scoring model trained (in-training mode)."""
     sel = easycore_selection(proxy.pool, proxy.scoring.aign, fraction, seed, class_balanced)
     return sel.indices, None, sel.scores

@@ -22,6 +22,7 @@ from ..hardness import AIGN, aign_series
 from ..sampling import by_class, coreset_size
 from ..select import select_by_score
 from ..train import RecordPerSample, TrainConfig, fit
+from ..utils import check_integer
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Proxy:
 def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, lr: float = 0.05, batch_size: int = 128,
                 weight_decay: float = 5e-4, warmup_epochs: float = 0.0, cache=None) -> Proxy:
     """DeepCore's selection model: `model_name` trained on the whole pool for `epochs` epochs (cached)."""
+    check_integer("epochs", epochs, minimum=1, hint="the proxy's training epochs, DeepCore's selection_epochs")
+    check_integer("seed", seed)
     config = TrainConfig(epochs=int(epochs), lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                          warmup_epochs=min(warmup_epochs, epochs / 4), seed=seed)
     result = fit(model_name, pool, config, model_seed=seed, cache=cache, progress=False,

@@ -4,10 +4,13 @@ paper it comes from). `corelib.baselines.select_coreset(name, ...)` calls it; `d
 
 A method is called as `method(proxy, fraction, seed, passes, class_balanced, **params)` and returns
 (dataset indices, weights or None, per-sample scores or None); `passes` (a `proxy.Passes`) counts the model
-evaluations it makes.
+evaluations it makes. `Method.params` names the keyword parameters it accepts (read from its signature, or given
+to `register` for a method that forwards them); `select_coreset` refuses any other.
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,20 +30,44 @@ class Method:
     reads: str
     description: str
     paper: str
+    params: tuple = ()  # the keyword parameters it accepts beyond the shared ones (SHARED)
+
+    def check_params(self, params: dict) -> None:
+        """Refuse keyword parameters this method does not take (a typo would otherwise be silently ignored)."""
+        unknown = [k for k in params if k not in self.params]
+        if unknown:
+            hints = [f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(k, self.params, 1)) else ""
+                     for k in unknown]
+            named = ", ".join(f"{k}={params[k]!r}{hint}" for k, hint in zip(unknown, hints))
+            takes = (f"it takes {', '.join(self.params)}" if self.params else "it takes no parameters of its own")
+            raise ValueError(f"selection method {self.name!r} does not take {named}: {takes} (besides the shared "
+                             f"{', '.join(SHARED)})")
 
 
+SHARED = ("fraction", "seed", "class_balanced")  # what select_coreset passes every method (with proxy and passes)
+POSITIONAL = ("proxy", "fraction", "seed", "passes", "class_balanced")
 METHODS: dict[str, Method] = {}
 
 
-def register(name: str, *, family: str, keeps: str, reads: str, description: str, paper: str):
-    """Decorator: register `fn` as selection method `name` with its metadata (`keeps` one of KEEPS)."""
+def signature_params(fn: Callable) -> tuple:
+    """The keyword parameters `fn` names after the five every method takes (not its **kwargs)."""
+    ordinary = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(p.name for p in list(inspect.signature(fn).parameters.values())[len(POSITIONAL):]
+                 if p.kind in ordinary)
+
+
+def register(name: str, *, family: str, keeps: str, reads: str, description: str, paper: str,
+             params: tuple | None = None):
+    """Decorator: register `fn` as selection method `name` with its metadata (`keeps` one of KEEPS). `params`: the
+    keyword parameters it accepts, when it forwards some through **kwargs (default: those its signature names)."""
     if keeps not in KEEPS:
         raise ValueError(f"keeps={keeps!r} for method {name!r}; choose one of {KEEPS}")
 
     def decorate(fn: Callable) -> Callable:
         if name in METHODS:
             raise ValueError(f"selection method {name!r} is registered twice")
-        METHODS[name] = Method(name, fn, family, keeps, reads, description, paper)
+        accepted = signature_params(fn) if params is None else tuple(params)
+        METHODS[name] = Method(name, fn, family, keeps, reads, description, paper, accepted)
         return fn
 
     return decorate
@@ -49,5 +76,5 @@ def register(name: str, *, family: str, keeps: str, reads: str, description: str
 @register("random", family="random", keeps="sample", reads="nothing",
           description="a uniform class-balanced sample: the reference every method must beat",
           paper="DeepCore (Guo, Zhao & Bai 2022)")
-def random(proxy, fraction, seed, passes, class_balanced, **_):
+def random(proxy, fraction, seed, passes, class_balanced):
     return random_selection(proxy.pool, fraction, seed, class_balanced).indices, None, None

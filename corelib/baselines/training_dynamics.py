@@ -6,6 +6,7 @@ import time
 
 import pandas as pd
 
+from ..utils import check_integer
 from .proxy import pool_scores, proxy_gradients, ranked, shared
 from .registry import register
 
@@ -25,7 +26,7 @@ def forgetting_events(per_sample: pd.DataFrame) -> pd.Series:
 
 @register("forgetting", family="training dynamics", keeps="top", reads="per-epoch correctness",
           description="the most forgetting events (correct → wrong) while the proxy trained", paper="Toneva et al. 2019")
-def forgetting(proxy, fraction, seed, passes, class_balanced, **_):
+def forgetting(proxy, fraction, seed, passes, class_balanced):
     return ranked(proxy, forgetting_events(proxy.per_sample), fraction, seed, "top", class_balanced, "forgetting")
 
 
@@ -35,12 +36,12 @@ GRAND_REPEATS = 2  # proxies GraNd averages over by default; DeepCore (and the p
 @register("grand", family="error / gradient", keeps="top", reads="last-layer gradients",
           description="the largest last-layer gradient norm, averaged over independently initialised proxies",
           paper="Paul, Ganguli & Dziugaite 2021")
-def grand(proxy, fraction, seed, passes, class_balanced, repeats: int = GRAND_REPEATS, **_):
+def grand(proxy, fraction, seed, passes, class_balanced, repeats: int = GRAND_REPEATS):
     """GraNd (Paul et al. 2021): E_θ‖∇_θ ℓ(x, y; θ)‖ over initialisations, here over `repeats` proxies trained
     like this one (the proxy itself and `repeats − 1` siblings from seeds proxy-seed + 1000·r), on the last layer
     as DeepCore computes it (DeepCore averages 10 models). The siblings' training is charged to the selection."""
-    if int(repeats) < 1:
-        raise ValueError(f"GraNd repeats={repeats} must be ≥ 1 (DeepCore averages 10 models)")
+    repeats = check_integer("repeats", repeats, minimum=1,
+                            hint="GraNd averages this many proxies; DeepCore averages 10 models")
 
     def compute(own):
         total = proxy_gradients(proxy, own).norm(dim=1).double()

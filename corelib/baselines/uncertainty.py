@@ -19,7 +19,7 @@ SCORES = {  # name: (score from softmax outputs p (n, C), description)
 
 
 def _uncertainty(kind):
-    def method(proxy, fraction, seed, passes, class_balanced, **_):
+    def method(proxy, fraction, seed, passes, class_balanced):
         _, p = embeddings_and_probabilities(proxy, passes)
         top2 = p.topk(2, dim=1).values
         score = SCORES[kind][0](p, top2)

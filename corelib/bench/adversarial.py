@@ -9,7 +9,7 @@ from ..data import Pool
 from ..evaluate import accuracy, robust_accuracy
 from ..train import TrainConfig
 from ..utils import code_hash
-from .grid import run_grid
+from .grid import cell_attack, run_grid
 
 
 def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack, model_name: str, config: TrainConfig,
@@ -30,7 +30,7 @@ def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack
                                            period, batch_wise, cell["seed"], cache, **hook_params)
         renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
         return {"objective": config.objective, "epochs": config.epochs,
-                "clean_acc": accuracy(result.model, test_pool), "robust_acc": robust_accuracy(result.model, robust_pool, attack),
+                "clean_acc": accuracy(result.model, test_pool), "robust_acc": robust_accuracy(result.model, robust_pool, cell_attack(attack, cell)),
                 "train_seconds": round(result.seconds, 2), "select_seconds": round(float(renewals["seconds"].sum()), 2),
                 "renewals": len(renewals), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
                 "gamma_random": float(renewals["gamma_random"].mean()) if len(renewals) else 0.0}

@@ -11,13 +11,15 @@ from ..attacks import PGD
 from ..cache import ArtifactCache
 from ..data import Pool
 from ..baselines.training_dynamics import GRAND_REPEATS
+from ..data import SPLIT_SIZES
 from ..evaluate import accuracy, fgsm_sweep, robust_accuracy
+from ..models import MODELS
 from ..hardness import aign_series
 from ..sampling import check_fraction, class_balanced_pool
 from ..train import TrainConfig, fit
 from ..utils import code_hash, state_fingerprint
 from .base import base_setup, profile_pools
-from .grid import distributed_env, run_grid
+from .grid import cell_attack, distributed_env, run_grid
 from .training import coreset_config
 
 
@@ -55,8 +57,15 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
     as the papers score); the other methods always read the proxy. `method_params`: per-method keyword arguments
     (e.g. {"grand": {"repeats": 10}}). Resumable and shardable (`run_grid`; rank / world default to torchrun's
     environment)."""
+    methods, fractions, seeds = list(methods), list(fractions), list(seeds)
+    for name, values in (("methods", methods), ("fractions", fractions), ("seeds", seeds)):
+        if not values:
+            raise ValueError(f"no {name} to run: give at least one")
     for m in methods:
         baselines.check_method(m)
+    for name, value, low in (("epochs", epochs, 1), ("min_steps", min_steps, 0), ("selection_epochs", selection_epochs, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}={value!r} must be an integer ≥ {low}")
     if rank is None or world is None:
         rank, world = distributed_env()
     method_params = dict(method_params or {})
@@ -89,10 +98,11 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
         sweep = fgsm_sweep(result.model, robust_pool, fgsm_eps)
         scored_by = "proxy" if scorer is None or baselines.METHODS[cell["method"]].family not in SCORED else "base"
         row = {"size": len(selection), "weighted": selection.weights is not None, "epochs": run_config.epochs,
-               "scored_by": scored_by,
+               "scored_by": scored_by, "pool_size": len(pool), "test_size": len(test_pool),
+               "robust_size": len(robust_pool),
                "test_acc": accuracy(result.model, test_pool)}
         row.update({f"fgsm_{round(e, 2):g}": a for e, a in zip(sweep["eps_255"], sweep["accuracy"])})
-        row.update(pgd_acc=robust_accuracy(result.model, robust_pool, pgd), select_seconds=round(selection.seconds, 3),
+        row.update(pgd_acc=robust_accuracy(result.model, robust_pool, cell_attack(pgd, cell)), select_seconds=round(selection.seconds, 3),
                    forward_passes=round(selection.config["forward_passes"], 3),
                    backward_passes=round(selection.config["backward_passes"], 3),
                    proxy_seconds=round(proxy.seconds, 2), train_seconds=round(result.seconds, 2))
@@ -123,6 +133,61 @@ def best_three(results: pd.DataFrame, value: str = "test_acc") -> pd.DataFrame:
     return means.rank(ascending=False, method="min") <= 3
 
 
+def _check_int(p: dict, name: str, low: int, high: int | None = None, why: str = "") -> int:
+    value = p.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name}={value!r} must be an integer{why}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"≥ {low}"
+        raise ValueError(f"{name}={value} must be {bound}{why}")
+    return value
+
+
+def check_benchmark_params(p: dict) -> None:
+    """Check every setting `benchmark_from_params` reads before any work starts, each with an error naming it:
+    sizes that fit the data (no silent clamping: `bench_pool_size` ≤ `train_size`, `bench_test_size` and
+    `bench_robust_size` ≤ `test_size`), counts, the model, the training and attack settings."""
+    missing = sorted({"train_size", "test_size", "pool_seed", "model", "bench_lr", "bench_batch_size",
+                      "bench_warmup_epochs", "weight_decay", "bench_pool_size", "bench_epochs", "bench_min_steps",
+                      "selection_epochs", "bench_test_size", "bench_fgsm_eps_255", "eps_255", "pgd_alpha_255",
+                      "robust_pgd_steps", "bench_robust_size", "seed"} - set(p))
+    if missing:
+        raise ValueError(f"the benchmark needs the parameters {missing}; take them from a profile (profiles/ci.yaml)")
+    train_size = _check_int(p, "train_size", 1, SPLIT_SIZES["train"])
+    test_size = _check_int(p, "test_size", 1, SPLIT_SIZES["test"])
+    _check_int(p, "bench_pool_size", 10, train_size, " (the benchmark pool is drawn from the train_size pool)")
+    _check_int(p, "bench_test_size", 1, test_size, " (drawn from the test_size test set)")
+    _check_int(p, "bench_robust_size", 1, test_size, " (drawn from the test_size test set)")
+    _check_int(p, "bench_epochs", 1)
+    _check_int(p, "bench_min_steps", 0)
+    _check_int(p, "selection_epochs", 1)
+    _check_int(p, "robust_pgd_steps", 1)
+    _check_int(p, "grand_repeats", 1) if "grand_repeats" in p else None
+    for name in ("seed", "pool_seed"):
+        _check_int(p, name, 0)
+    if p["model"] not in MODELS:
+        raise ValueError(f"model={p['model']!r} is not a model of corelib; choose one of {sorted(MODELS)}")
+    eps = p["bench_fgsm_eps_255"]
+    if not isinstance(eps, (list, tuple)) or not eps or any(
+            isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 <= e <= 255 for e in eps):
+        raise ValueError(f"bench_fgsm_eps_255={eps!r} must be a non-empty list of budgets in [0, 255] (units of 1/255)")
+    scoring = p.get("scoring_model", "proxy")
+    if scoring not in SCORING_MODELS:
+        raise ValueError(f"scoring_model={scoring!r}; choose 'proxy' (the selection_epochs proxy, DeepCore) or "
+                         "'base' (the fully trained base model, as the sparse-FGSM and EasyCore papers score)")
+    _bench_config(p)
+    _bench_pgd(p)
+
+
+def _bench_config(p: dict) -> TrainConfig:
+    return TrainConfig(lr=p["bench_lr"], batch_size=p["bench_batch_size"], warmup_epochs=p["bench_warmup_epochs"],
+                       weight_decay=p["weight_decay"])
+
+
+def _bench_pgd(p: dict) -> PGD:
+    return PGD(eps=p["eps_255"] / 255, alpha=p["pgd_alpha_255"] / 255, steps=p["robust_pgd_steps"], seed=p["seed"])
+
+
 def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=None, rank=None, world=None,
                           log=print) -> pd.DataFrame:
     """`run_benchmark` with the settings of a profile (or a chapter's parameters): data (train_size, test_size,
@@ -131,19 +196,16 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
     (bench_test_size for clean accuracy; bench_fgsm_eps_255, eps_255, pgd_alpha_255, robust_pgd_steps, bench_robust_size,
     seed for FGSM and PGD), `scoring_model` ('proxy': DeepCore's semantics, every method reads the proxy; 'base':
     the sparse-FGSM scores and AIGN read the base model of `base_setup`, as the papers score; default 'proxy') and
-    `grand_repeats` (GraNd's proxies, default 2)."""
+    `grand_repeats` (GraNd's proxies, default 2). Every setting is checked first (`check_benchmark_params`)."""
     p = params
+    check_benchmark_params(p)
     scoring = p.get("scoring_model", "proxy")
-    if scoring not in SCORING_MODELS:
-        raise ValueError(f"scoring_model={scoring!r}; choose 'proxy' (the selection_epochs proxy, DeepCore) or "
-                         "'base' (the fully trained base model, as the sparse-FGSM and EasyCore papers score)")
     train_pool, test_pool = profile_pools(p)
-    pool = class_balanced_pool(train_pool, min(int(p["bench_pool_size"]), len(train_pool)), seed=p["pool_seed"])
-    robust_pool = class_balanced_pool(test_pool, min(int(p["bench_robust_size"]), len(test_pool)), seed=p["pool_seed"])
-    test_pool = class_balanced_pool(test_pool, min(int(p["bench_test_size"]), len(test_pool)), seed=p["pool_seed"])
-    config = TrainConfig(lr=p["bench_lr"], batch_size=p["bench_batch_size"], warmup_epochs=p["bench_warmup_epochs"],
-                         weight_decay=p["weight_decay"])
-    pgd = PGD(eps=p["eps_255"] / 255, alpha=p["pgd_alpha_255"] / 255, steps=p["robust_pgd_steps"], seed=p["seed"])
+    pool = class_balanced_pool(train_pool, int(p["bench_pool_size"]), seed=p["pool_seed"])
+    robust_pool = class_balanced_pool(test_pool, int(p["bench_robust_size"]), seed=p["pool_seed"])
+    test_pool = class_balanced_pool(test_pool, int(p["bench_test_size"]), seed=p["pool_seed"])
+    config = _bench_config(p)
+    pgd = _bench_pgd(p)
     cache = ArtifactCache() if cache is None else cache
     scorer = base_scorer(base_setup(p, cache=cache, progress=False).run, pool) if scoring == "base" else None
     method_params = {"grand": {"repeats": int(p.get("grand_repeats", GRAND_REPEATS))}}

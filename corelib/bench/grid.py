@@ -1,23 +1,46 @@
-"""Experiments as grids of cells (e.g. method × fraction × seed), each cell a row of a tidy results table that is
-written atomically after every cell, so an interrupted grid resumes where it stopped and never leaves a corrupt
-file.
+"""Experiments as grids of cells (e.g. method × fraction × seed), each cell a row of a tidy results table.
 
-A grid can be sharded across processes, GPUs or machines: with `world > 1` (by default RANK and WORLD_SIZE
+What a results table guarantees:
+
+- **No finished row is ever lost.** After every cell the process takes a lock on the file, reads what is on disk,
+  adds its row and rewrites the file atomically, so an interrupted grid resumes where it stopped, a killed
+  process never leaves a corrupt file, and two processes writing one file both keep their rows.
+- **No row of another configuration is deleted.** Every row carries `grid_config`, the hash of the
+  configuration it was computed under (data, settings, code). A grid reads only its own rows; rows of other
+  configurations (an earlier `-p` value, older code) stay in the file, and a log line says how many.
+- **A cell is computed once.** Before computing a cell a process claims it (`.NAME.claims` beside the
+  table); another process on the same machine skips the claimed cell and waits for its row at the end. A claim
+  whose process has died is taken over.
+- **Same table however it ran.** Rows come back in the order of the cells, read from the file, so an
+  uninterrupted, a resumed and a sharded run give the same table (up to the timing column `cell_seconds`), as
+  long as each cell's computation depends only on the cell (give attacks a per-cell generator:
+  `cell_attack`).
+
+A grid can also be sharded across processes, GPUs or machines: with `world > 1` (by default RANK and WORLD_SIZE
 from torchrun's environment) a process runs every world-th cell and writes its own shard file beside the
 results path; `merge_shards` joins them into the results table.
 """
 from __future__ import annotations
 
+import io
+import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-from ..utils import atomic_save_csv, config_hash
+from ..attacks import Attack
+from ..utils import atomic_write_text, config_hash, file_lock
 
 CELL_KEYS = ("method", "keep", "fraction", "seed")
+META = ("cell_seconds", "grid_config")
+
+
+class ResultsFileError(ValueError):
+    """A results path that is not a results table this code can safely add rows to."""
 
 
 def _key(cell: dict, keys: Sequence[str]) -> tuple:
@@ -26,9 +49,13 @@ def _key(cell: dict, keys: Sequence[str]) -> tuple:
 
 def distributed_env() -> tuple[int, int]:
     """(rank, world size) from torchrun's RANK and WORLD_SIZE (0, 1 outside torchrun)."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    if not 0 <= rank < world:
-        raise ValueError(f"RANK={rank} must lie in [0, WORLD_SIZE={world})")
+    try:
+        rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    except ValueError:
+        raise ValueError(f"RANK={os.environ.get('RANK')!r} and WORLD_SIZE={os.environ.get('WORLD_SIZE')!r} must be "
+                         "integers (torchrun sets them)") from None
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"RANK={rank} must lie in [0, WORLD_SIZE={world}) and WORLD_SIZE must be ≥ 1")
     return rank, world
 
 
@@ -38,71 +65,254 @@ def shard_path(path: str | Path, rank: int, world: int) -> Path:
     return path.with_name(f"{path.stem}.rank{rank}-of-{world}{path.suffix}")
 
 
-def _read_rows(path: Path, grid_config: str, log) -> list[dict]:
-    if not path.is_file():
-        return []
-    done = pd.read_csv(path)
-    if not len(done):
-        return []
-    same = done.get("grid_config", pd.Series("", index=done.index)).astype(str) == grid_config
-    if not same.all():
-        log(f"{path.name}: discarding {int((~same).sum())} rows computed under another configuration")
-    return done[same].to_dict("records")
+def cell_seed(seed: int, cell: dict) -> int:
+    """A seed for the random choices of one cell, from a base `seed` and the cell's own `seed` (not its method or
+    fraction, so every method of one seed meets the same random attack starts: a paired comparison)."""
+    return int(config_hash({"seed": int(seed), "cell_seed": int(cell.get("seed", 0))}), 16) % (2 ** 63)
 
+
+def cell_attack(attack: Attack, cell: dict) -> Attack:
+    """`attack` with a fresh generator for this cell (`cell_seed` of its seed and the cell's): the cell's result
+    then does not depend on which cells this process evaluated before, so a resumed or sharded grid matches an
+    uninterrupted one."""
+    return attack.reseeded(cell_seed(getattr(attack, "seed", 0), cell))
+
+
+# ---------------------------------------------------------------- the table on disk
+
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        raise ResultsFileError(f"{path} is a folder; --out / path must name a CSV file, e.g. {path / 'results.csv'}")
+    if path.suffix.lower() != ".csv":
+        raise ResultsFileError(f"{path}: a results table is a .csv file; name one ending in .csv")
+
+
+def _read_text_table(path: Path, keys: Sequence[str]) -> pd.DataFrame:
+    """Every row of the results file as text (all configurations), or an empty table. A file that is not a
+    results table of this kind (no grid_config or key columns) is refused, never overwritten."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame()
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ResultsFileError(f"{path} is not a readable CSV ({err}); move it away or choose another --out") from None
+    missing = [c for c in ("grid_config", *keys) if c not in table.columns]
+    if missing:
+        raise ResultsFileError(f"{path} is not a results table of this grid (no column {', '.join(missing)}); "
+                               "it was left untouched: choose another --out, or move the file away")
+    return table
+
+
+def check_results_file(path: str | Path, keys: Sequence[str] = CELL_KEYS) -> None:
+    """Fail now, before any work, if `path` cannot take this grid's rows: a folder, not a .csv name, or an
+    existing file that is not a results table of this kind (`ResultsFileError`)."""
+    path = Path(path)
+    _check_path(path)
+    _read_text_table(path, keys)
+
+
+def _row_text(row: dict) -> pd.DataFrame:
+    """One row as the text pandas writes, with NaN values written 'nan' (an empty field means: no such column
+    in this row's configuration)."""
+    text = pd.DataFrame([row]).to_csv(index=False, na_rep="nan")
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+
+
+def _write_text_table(table: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, table.fillna("").to_csv(index=False))
+
+
+def _own_rows(table: pd.DataFrame, grid_config: str) -> pd.DataFrame:
+    """The rows of one configuration with their natural dtypes; columns that only other configurations have
+    (empty in every row of this one) are left out."""
+    if not len(table):
+        return pd.DataFrame()
+    mine = table[table["grid_config"] == grid_config]
+    if not len(mine):
+        return pd.DataFrame()
+    mine = mine.loc[:, (mine != "").any(axis=0)]
+    return pd.read_csv(io.StringIO(mine.to_csv(index=False)))
+
+
+def _append(path: Path, row: dict, keys: Sequence[str]) -> None:
+    """Add one row to the results file under its lock: read what is on disk, append, rewrite atomically."""
+    with file_lock(path):
+        table = _read_text_table(path, keys)
+        _write_text_table(pd.concat([table, _row_text(row)], ignore_index=True), path)
+
+
+# ---------------------------------------------------------------- claims
+
+def _claims_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.claims")
+
+
+def _read_claims(path: Path) -> dict:
+    try:
+        return json.loads(_claims_path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _write_claims(path: Path, claims: dict) -> None:
+    if claims:
+        atomic_write_text(_claims_path(path), json.dumps(claims))
+    else:
+        _claims_path(path).unlink(missing_ok=True)
+
+
+def _me() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _alive(claim: dict) -> bool:
+    """Is the claiming process still running? Only decidable on this machine; a claim from another machine
+    counts as alive while it is fresher than a day."""
+    if claim.get("host") != socket.gethostname():
+        return time.time() - float(claim.get("since", 0)) < 86_400
+    try:
+        os.kill(int(claim["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _claim_key(grid_config: str, key: tuple) -> str:
+    return json.dumps([grid_config, *key])
+
+
+def _try_claim(path: Path, done_paths: list[Path], grid_config: str, key: tuple, keys) -> str:
+    """'done' (a row exists), 'busy' (a live process claimed it) or 'mine' (claimed now)."""
+    with file_lock(path):
+        for p in done_paths:
+            rows = _own_rows(_read_text_table(p, keys), grid_config)
+            if len(rows) and key in {_key(r, keys) for r in rows.to_dict("records")}:
+                return "done"
+        claims = _read_claims(path)
+        ck = _claim_key(grid_config, key)
+        other = claims.get(ck)
+        if other and (other.get("host"), other.get("pid")) != (_me()["host"], _me()["pid"]) and _alive(other):
+            return "busy"
+        claims[ck] = {**_me(), "since": time.time()}
+        _write_claims(path, claims)
+        return "mine"
+
+
+def _release(path: Path, grid_config: str, key_list: list[tuple]) -> None:
+    with file_lock(path):
+        claims = _read_claims(path)
+        for key in key_list:
+            claim = claims.get(_claim_key(grid_config, key))
+            if claim and (claim.get("host"), claim.get("pid")) == (_me()["host"], _me()["pid"]):
+                del claims[_claim_key(grid_config, key)]
+        _write_claims(path, claims)
+
+
+# ---------------------------------------------------------------- the grid
 
 def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str | Path,
              keys: Sequence[str] = CELL_KEYS, config: dict | None = None, log=print, rank: int = 0,
-             world: int = 1) -> pd.DataFrame:
-    """Run every cell whose key is not yet in the CSV at `path`, appending its row (cell fields + the dict
-    `run_cell` returns) and rewriting the CSV atomically after each cell. Returns the rows of `cells`.
+             world: int = 1, poll_seconds: float = 1.0) -> pd.DataFrame:
+    """Run every cell whose key has no row yet in the CSV at `path` under this configuration, adding its row
+    (cell fields + the dict `run_cell` returns + cell_seconds + grid_config) to the file after each cell (see
+    the module docstring for what that guarantees). Returns the rows of `cells`, in their order.
 
     `config` describes everything the cells share (data, training settings, scores, code version); its hash
-    is stored with every row, and rows written under another configuration are discarded, so a grid resumes
-    only the run it belongs to. With `world > 1` this process runs cells rank, rank + world, … and writes them
-    to `shard_path(path, rank, world)` (cells already in `path` are skipped); join the shards with `merge_shards`."""
+    is stored with every row, and the grid resumes only rows of its own configuration. With `world > 1` this
+    process runs cells rank, rank + world, … and writes them to `shard_path(path, rank, world)` (cells already
+    in `path` are skipped); join the shards with `merge_shards`."""
     cells = list(cells)
+    if not cells:
+        raise ValueError("the grid has no cells: give at least one method, fraction and seed")
     seen = {}
     for cell in cells:
         k = _key(cell, keys)
         if k in seen:
             raise ValueError(f"duplicate grid cell {dict(zip(keys, k))}; every cell must differ in {list(keys)}")
         seen[k] = cell
-    if not 0 <= rank < world:
-        raise ValueError(f"rank {rank} must lie in [0, world={world})")
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"rank {rank} must lie in [0, world={world}) and world must be ≥ 1")
     path = Path(path)
-    grid_config = config_hash(config or {})
-    merged = _read_rows(path, grid_config, log)
     out = path if world == 1 else shard_path(path, rank, world)
-    rows = merged if world == 1 else _read_rows(out, grid_config, log)
-    finished = {_key(r, keys) for r in merged + rows}
+    for p in {path, out}:
+        _check_path(p)
+    grid_config = config_hash(config or {})
+    sources = [path] if world == 1 else [path, out]
+    with file_lock(out):
+        tables = [_read_text_table(p, keys) for p in sources]
+    others = sum(int((t["grid_config"] != grid_config).sum()) for t in tables if len(t))
+    if others:
+        log(f"{out.name}: keeping {others} rows of other configurations in the file (this grid reads only its own, "
+            f"grid_config {grid_config})")
+    finished = {_key(r, keys) for t in tables for r in _own_rows(t, grid_config).to_dict("records")}
     mine = cells if world == 1 else cells[rank::world]
     todo = [c for c in mine if _key(c, keys) not in finished]
     if len(todo) < len(mine):
         log(f"resuming {out.name}: {len(mine) - len(todo)} of {len(mine)} cells already done")
-    for cell in todo:
-        start = time.perf_counter()
-        row = {**cell, **run_cell(cell), "cell_seconds": round(time.perf_counter() - start, 2),
-               "grid_config": grid_config}
-        rows.append(row)
-        atomic_save_csv(pd.DataFrame(rows), out)
-    table = pd.DataFrame(merged + rows if world > 1 else rows)
-    wanted = {_key(c, keys) for c in cells}
-    return table[[_key(r, keys) in wanted for r in table.to_dict("records")]].reset_index(drop=True)
+    waiting, held = [], []
+    try:
+        for cell in todo:
+            key = _key(cell, keys)
+            state = _try_claim(out, sources, grid_config, key, keys)
+            if state == "busy":
+                waiting.append(cell)
+                continue
+            if state == "done":
+                continue
+            held.append(key)
+            _compute(cell, run_cell, out, keys, grid_config)
+        while waiting:  # cells another live process claimed: wait for their rows, or take over a dead claim
+            still = []
+            for cell in waiting:
+                key = _key(cell, keys)
+                state = _try_claim(out, sources, grid_config, key, keys)
+                if state == "mine":
+                    log(f"{out.name}: the process that claimed {dict(zip(keys, key))} has stopped; computing it")
+                    held.append(key)
+                    _compute(cell, run_cell, out, keys, grid_config)
+                elif state == "busy":
+                    still.append(cell)
+            waiting = still
+            if waiting:
+                time.sleep(poll_seconds)
+    finally:
+        if held:
+            _release(out, grid_config, held)
+    with file_lock(out):
+        own = [_own_rows(_read_text_table(p, keys), grid_config) for p in sources]
+    table = pd.concat([t for t in own if len(t)], ignore_index=True)
+    table["_key"] = [_key(r, keys) for r in table.to_dict("records")]
+    table = table.drop_duplicates("_key", keep="last").set_index("_key")
+    order = [k for k in (_key(c, keys) for c in cells) if k in table.index]
+    return table.loc[order].reset_index(drop=True)
+
+
+def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str) -> None:
+    start = time.perf_counter()
+    row = {**cell, **run_cell(cell), "cell_seconds": round(time.perf_counter() - start, 2), "grid_config": grid_config}
+    _append(out, row, keys)
 
 
 def merge_shards(path: str | Path, world: int, keys: Sequence[str] = CELL_KEYS, remove: bool = True) -> pd.DataFrame:
-    """Join the rows of `path` and of its `world` shard files into `path` (atomically), one row per cell key
-    (a shard's row wins over an older merged one); with `remove`, delete the shard files afterwards."""
+    """Join the rows of `path` and of its `world` shard files into `path` (atomically, under its lock), one row
+    per configuration and cell key (a shard's row wins over an older merged one; rows of other configurations
+    are kept); with `remove`, delete the shard files afterwards. Returns the merged file's rows."""
+    if not isinstance(world, int) or world < 1:
+        raise ValueError(f"world={world!r}: the number of processes whose shards to merge must be an integer ≥ 1")
     path = Path(path)
-    parts = [pd.read_csv(p) for p in [path] + [shard_path(path, r, world) for r in range(world)] if p.is_file()]
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        raise FileNotFoundError(f"no results at {path} nor in its {world} shard files; run the grid first")
-    table = pd.concat(parts, ignore_index=True)
-    table["_key"] = [_key(r, keys) for r in table.to_dict("records")]
-    table = table.drop_duplicates("_key", keep="last").drop(columns="_key").reset_index(drop=True)
-    atomic_save_csv(table, path)
-    if remove:
-        for r in range(world):
-            shard_path(path, r, world).unlink(missing_ok=True)
-    return table
+    _check_path(path)
+    shards = [shard_path(path, r, world) for r in range(world)]
+    with file_lock(path):
+        parts = [t for t in (_read_text_table(p, keys) for p in [path] + shards) if len(t)]
+        if not parts:
+            raise FileNotFoundError(f"no results at {path} nor in its {world} shard files "
+                                    f"({shards[0].name}, …); run the grid first")
+        table = pd.concat(parts, ignore_index=True).fillna("")
+        table = table.drop_duplicates(["grid_config", *keys], keep="last").reset_index(drop=True)
+        _write_text_table(table, path)
+        if remove:
+            for p in shards:
+                p.unlink(missing_ok=True)
+    return pd.read_csv(io.StringIO(table.to_csv(index=False)))

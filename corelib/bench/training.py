@@ -15,7 +15,7 @@ from ..evaluate import accuracy, robust_accuracy
 from ..select import Selection
 from ..train import TrainConfig, fit
 from ..utils import code_hash, config_hash
-from .grid import CELL_KEYS, run_grid
+from .grid import CELL_KEYS, cell_attack, run_grid
 
 
 def coreset_config(config: TrainConfig, size: int, epochs: int, min_steps: int = 0) -> TrainConfig:
@@ -61,6 +61,7 @@ def selection_grid(cells: list[dict], select: Callable[[dict], Selection], pool:
         selection.seconds = time.perf_counter() - start
         objective = cell.get("objective", "standard")
         return train_on_selection(selection, pool, test_pool, model_name, configs[objective], epochs[objective],
-                                  min_steps, cell["seed"], cache, attack, robust_pool)
+                                  min_steps, cell["seed"], cache, None if attack is None else cell_attack(attack, cell),
+                                  robust_pool)
 
     return run_grid(cells, run, path, keys=(*CELL_KEYS, "objective"), config=shared)
