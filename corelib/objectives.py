@@ -86,7 +86,10 @@ class PGDTraining(Objective):
 class TRADES(Objective):
     """TRADES (Zhang et al. 2019): CE(f(x), y) + β·KL(softmax f(x) ‖ softmax f(x_adv)) per sample, with
     x_adv from `steps` signed ascent steps on the KL, started at x + 0.001·N(0, I), in eval mode (as the
-    official code). Correctness is read from the clean logits."""
+    official code). Correctness is read from the clean logits. One difference from the official code: the KL is
+    computed from log-probabilities (`log_target=True`), same value, but its gradient stays finite when a clean
+    probability underflows to 0, where the official `kl_div(log q, softmax(z))` gives NaN (seen here: a TRADES
+    coreset run of chapter 6 at lr 0.05 diverged to NaN in its second epoch)."""
 
     name = "trades"
 
@@ -114,8 +117,11 @@ class TRADES(Objective):
         logits = model(x)
         logits_adv = model(x + (x_adv - x.detach()))
         natural = F.cross_entropy(logits.float(), y, reduction="none")
-        robust = F.kl_div(F.log_softmax(logits_adv.float(), dim=1), F.softmax(logits.float(), dim=1),
-                          reduction="none").sum(1)
+        # KL(p ‖ q) from log-probabilities: with p = softmax(logits) as the target, a probability that underflows
+        # to exactly 0 (a logit gap above ~100) gives log 0 = −inf in kl_div's gradient through its target and
+        # turns the step into NaN; Σ exp(log p)(log p − log q) has the same value and a finite gradient.
+        robust = F.kl_div(F.log_softmax(logits_adv.float(), dim=1), F.log_softmax(logits.float(), dim=1),
+                          reduction="none", log_target=True).sum(1)
         return natural + self.beta * robust, logits
 
 

@@ -146,6 +146,7 @@ def test_cli_runs_a_grid_in_two_torchrun_processes_and_merges(tmp_path):
     assert sorted(zip(table.method, table.seed)) == [("herding", 0), ("herding", 1), ("random", 0), ("random", 1)]
     assert "[rank 1/2]" in done.stdout and "merged 4 rows" in done.stdout and not list(tmp_path.glob("bench.rank*"))
     assert table["test_acc"].between(0, 1).all() and {"fgsm_0", "fgsm_8", "pgd_acc"} <= set(table.columns)
+    assert (table["pool_size"] == 200).all() and (table["robust_size"] == 50).all()  # the sizes are recorded
     bad = subprocess.run([sys.executable, "-m", "corelib", "bench", "--methods", "kmeans", "--out", str(out)],
                          env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown selection method 'kmeans'" in bad.stderr
@@ -423,3 +424,23 @@ def test_merge_needs_a_positive_number_of_shards(capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["bench", "--merge", "0"])  # before: ran the whole grid
     assert stop.value.code == 2 and "must be ≥ 1" in capsys.readouterr().err
+
+
+def test_a_diverged_cell_is_recorded_and_left_out_of_means(tmp_path):
+    from corelib.utils import NonFiniteError
+
+    messages = []
+
+    def run(cell):
+        if cell["method"] == "b" and cell["fraction"] == 0.5:
+            raise NonFiniteError("training diverged: the loss is nan at epoch 2 of 4, step 5 of 6")
+        return {"acc": cell["fraction"]}
+
+    table = run_grid(CELLS, run, tmp_path / "g.csv", log=messages.append)
+    assert table["status"].tolist() == ["ok", "ok", "ok", "diverged"]
+    assert table["acc"].isna().tolist() == [False, False, False, True]
+    assert table.loc[3, "note"].startswith("training diverged") and "1 of 4 runs diverged" in messages[-1]
+    assert table.groupby("method")["acc"].mean().to_dict() == {"a": 0.3, "b": 0.1}
+    calls = []
+    run_grid(CELLS, lambda c: calls.append(c) or {"acc": 1.0}, tmp_path / "g.csv", log=lambda *_: None)
+    assert calls == []  # a diverged cell is a finished cell: a rerun does not retry it

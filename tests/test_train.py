@@ -187,3 +187,33 @@ def test_fit_cache_key_holds_hook_settings_and_the_code_of_the_hook_module(tmp_p
     assert len(cache.misses) == 3  # the trainer does not import hardness: still a hit
     fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact")})
     assert len(cache.misses) == 4  # the AIGN hook's module changed: retrained
+
+
+def test_trades_loss_keeps_a_finite_gradient_when_a_probability_underflows():
+    """A clean logit gap above ~100 makes softmax give an exact 0; kl_div with that target has a NaN gradient
+    (what made a chapter-6 TRADES run diverge). The loss from log-probabilities has the same value, finite
+    gradients, and equals the closed form Σ p (log p − log q) on ordinary logits."""
+    from corelib.objectives import TRADES
+
+    class Fixed(torch.nn.Module):  # logits = scale × (channel means − 0.5)
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(scale))
+
+        def forward(self, x):
+            return self.scale * (x.mean((2, 3)) - 0.5)
+
+    x = torch.tensor([[1.0, 0.0, 0.2]]).view(1, 3, 1, 1).repeat(1, 1, 2, 2)
+    y = torch.tensor([0])
+    for scale, finite_before in ((300.0, False), (2.0, True)):
+        model = Fixed(scale)
+        loss, _ = TRADES(beta=6.0, eps=8 / 255, alpha=2 / 255, steps=2, seed=0)(model, x, y)
+        (grad,) = torch.autograd.grad(loss.sum(), model.scale)
+        assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
+        x_adv = (x + torch.tensor([-8.0, 8.0, 8.0]).view(1, 3, 1, 1) / 255).clamp(0, 1)
+        old = F.kl_div(F.log_softmax(model(x_adv), 1), F.softmax(model(x), 1), reduction="sum")  # the official form
+        assert bool(torch.isfinite(torch.autograd.grad(old, model.scale)[0])) == finite_before
+    z, z_adv = torch.tensor([[2.0, -1.0, 0.5]]), torch.tensor([[1.0, 0.0, 0.3]])
+    p, log_p, log_q = z.softmax(1), z.log_softmax(1), z_adv.log_softmax(1)
+    ours = F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(1)
+    assert torch.allclose(ours, (p * (log_p - log_q)).sum(1), atol=1e-7)

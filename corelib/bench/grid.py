@@ -11,6 +11,9 @@ What a results table guarantees:
 - **A cell is computed once.** Before computing a cell a process claims it (`.NAME.claims` beside the
   table); another process on the same machine skips the claimed cell and waits for its row at the end. A claim
   whose process has died is taken over.
+- **A diverged run is recorded, not fatal.** A cell whose training stops with `NonFiniteError` (a NaN or infinite
+  loss) gets a row with `status` 'diverged' and the error in `note`, its numbers missing (NaN), so means over seeds
+  leave it out; every call says how many runs diverged. Finished cells have `status` 'ok'.
 - **Same table however it ran.** Rows come back in the order of the cells, read from the file, so an
   uninterrupted, a resumed and a sharded run give the same table (up to the timing column `cell_seconds`), as
   long as each cell's computation depends only on the cell (give attacks a per-cell generator:
@@ -33,7 +36,7 @@ from typing import Callable, Iterable, Sequence
 import pandas as pd
 
 from ..attacks import Attack
-from ..utils import atomic_write_text, config_hash, file_lock
+from ..utils import NonFiniteError, atomic_write_text, config_hash, file_lock
 
 CELL_KEYS = ("method", "keep", "fraction", "seed")
 META = ("cell_seconds", "grid_config")
@@ -286,12 +289,21 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     table["_key"] = [_key(r, keys) for r in table.to_dict("records")]
     table = table.drop_duplicates("_key", keep="last").set_index("_key")
     order = [k for k in (_key(c, keys) for c in cells) if k in table.index]
-    return table.loc[order].reset_index(drop=True)
+    table = table.loc[order].reset_index(drop=True)
+    if "status" in table and (table["status"] != "ok").any():
+        bad = table[table["status"] != "ok"]
+        log(f"{len(bad)} of {len(table)} runs diverged (non-finite loss) and are left out of every mean: "
+            + "; ".join(", ".join(f"{k}={r[k]}" for k in keys if k in r and pd.notna(r[k])) for r in bad.to_dict("records")))
+    return table
 
 
 def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str) -> None:
     start = time.perf_counter()
-    row = {**cell, **run_cell(cell), "cell_seconds": round(time.perf_counter() - start, 2), "grid_config": grid_config}
+    try:
+        result = {"status": "ok", **run_cell(cell)}
+    except NonFiniteError as err:  # a diverged training run: a row that says so, not a lost grid
+        result = {"status": "diverged", "note": str(err).splitlines()[0][:300]}
+    row = {**cell, **result, "cell_seconds": round(time.perf_counter() - start, 2), "grid_config": grid_config}
     _append(out, row, keys)
 
 
