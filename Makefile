@@ -35,7 +35,11 @@ check-html:
 	$(BIN)/python -m corelib.book check-html --screenshots _build/screenshots
 
 bench: data
-	for script in benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py benchmarks/selection_cost.py benchmarks/adversarial_coreset.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	mkdir -p _build && rm -f _build/bench.log
+	@set -o pipefail; failed=""; for script in benchmarks/attacks.py benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py benchmarks/selection_cost.py benchmarks/adversarial_coreset.py; do \
+	  echo "== $$script"; $(BIN)/python $$script | tee -a _build/bench.log || failed="$$failed $$script"; done; \
+	echo "== all RESULT lines"; grep "^RESULT" _build/bench.log; \
+	if [ -n "$$failed" ]; then echo "missed goals in:$$failed"; exit 1; fi
 
 clean:
 	rm -rf _build book/chapters

@@ -1,14 +1,21 @@
 """Selection cost of every method in corelib.baselines relative to one training epoch of the same model on the
-same pool, measured in one run (the proxy's own training, shared by all methods, is reported separately).
+same pool, measured in one run (the proxy's own training, shared by all methods, is reported separately); and
+`craig_busy_vs_quiet`: CRAIG's selection time while another process keeps one core busy, over its time on a quiet
+machine (pairs alternate busy / quiet; goal ≤ 3: the greedy loops run on one thread, so a neighbour does not make
+their thousands of tiny operations wait for a second thread).
 
-    .venv/bin/python benchmarks/selection_cost.py [--images 2000] [--fraction 0.1] [--methods all]
+    .venv/bin/python benchmarks/selection_cost.py [--images 2000] [--fraction 0.1] [--methods all] [--repeats 3]
 """
+import statistics
+import subprocess
+import sys
 import time
 
 import pandas as pd
+import torch
 
 import corelib as cl
-from common import setup
+from common import finish, result, setup, timed
 from corelib import baselines
 
 
@@ -19,7 +26,7 @@ def options(parser):
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=2000, repeats=1, extra=options)
+    args, device, profile, pool = setup(__doc__, images=2000, repeats=3, extra=options)
     methods = sorted(baselines.METHODS) if args.methods == ["all"] else args.methods
     proxy = baselines.train_proxy(profile["model"], pool, args.selection_epochs, seed=0, lr=profile["base_lr"],
                                   batch_size=profile["base_batch_size"], weight_decay=profile["weight_decay"])
@@ -39,6 +46,31 @@ def main():
           f"{proxy.seconds:.1f} s = {proxy.seconds / epoch:.2f} epochs")
     print(table.round(3).to_string())
 
+    def craig():
+        baselines.select_coreset("craig", proxy, args.fraction, seed=0)
+
+    craig()  # warm-up
+    quiet, busy = [], []
+    for i in range(args.repeats):  # alternate quiet / busy, the order flipped every pair
+        for phase in (("quiet", "busy") if i % 2 == 0 else ("busy", "quiet")):
+            if phase == "quiet":
+                quiet.append(timed(craig))
+                continue
+            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            try:
+                time.sleep(0.3)  # let it take its core
+                busy.append(timed(craig))
+            finally:
+                spinner.kill()
+                spinner.wait()
+    ratios = [b / q for b, q in zip(busy, quiet)]
+    r = {"ratio": statistics.median(ratios)}
+    print(f"CRAIG selection ({args.images} images, {100 * args.fraction:g} %, {torch.get_num_threads()} torch threads): "
+          f"quiet {statistics.median(quiet):.2f} s, one core busy {statistics.median(busy):.2f} s; pair ratios "
+          f"{[round(v, 2) for v in ratios]}")
+    result("craig_busy_vs_quiet", r["ratio"], "<=3")
+    return finish()
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

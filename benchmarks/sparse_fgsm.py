@@ -1,19 +1,21 @@
 """Sparse FGSM scoring speed, measured in one run on the same model and images.
 
-(a) the one-gradient multi-k scorer (`corelib.sensitivity.sparse_probabilities`: one input gradient,
-    one top-k, prefix masks, one stacked forward) against a per-k reference that, as the paper
-    describes, computes a fresh gradient and a forward pass for each k.   Goal: ≥ 3×.
-(b) the scorer's time divided by one forward+backward (input-gradient) pass over the same images.
-    Goal: ≤ 2.5 (the floor is about 2: one gradient pass plus forward passes over four levels).
+(a) RESULT sparse_speedup_vs_perk: the one-gradient multi-k scorer (`corelib.sensitivity.sparse_probabilities`:
+    one input gradient, one top-k, prefix masks, one stacked forward) against a per-k reference that, as the
+    paper describes, computes a fresh gradient and a forward pass for each k. Goal ≥ 2: with a forward pass
+    costing f gradient passes the cost model allows at most (L + (L + 1)f) / (1 + Lf) ≈ 2.5 for L = 4 levels here.
+(b) RESULT sparse_scorer_gradient_passes: the scorer's time divided by one forward+backward (input-gradient)
+    pass over the same images. Goal ≤ 2.5 (the floor is 1 + Lf ≈ 2.2).
+Pairs alternate (`common.paired`); each value is the median of the pair ratios.
 
     .venv/bin/python benchmarks/sparse_fgsm.py [--images 2000] [--repeats 3]
 """
-import time
+import sys
 
 import torch
 
 import corelib as cl
-from common import setup
+from common import finish, paired, result, setup
 from corelib.attacks import SparseFGSM, input_gradient
 from corelib.models import eval_mode
 from corelib.sensitivity import sparse_probabilities
@@ -47,14 +49,6 @@ def forward_pass(model, x, batch_size):
             model(x[s:s + batch_size])
 
 
-def best_of(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
 
 def main():
     args, device, profile, pool = setup(__doc__, images=2000)
@@ -67,23 +61,22 @@ def main():
     reference = per_k_reference(model, x, y, ks, eps, bs)
     assert torch.allclose(ours, reference.cpu(), atol=1e-5), "the scorers disagree"
 
-    t_ours = best_of(lambda: sparse_probabilities(model, pool, ks, eps, batch_size=bs), args.repeats)
-    t_ref = best_of(lambda: per_k_reference(model, x, y, ks, eps, bs), args.repeats)
-    t_grad = best_of(lambda: gradient_pass(model, x, y, bs), args.repeats)
-    t_fwd = best_of(lambda: forward_pass(model, x, bs), args.repeats)
-    f = t_fwd / t_grad  # a forward pass in units of an input-gradient pass
-    print(f"device: {cl.device_description(device)}; model {profile['model']}; {args.images} images; k = {ks}; "
-          f"best of {args.repeats}")
-    print(f"one input-gradient pass:                {t_grad:6.2f} s")
-    print(f"one forward pass:                       {t_fwd:6.2f} s   (f = {f:.2f} gradient passes)")
-    print(f"multi-k scorer (one gradient, stacked): {t_ours:6.2f} s")
-    print(f"per-k reference (gradient per k):       {t_ref:6.2f} s   (outputs agree to 1e-5)")
-    L = len(ks)
-    print(f"(a) speed-up of the multi-k scorer over per-k: {t_ref / t_ours:.2f}x   (goal >= 3; "
-          f"the most this cost model allows is ({L} + {L + 1}f) / (1 + {L}f) = {(L + (L + 1) * f) / (1 + L * f):.2f}x)")
-    print(f"(b) scorer time / one forward+backward pass:   {t_ours / t_grad:.2f}    (goal <= 2.5; "
-          f"floor 1 + {L}f = {1 + L * f:.2f})")
+    a = paired(lambda: per_k_reference(model, x, y, ks, eps, bs),
+               lambda: sparse_probabilities(model, pool, ks, eps, batch_size=bs), args.repeats, device)
+    b = paired(lambda: sparse_probabilities(model, pool, ks, eps, batch_size=bs),
+               lambda: gradient_pass(model, x, y, bs), args.repeats, device)
+    c = paired(lambda: forward_pass(model, x, bs), lambda: gradient_pass(model, x, y, bs), args.repeats, device)
+    f, L = c["ratio"], len(ks)  # a forward pass in units of an input-gradient pass
+    print(f"model {profile['model']}; {args.images} images; k = {ks}; {args.repeats} timed pairs each")
+    print(f"one input-gradient pass:                {b['b']:6.2f} s")
+    print(f"one forward pass:                       {c['a']:6.2f} s   (f = {f:.2f} gradient passes)")
+    print(f"multi-k scorer (one gradient, stacked): {a['b']:6.2f} s")
+    print(f"per-k reference (gradient per k):       {a['a']:6.2f} s   (outputs agree to 1e-5)")
+    print(f"cost-model ceiling of (a): {(L + (L + 1) * f) / (1 + L * f):.2f}x; floor of (b): {1 + L * f:.2f}")
+    result("sparse_speedup_vs_perk", a["ratio"], ">=2")
+    result("sparse_scorer_gradient_passes", b["ratio"], "<=2.5")
+    return finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,7 +4,9 @@ the DeepCore baselines share: facility location, graph cut, herding and k-center
 
 Each takes the vectors (or a similarity matrix) of one class or one group and returns positions into them, in
 selection order (CRAIG and GradMatch also non-negative weights). None ever forms an n×n matrix over the whole
-pool: `per_class` runs a solver class by class, and `batchwise` runs it on mini-batch mean gradients.
+pool: `per_class` runs a solver class by class, and `batchwise` runs it on mini-batch mean gradients. The greedy
+loops run on one thread (`utils.one_thread`): thousands of tiny operations, whose time would otherwise depend on
+how busy the other cores are.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from scipy.optimize import nnls
 
 from .sampling import by_class, coreset_size
+from .utils import one_thread
 
 
 def craig(gradients: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,6 +37,7 @@ def craig(gradients: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return chosen, weights
 
 
+@one_thread
 def facility_location_greedy(sim: torch.Tensor, k: int) -> torch.Tensor:
     """argmax F(S) = Σᵢ max_{j∈S} sim(i, j) over |S| = k, greedily, for non-negative similarities (monotone
     submodular: F(S) ≥ (1 − 1/e)·OPT). Returns positions in selection order."""
@@ -50,6 +54,7 @@ def facility_location_greedy(sim: torch.Tensor, k: int) -> torch.Tensor:
     return torch.tensor(chosen, dtype=torch.long)
 
 
+@one_thread
 def graph_cut_greedy(sim: torch.Tensor, k: int, lam: float = 1.0) -> torch.Tensor:
     """argmax F(S) = λ Σ_{i∈V, j∈S} sim(i, j) − Σ_{i, j∈S} sim(i, j), greedily, in DeepCore's parameterisation
     (λ weights coverage: a larger λ favours representative samples, a smaller one diversity): the gain of j is
@@ -75,6 +80,7 @@ def cosine_similarity_matrix(g: torch.Tensor) -> torch.Tensor:
     return g @ g.T + 1
 
 
+@one_thread
 def herding(features: torch.Tensor, k: int) -> torch.Tensor:
     """Herding (Welling 2009): greedily add the sample that brings the mean of the chosen set closest to the
     mean μ of all: argminⱼ ‖μ − (Σ_S eᵢ + eⱼ)/(|S| + 1)‖. Returns positions in selection order. DeepCore's
@@ -94,6 +100,7 @@ def herding(features: torch.Tensor, k: int) -> torch.Tensor:
     return torch.tensor(chosen, dtype=torch.long)
 
 
+@one_thread
 def k_center(distance_to, n: int, k: int, first: int) -> torch.Tensor:
     """k-Center Greedy (Sener & Savarese 2018): start at `first`, then repeatedly add the sample farthest from
     the chosen set. `distance_to(j)` returns the distances (n,) of every sample to sample j, so only one row of
@@ -128,6 +135,7 @@ def _nonnegative_ridge(atoms: np.ndarray, target: np.ndarray, lam: float) -> np.
     return nnls(chol.T, rhs)[0]
 
 
+@one_thread
 def gradmatch(gradients: torch.Tensor, k: int, lam: float = 0.0, target: torch.Tensor | None = None,
               tol: float = 1e-100, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """GradMatch (Killamsetty et al. 2021, as adversarial coreset selection runs it): orthogonal matching pursuit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -86,6 +87,25 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
     return device
+
+
+def one_thread(fn):
+    """Run `fn` with torch on one intra-op thread (restored afterwards). For loops of thousands of small tensor
+    operations (the greedy solvers on one class's 200 × 200 matrix): with several threads each tiny op waits for a
+    thread rendezvous, and when another process keeps a core busy that wait grows a hundredfold. One thread makes
+    the loop's time independent of what else the machine runs, at no cost on a quiet one."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = torch.get_num_threads()
+        if before == 1:
+            return fn(*args, **kwargs)
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper
 
 
 def device_description(device: torch.device) -> str:

@@ -98,3 +98,33 @@ def test_bad_solver_input_is_named():
         per_class(g, torch.zeros(5, dtype=torch.long), 0.4, solver="glister")
     with pytest.raises(ValueError, match="fraction"):
         per_class(g, torch.zeros(5, dtype=torch.long), 0.0)
+
+
+def test_greedy_loops_run_on_one_thread_and_restore_the_setting():
+    """The greedy loops' thousands of tiny ops run on one torch thread (a busy neighbour core cannot stall them),
+    and the caller's thread count comes back afterwards, also after an error."""
+    import torch
+
+    from corelib import coreset_solvers as cs
+    from corelib.baselines.gradient_matching import glister_greedy
+    from corelib.utils import one_thread
+
+    seen = []
+
+    @one_thread
+    def probe(fail=False):
+        seen.append(torch.get_num_threads())
+        if fail:
+            raise RuntimeError("boom")
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        probe()
+        with pytest.raises(RuntimeError):
+            probe(fail=True)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    for fn in (cs.facility_location_greedy, cs.graph_cut_greedy, cs.herding, cs.k_center, cs.gradmatch, glister_greedy):
+        assert fn.__wrapped__.__name__ == fn.__name__  # wrapped by one_thread

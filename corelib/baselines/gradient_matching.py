@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..coreset_solvers import cosine_similarity_matrix, facility_location_greedy, graph_cut_greedy, per_class
 from ..models import linear_gradients
 from ..objectives import build_objective
-from ..utils import check_number
+from ..utils import check_number, one_thread
 from .proxy import class_by_class, embeddings_and_probabilities, proxy_gradients, require_class_balance
 from .registry import register
 
@@ -89,6 +89,7 @@ register("graph_cut", family="submodular", keeps="cover", reads="last-layer grad
          paper="Iyer et al. 2021 (submodular selection)", params=("lam",))(_submodular("graph_cut"))
 
 
+@one_thread
 def glister_greedy(h: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, k: int,
                    eta: float = 0.1, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Glister's greedy loop on the last layer (W, b) for penultimate features h (n, D) and labels y, validation
