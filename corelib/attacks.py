@@ -154,6 +154,8 @@ class PGD(Attack):
     """Projected Gradient Descent (Madry et al. 2018) in ℓ∞ or ℓ2, with random start and restarts.
 
     ℓ∞ step: x ← Π_{‖x−x₀‖∞≤ε}(x + α·sign(g)); ℓ2 step: x ← Π_{‖x−x₀‖₂≤ε}(x + α·g/‖g‖₂); then clip to [0, 1].
+    In ℓ∞ the two clips are one clamp to [max(x₀ − ε, 0), min(x₀ + ε, 1)], bounds computed once per batch (equal
+    to torchattacks' separate clamps up to the rounding of x₀ + (x − x₀)).
     Random start: uniform in the ℓ∞ ball, or a uniform direction with radius U(0, ε) in ℓ2 (as torchattacks).
     With `restarts` > 1 each sample keeps the restart that fools the model, else the one of highest loss.
     `eps` and `alpha` may also be tensors with one value per sample (used for boundary-distance bisection).
@@ -199,12 +201,16 @@ class PGD(Attack):
     def _run(self, model, x, y):
         x_adv = self._start(x)
         alpha = _per_sample(self.alpha, x)
+        if self.norm == "linf":  # the ε-ball ∩ [0, 1] as two bounds, computed once: one clamp per step
+            eps = _per_sample(self.eps, x)
+            low, high = (x - eps).clamp_(0, 1), (x + eps).clamp_(0, 1)
+            for _ in range(self.steps):
+                grad, _ = _input_gradient(model, x_adv, y)
+                x_adv = torch.clamp(x_adv.detach() + alpha * grad.sign_(), low, high)
+            return x_adv
         for _ in range(self.steps):
             grad, _ = _input_gradient(model, x_adv, y)
-            if self.norm == "linf":
-                step = grad.sign()
-            else:
-                step = grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            step = grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
             x_adv = self._project(x, x_adv + alpha * step).detach()
         return x_adv
 
