@@ -188,6 +188,7 @@ def _check_k(k, n) -> int:
 SOLVERS = {"craig": craig, "gradmatch": gradmatch}
 
 
+@one_thread
 def per_class(gradients: torch.Tensor, labels: torch.Tensor, fraction: float, solver: str = "craig", seed: int = 0,
               **params) -> tuple[torch.Tensor, torch.Tensor]:
     """Run `solver` class by class with class-balanced sizes (the project's rule, `sampling.by_class`), so

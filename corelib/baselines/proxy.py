@@ -22,7 +22,7 @@ from ..hardness import AIGN, aign_series
 from ..sampling import by_class, coreset_size
 from ..select import select_by_score
 from ..train import RecordPerSample, TrainConfig, fit
-from ..utils import check_integer
+from ..utils import check_integer, one_thread
 
 
 @dataclass
@@ -146,8 +146,11 @@ def require_class_balance(name: str, class_balanced: bool) -> None:
                          "(a pool-wide run would need an n×n matrix)")
 
 
+@one_thread
 def class_by_class(proxy, fraction, seed, choose):
-    """Run `choose(members, k, generator)` class by class (`sampling.by_class`); returns the method's result."""
+    """Run `choose(members, k, generator)` class by class (`sampling.by_class`); returns the method's result. The
+    per-class work (one class's small matrices, greedy loops) runs on one thread (`utils.one_thread`), so its time
+    does not depend on what else the machine runs; compute pool-wide passes before calling it."""
     labels = proxy.pool.labels.cpu()
     positions, weights = by_class(labels, coreset_size(len(labels), fraction), seed, choose)
     return proxy.pool.indices.cpu()[positions], weights, None
