@@ -61,11 +61,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_out(out: str) -> Path:
+    """--out as a results file (`bench.check_results_file`: not a folder, a .csv name, not a foreign table); a
+    trailing separator, which Path drops, also names a folder."""
     path = Path(out)
-    if path.is_dir() or out.endswith(("/", os.sep)):
+    if out.endswith(("/", os.sep)):
         raise UsageError(f"--out {out} is a folder; give the results file, e.g. --out {path / 'bench.csv'}")
-    if path.suffix.lower() != ".csv":
-        raise UsageError(f"--out {out}: the results table is a CSV file; give a name ending in .csv")
+    try:
+        bench.check_results_file(path, bench.BENCH_KEYS)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     return path
 
 
@@ -81,8 +85,7 @@ def bench_settings(args) -> tuple[dict, list, list, list]:
 
 
 def _bench_settings(args):
-    out = _check_out(args.out)
-    bench.check_results_file(out, bench.BENCH_KEYS)
+    _check_out(args.out)
     params = load_profile(args.profile)
     for name, text in args.param:
         if name not in params:
@@ -111,11 +114,7 @@ def _bench_settings(args):
 
 def bench_main(args) -> int:
     if args.merge:
-        try:
-            out = _check_out(args.out)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
-        table = bench.merge_shards(out, args.merge, keys=bench.BENCH_KEYS)
+        table = bench.merge_shards(_check_out(args.out), args.merge, keys=bench.BENCH_KEYS)
         print(f"merged {len(table)} rows into {args.out}")
         return 0
     params, methods, fractions, seeds = bench_settings(args)
