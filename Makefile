@@ -38,7 +38,7 @@ bench: data
 	mkdir -p _build && rm -f _build/bench.log
 	@set -o pipefail; failed=""; for script in benchmarks/attacks.py benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py benchmarks/selection_cost.py benchmarks/adversarial_coreset.py; do \
 	  echo "== $$script"; $(BIN)/python $$script | tee -a _build/bench.log || failed="$$failed $$script"; done; \
-	echo "== all RESULT lines"; grep "^RESULT" _build/bench.log; \
+	echo "== all RESULT lines"; grep -E "^(DECISION|RESULT)" _build/bench.log; \
 	if [ -n "$$failed" ]; then echo "missed goals in:$$failed"; exit 1; fi
 
 clean:

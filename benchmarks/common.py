@@ -7,7 +7,10 @@ affects both sides of every pair alike. Each script ends with one line per compa
 
     RESULT <name> <value> <goal>            e.g.  RESULT pgd_vs_torchattacks 0.94 <=1.0
 
-(`finish`) and exits with status 1 if any goal is missed, so `make bench` fails on a missed goal.
+(`finish`) and exits with status 1 if any goal is missed, so `make bench` fails on a missed goal. A goal that is
+an adoption rule rather than a target (`result(..., adopts="bf16 as the ci precision")`: bf16 is adopted where it
+is >= 1.4x faster) says whether the rule is met instead, never fails the run (the measured value decides a setting;
+it is not a speed the code owes), and a DECISION line before the RESULT lines says what was decided.
 """
 import argparse
 import os
@@ -19,7 +22,7 @@ import torch
 import corelib as cl
 from corelib.profiles import load_profile
 
-_RESULTS: list[tuple[str, float, str, bool]] = []
+_RESULTS: list[tuple[str, float, str, bool, str | None]] = []
 
 
 def setup(doc: str, images: int = 2000, repeats: int = 3, extra=None, threads: int | None = None):
@@ -76,10 +79,11 @@ def _meets(value: float, goal: str) -> bool:
     raise ValueError(f"goal {goal!r} must start with <=, >=, < or >")
 
 
-def result(name: str, value: float, goal: str) -> bool:
-    """Record one comparison; the RESULT lines are printed, last, when the script ends."""
+def result(name: str, value: float, goal: str, adopts: str | None = None) -> bool:
+    """Record one comparison; the RESULT lines are printed, last, when the script ends. With `adopts` (what the
+    goal decides, e.g. "bf16 as the ci precision") the goal is an adoption rule, reported but never a failure."""
     ok = _meets(value, goal)
-    _RESULTS.append((name, value, goal, ok))
+    _RESULTS.append((name, value, goal, ok, adopts))
     return ok
 
 
@@ -87,6 +91,16 @@ def finish() -> int:
     """Print the RESULT lines (last) and return the exit status: 1 if any goal was missed. Scripts end with
     `sys.exit(finish())`."""
     print()
-    for name, value, goal, ok in _RESULTS:
-        print(f"RESULT {name} {value:.3g} {goal}" + ("" if ok else "   MISSED"))
-    return 0 if all(ok for *_, ok in _RESULTS) else 1
+    decisions = {}
+    for name, value, goal, ok, adopts in _RESULTS:
+        if adopts is not None:
+            decisions.setdefault(adopts, []).append((name, ok))
+    for adopts, rules in decisions.items():
+        failed = [name for name, ok in rules if not ok]
+        print(f"DECISION {adopts}: " + (f"not adopted ({', '.join(failed)} outside the adoption rule)" if failed
+                                        else "adopted (every adoption rule met)"))
+    for name, value, goal, ok, adopts in _RESULTS:
+        verdict = ("" if ok else "   MISSED") if adopts is None else \
+            f"   adoption rule {'met' if ok else 'not met'} ({adopts})"
+        print(f"RESULT {name} {value:.3g} {goal}{verdict}")
+    return 0 if all(ok or adopts is not None for _, _, _, ok, adopts in _RESULTS) else 1

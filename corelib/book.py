@@ -27,7 +27,8 @@ import yaml
 
 from .data import ensure_cifar10
 from .profiles import ROOT, check_value, load_profile
-from .utils import atomic_write_text, code_hash, config_hash, device_description, git_commit, resolve_device
+from .utils import (atomic_write_text, code_hash, config_hash, device_description, git_commit, precision_description,
+                    resolve_device)
 CHAPTER_DIR = "book/chapters"
 
 
@@ -105,7 +106,8 @@ def _format_seconds(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{int(s // 60)} min {s % 60:.0f} s"
 
 
-def run_record_cell(profile: str, params: dict, device: str, seconds: float, commit: str, data: str):
+def run_record_cell(profile: str, params: dict, device: str, seconds: float, commit: str, data: str,
+                    precision: str = "fp32"):
     """The markdown cell placed under each chapter's title: how this page was produced."""
     import nbformat
     import torch
@@ -119,6 +121,7 @@ def run_record_cell(profile: str, params: dict, device: str, seconds: float, com
         f"| profile | `{profile}` |",
         f"| parameters | {shown} |",
         f"| device | {device} |",
+        f"| precision | {precision} |",
         f"| runtime | {_format_seconds(seconds)} (executed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC) |",
         f"| git commit | `{commit}` |",
         f"| software | torch {torch.__version__}, Python {sys.version.split()[0]} |",
@@ -186,9 +189,12 @@ def execute_chapter(name: str, profile_name: str, overrides: dict | None = None,
             data = ensure_cifar10(params.get("data_root"), download=False)[1]
     except Exception:
         data = "unknown"
-    device = device_description(resolve_device(params.get("device", "auto")))
-    nb.cells.insert(1, run_record_cell(profile_name, params, device, seconds, git_commit(root), data))
+    resolved = resolve_device(params.get("device", "auto"))
+    device = device_description(resolved)
+    precision = precision_description(params.get("precision", "auto"), resolved)
+    nb.cells.insert(1, run_record_cell(profile_name, params, device, seconds, git_commit(root), data, precision))
     nb.metadata["corebook"] = {"fingerprint": fp, "profile": profile_name, "parameters": params, "device": device,
+                               "precision": precision,
                                "runtime_s": round(seconds, 1), "commit": git_commit(root)}
     atomic_write_text(dst, nbformat.writes(nb))
     log(f"[{name}] done in {_format_seconds(seconds)}")

@@ -26,7 +26,8 @@ from .data import Pool, augment, batch_positions
 from .evaluate import accuracy
 from .models import build_model
 from .objectives import OBJECTIVES, build_objective
-from .utils import NonFiniteError, atomic_write_bytes, check_integer, check_number, config_hash
+from .utils import (NonFiniteError, atomic_write_bytes, check_integer, check_number, check_precision, config_hash,
+                    resolve_precision)
 
 SCHEDULES = ("cosine", "multistep", "constant")
 
@@ -54,7 +55,7 @@ class TrainConfig:
     objective_params: dict = field(default_factory=dict)
     augment: bool = True
     seed: int = 0
-    amp: bool | None = None  # None: bf16 autocast on CUDA, off on CPU
+    precision: str = "auto"  # 'fp32', 'bf16' (autocast for the training steps) or 'auto': bf16 on CUDA, fp32 on CPU
     channels_last: bool = True
 
     def __post_init__(self):
@@ -90,8 +91,7 @@ class TrainConfig:
             raise ValueError(f"warmup_epochs={self.warmup_epochs} is longer than the run (epochs={self.epochs}): the "
                              f"learning rate would never reach lr; choose 0 ≤ warmup_epochs ≤ {self.epochs}")
         check_integer("seed", self.seed)
-        if self.amp is not None:
-            _check_flag("amp", self.amp)
+        check_precision(self.precision)
         _check_flag("augment", self.augment)
         _check_flag("channels_last", self.channels_last)
         self.milestones = tuple(self.milestones)
@@ -257,8 +257,8 @@ class _Epochs:
     def __init__(self, model, pool: Pool, config: TrainConfig, want_grad: bool):
         self.model, self.pool, self.config, self.want_grad = model, pool, config, want_grad
         device = pool.device
-        amp = (device.type == "cuda") if config.amp is None else config.amp
-        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else nullcontext
+        bf16 = resolve_precision(config.precision, device) == "bf16"
+        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.objective = build_objective(config.objective, seed=config.seed, **config.objective_params)
         self.optimizer = _optimizer(model, config)

@@ -108,6 +108,46 @@ def one_thread(fn):
     return wrapper
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (the `avx512_bf16` or `amx_bf16` flag, read from /proc/cpuinfo on
+    Linux; False where it cannot be read). Without it, oneDNN emulates bf16 and autocast is far slower than fp32
+    (measured 13x slower for the small CNN on a host with only AVX2: benchmarks/train_throughput.py)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; choose 'fp32', 'bf16' (torch.autocast with bfloat16 for the "
+                         "training steps) or 'auto' (bf16 on CUDA, fp32 on the CPU)")
+    return precision
+
+
+def resolve_precision(precision: str, device) -> str:
+    """'auto' → 'bf16' on CUDA and 'fp32' elsewhere (on the CPU bf16 is a measured choice, not a default: it is
+    13x slower where the CPU has no native bf16, and changes the numbers where it has); 'fp32' / 'bf16' as given."""
+    check_precision(precision)
+    if precision == "auto":
+        return "bf16" if torch.device(device).type == "cuda" else "fp32"
+    return precision
+
+
+def precision_description(precision: str, device) -> str:
+    """For run records: what the training steps computed in, and what always stays fp32."""
+    resolved = resolve_precision(precision, device)
+    if resolved == "fp32":
+        return "fp32" + (" (`precision='auto'`)" if precision == "auto" else "")
+    native = "" if torch.device(device).type == "cuda" else \
+        (", native on this CPU" if cpu_has_native_bf16() else ", emulated on this CPU (no avx512_bf16: slow)")
+    return (f"bf16 autocast for training steps{native}; attacks, evaluation, input gradients and scores in fp32")
+
+
 def device_description(device: torch.device) -> str:
     """Human-readable device name for run records, e.g. 'cpu (2 threads)' or 'cuda:0 (NVIDIA H100)'."""
     device = torch.device(device)

@@ -52,8 +52,10 @@ def test_fingerprint_follows_parameters():
 
 
 def test_run_record_names_profile_device_runtime_and_commit():
-    cell = book.run_record_cell("ci", {"profile": "ci", "seed": 0}, "cpu (2 threads)", 125.0, "abc1234", "official")
-    for text in ("`ci`", "`seed=0`", "cpu (2 threads)", "2 min 5 s", "`abc1234`", "official"):
+    cell = book.run_record_cell("ci", {"profile": "ci", "seed": 0}, "cpu (2 threads)", 125.0, "abc1234", "official",
+                                "bf16 autocast for training steps")
+    for text in ("`ci`", "`seed=0`", "cpu (2 threads)", "2 min 5 s", "`abc1234`", "official",
+                 "| precision | bf16 autocast for training steps |"):
         assert text in cell.source
     assert cell.metadata["tags"] == ["run-record"]
 
@@ -137,3 +139,21 @@ def test_a_dead_kernel_names_the_chapter_and_leaves_no_running_copy(tmp_path):
     with pytest.raises(book.ChapterError, match="chapter 'ch' stopped: the kernel died"):
         book.execute_chapter("ch", "p", root=root, log=lambda *_: None)
     assert not list((root / "book" / "chapters").glob(".*running*"))
+
+
+@pytest.mark.parametrize("name", book.chapters())
+def test_every_chapter_takes_device_and_precision_and_passes_precision_to_its_training(name):
+    """`device` and `precision` are parameters of every chapter, and every TrainConfig / train_baseline a chapter
+    builds is given the chapter's precision (otherwise the parameter would silently do nothing there)."""
+    import json
+    import re
+
+    src = book.source_notebook(name)
+    assert {"device", "precision"} <= set(book.declared_parameters(src))
+    code = "\n".join("".join(c["source"]) for c in json.loads(src.read_text())["cells"] if c["cell_type"] == "code")
+    for call in re.finditer(r"cl\.(TrainConfig|train_baseline)\(", code):
+        depth, i = 1, call.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(code[i], 0)
+            i += 1
+        assert "precision=precision" in code[call.start():i], f"{name}: {code[call.start():i]}"

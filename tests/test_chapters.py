@@ -16,6 +16,7 @@ def test_chapter_executes_with_the_smoke_profile(name, tmp_path, monkeypatch):
                                force=True, log=lambda *_: None)
     nb = json.loads(out.read_text())
     assert nb["metadata"]["corebook"]["profile"] == "smoke"
+    assert nb["metadata"]["corebook"]["precision"] == "fp32"
     assert "run-record" in nb["cells"][1]["metadata"]["tags"]
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]

@@ -157,14 +157,30 @@ def test_fit_is_cached_by_configuration(tmp_path):
     assert len(cache.misses) == 2
 
 
-def test_amp_path_runs_with_bf16_autocast():
-    """The CUDA default (bf16 autocast) exercised on the CPU: losses stay finite and the model learns."""
+def test_bf16_precision_runs_with_autocast_and_changes_the_numbers():
+    """The CUDA default (bf16 autocast) exercised on the CPU: losses stay finite, the model learns, and the run
+    really is in bf16 (its losses differ from the fp32 run's, which `precision='auto'` reproduces on the CPU)."""
     pool = synthetic_pool(n=64)
-    model = TinyNet(seed=0)
-    result = train(model, pool, TrainConfig(epochs=6, batch_size=16, lr=0.05, amp=True, augment=False,
-                                            channels_last=False), progress=False)
-    assert torch.isfinite(torch.tensor(result.history["train_loss"].tolist())).all()
-    assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+
+    def run(precision):
+        config = TrainConfig(epochs=6, batch_size=16, lr=0.05, precision=precision, augment=False, channels_last=False)
+        return train(TinyNet(seed=0), pool, config, progress=False).history["train_loss"]
+
+    bf16, fp32, auto = run("bf16"), run("fp32"), run("auto")
+    assert torch.isfinite(torch.tensor(bf16.tolist())).all()
+    assert bf16.iloc[-1] < bf16.iloc[0]
+    assert not bf16.equals(fp32) and auto.equals(fp32)
+
+
+def test_precision_resolution_and_description():
+    from corelib.utils import precision_description, resolve_precision
+
+    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cuda") == "bf16" and resolve_precision("fp32", "cuda") == "fp32"
+    assert precision_description("fp32", "cpu") == "fp32"
+    assert "fp32" in precision_description("bf16", "cpu") and "bf16 autocast" in precision_description("bf16", "cpu")
+    with pytest.raises(ValueError, match="precision='half'"):
+        resolve_precision("half", "cpu")
 
 
 def test_fit_cache_key_holds_hook_settings_and_the_code_of_the_hook_module(tmp_path, monkeypatch):

@@ -134,7 +134,7 @@ def test_duplicate_or_empty_subsets_are_refused(tiny_fit, tmp_path):
     ({"gamma": 0}, "gamma=0"), ({"gamma": 10}, "gamma=10"),
     ({"milestones": (50, 75), "schedule": "multistep"}, "milestone=50 .*fractions of the run"),
     ({"momentum": 0.0}, "nesterov=True needs momentum > 0"),
-    ({"augment": "no"}, "augment='no' must be True or False"), ({"amp": "bf16"}, "amp='bf16'"),
+    ({"augment": "no"}, "augment='no' must be True or False"), ({"precision": "fp16"}, "precision='fp16'"),
     ({"seed": 0.5}, "seed=0.5 must be an integer"),
     ({"objective": "pgd", "objective_params": {"alpha": -2 / 255}}, "alpha=-0.00784314 must be"),
     ({"objective": "pgd", "objective_params": {"stepz": 3}}, "bad parameters"),

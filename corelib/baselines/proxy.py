@@ -66,17 +66,17 @@ class Proxy:
 
 
 def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, lr: float = 0.05, batch_size: int = 128,
-                weight_decay: float = 5e-4, warmup_epochs: float = 0.0, cache=None) -> Proxy:
+                weight_decay: float = 5e-4, warmup_epochs: float = 0.0, cache=None, precision: str = "auto") -> Proxy:
     """DeepCore's selection model: `model_name` trained on the whole pool for `epochs` epochs (cached)."""
     check_integer("epochs", epochs, minimum=1, hint="the proxy's training epochs, DeepCore's selection_epochs")
     check_integer("seed", seed)
     config = TrainConfig(epochs=int(epochs), lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                         warmup_epochs=min(warmup_epochs, epochs / 4), seed=seed)
+                         warmup_epochs=min(warmup_epochs, epochs / 4), seed=seed, precision=precision)
     result = fit(model_name, pool, config, model_seed=seed, cache=cache, progress=False,
                  recorders={"per_sample": RecordPerSample(), "aign": AIGN("in_training")})
     n = len(pool) * int(epochs)
     training = {"model_name": model_name, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
-                "warmup_epochs": warmup_epochs, "cache": cache}
+                "warmup_epochs": warmup_epochs, "cache": cache, "precision": precision}
     return Proxy(result.model.eval(), pool, result.tables["per_sample"], aign_series(result.tables["aign"]),
                  result.seconds, int(epochs), Passes(n, n), training=training, seed=int(seed))
 

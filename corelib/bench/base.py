@@ -29,13 +29,13 @@ def profile_pools(params: Mapping) -> tuple[Pool, Pool]:
 
 def train_baseline(model_name: str, train_pool: Pool, test_pool: Pool, *, epochs: int, lr: float, batch_size: int,
                    warmup_epochs: float, weight_decay: float, seed: int, aign_every: int | None = None, cache=None,
-                   progress: bool = True) -> TrainResult:
+                   progress: bool = True, precision: str = "auto") -> TrainResult:
     """The profile's base model: `model_name` trained on the whole train pool with the standard objective,
     cached, so every chapter that asks with the same parameters gets the same model without retraining.
     With `aign_every`, the run also records EasyCore's AIGN in both modes (`result.tables['aign_in_training']`
     and `['aign_exact']`, the exact one from a clean pass every `aign_every` epochs)."""
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, warmup_epochs=warmup_epochs,
-                         weight_decay=weight_decay, seed=seed)
+                         weight_decay=weight_decay, seed=seed, precision=precision)
     recorders = None if aign_every is None else {"aign_in_training": AIGN("in_training"),
                                                  "aign_exact": AIGN("exact", every=aign_every)}
     return fit(model_name, train_pool, config, model_seed=seed, eval_pool=test_pool, recorders=recorders,
@@ -67,10 +67,11 @@ class BaseSetup:
 def base_setup(params: Mapping, cache=None, progress: bool = True) -> BaseSetup:
     """The pools and the (cached) base model of a chapter's parameters (`globals()` in a chapter, or a profile):
     train_size, test_size, pool_seed, data_root, device, model, seed, base_epochs, base_lr, base_batch_size,
-    base_warmup_epochs, weight_decay and base_aign_every."""
+    base_warmup_epochs, weight_decay, base_aign_every and precision (default 'auto')."""
     train_pool, test_pool = profile_pools(params)
     run = train_baseline(params["model"], train_pool, test_pool, epochs=params["base_epochs"], lr=params["base_lr"],
                          batch_size=params["base_batch_size"], warmup_epochs=params["base_warmup_epochs"],
                          weight_decay=params["weight_decay"], seed=params["seed"],
-                         aign_every=params.get("base_aign_every"), cache=cache, progress=progress)
+                         aign_every=params.get("base_aign_every"), cache=cache, progress=progress,
+                         precision=params.get("precision", "auto"))
     return BaseSetup(train_pool.device, train_pool, test_pool, run)

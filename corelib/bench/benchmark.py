@@ -84,7 +84,8 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
         if seed not in proxies:
             proxies[seed] = baselines.train_proxy(model_name, pool, selection_epochs, seed, lr=config.lr,
                                                   batch_size=config.batch_size, weight_decay=config.weight_decay,
-                                                  warmup_epochs=config.warmup_epochs, cache=cache)
+                                                  warmup_epochs=config.warmup_epochs, cache=cache,
+                                                  precision=config.precision)
             proxies[seed].scorer = scorer
         return proxies[seed]
 
@@ -181,7 +182,7 @@ def check_benchmark_params(p: dict) -> None:
 
 def _bench_config(p: dict) -> TrainConfig:
     return TrainConfig(lr=p["bench_lr"], batch_size=p["bench_batch_size"], warmup_epochs=p["bench_warmup_epochs"],
-                       weight_decay=p["weight_decay"])
+                       weight_decay=p["weight_decay"], precision=p.get("precision", "auto"))
 
 
 def _bench_pgd(p: dict) -> PGD:
