@@ -37,6 +37,15 @@ def accuracy(model, pool: Pool, batch_size: int = 1000) -> float:
     return (predict(model, pool, batch_size).argmax(1) == pool.labels).float().mean().item()
 
 
+def accuracy_and_top_share(model, pool: Pool, batch_size: int = 1000) -> tuple[float, float]:
+    """Clean accuracy and the share of the pool predicted as the model's most predicted class, from one pass. A
+    share near 1 is a collapsed model (a constant predictor: its accuracy is the chance level of a balanced pool,
+    and its robust accuracy is the same number, since no attack changes a constant prediction)."""
+    pred = predict(model, pool, batch_size).argmax(1)
+    share = torch.bincount(pred).max().item() / len(pool)
+    return (pred == pool.labels).float().mean().item(), share
+
+
 def robust_accuracy(model, pool: Pool, attack: Attack, batch_size: int = 500) -> float:
     """Accuracy on attack(model, x, y) over the pool (eval mode), in [0, 1]."""
     correct = 0

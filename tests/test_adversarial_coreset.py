@@ -183,8 +183,28 @@ def test_summarize_training_speedup_is_relative_to_full():
                         [{"method": "craig", "fraction": 0.5, "seed": s, "clean_acc": 0.4 + 0.1 * s, "robust_acc": 0.2,
                           "train_seconds": 40.0 + 20 * s, "select_seconds": 5.0} for s in (0, 1)])
     out = summarize_training(rows).set_index("method")
-    assert out.loc["craig", "speedup"] == pytest.approx(2.0) and out.loc["full", "speedup"] == 1.0
+    # wall time paired by seed: 100/40 = 2.5 and 100/60 ≈ 1.67, median 2.08 (the ratio of means would say 2.0)
+    assert out.loc["craig", "speedup"] == pytest.approx((2.5 + 100 / 60) / 2) and out.loc["full", "speedup"] == 1.0
+    assert (out.loc["craig", "speedup_min"], out.loc["craig", "speedup_max"]) == pytest.approx((100 / 60, 2.5))
     assert out.loc["craig", "clean_mean"] == pytest.approx(45.0) and out.loc["craig", "select_share"] == pytest.approx(0.1)
+    assert out["work_speedup"].isna().all()  # no counted work in these rows: not invented
+
+
+def test_counted_work_speedup_ignores_a_disturbed_timing():
+    """Full training: 8 epochs × 100 samples = 800 attacked sample-passes. A coreset run that trained on 500
+    samples in all and renewed twice (each renewal attacks the 100-sample pool): 500 + 2 × 100 = 700. The counted
+    ratio 800 / 700 holds whatever the wall clock said; the wall-time pairs (28.4 / 20 and 70 / 20: a busy machine
+    in seed 1) show as a range."""
+    import pandas as pd
+
+    full = [{"method": "full", "fraction": 1.0, "seed": s, "clean_acc": 0.5, "robust_acc": 0.2, "renewals": 0,
+             "train_samples": 800, "pool_size": 100, "train_seconds": t, "select_seconds": 0.0}
+            for s, t in ((0, 28.4), (1, 70.0))]  # seed 1's machine was busy
+    core = [{"method": "craig", "fraction": 0.5, "seed": s, "clean_acc": 0.4, "robust_acc": 0.2, "renewals": 2,
+             "train_samples": 500, "pool_size": 100, "train_seconds": 20.0, "select_seconds": 2.0} for s in (0, 1)]
+    out = summarize_training(pd.DataFrame(full + core)).set_index("method")
+    assert out.loc["craig", "work_speedup"] == pytest.approx(800 / 700) and out.loc["full", "work_speedup"] == 1.0
+    assert out.loc["craig", "speedup_max"] == pytest.approx(3.5) and out.loc["craig", "speedup_min"] == pytest.approx(1.42)
 
 
 def test_the_hook_documents_itself_and_keys_by_its_settings():

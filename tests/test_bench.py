@@ -444,3 +444,42 @@ def test_a_diverged_cell_is_recorded_and_left_out_of_means(tmp_path):
     calls = []
     run_grid(CELLS, lambda c: calls.append(c) or {"acc": 1.0}, tmp_path / "g.csv", log=lambda *_: None)
     assert calls == []  # a diverged cell is a finished cell: a rerun does not retry it
+
+
+def test_a_collapsed_run_is_flagged_and_left_out_of_means(tmp_path, trained_tiny):
+    """A constant predictor (a huge bias on class 2, as a run that collapsed under TRADES) among healthy models:
+    the grid marks its row 'collapsed', keeps its numbers in the note, and means over seeds leave it out."""
+    import copy
+
+    import torch
+
+    from corelib.bench import summarize_training
+    from corelib.evaluate import accuracy_and_top_share
+    from corelib.bench.grid import flag_collapsed
+
+    model, pool = trained_tiny
+    collapsed = copy.deepcopy(model)
+    with torch.no_grad():
+        collapsed.linear.bias[2] += 1e4
+    healthy_acc, healthy_share = accuracy_and_top_share(model, pool)
+    acc, share = accuracy_and_top_share(collapsed, pool)
+    assert share == 1.0 and acc == pytest.approx(0.25)  # 4 balanced classes: chance
+    assert 0.25 <= healthy_share < 0.5 and healthy_acc > 0.9
+
+    cells = [{"method": m, "fraction": f, "seed": s} for m, f in (("full", 1.0), ("craig", 0.5)) for s in (0, 1)]
+
+    def run(cell):
+        net = collapsed if (cell["method"], cell["seed"]) == ("craig", 1) else model
+        clean, top = accuracy_and_top_share(net, pool)
+        return {"clean_acc": clean, "robust_acc": clean / 2, "top_class_share": top, "train_seconds": 10.0,
+                "select_seconds": 0.0}
+
+    messages = []
+    table = run_grid(cells, run, tmp_path / "acs.csv", keys=("method", "fraction", "seed"), log=messages.append)
+    assert table["status"].tolist() == ["ok", "ok", "ok", "collapsed"]
+    assert table.loc[3, ["clean_acc", "robust_acc"]].isna().all() and table.loc[3, "top_class_share"] == 1.0
+    assert "clean_acc 25.0 %" in table.loc[3, "note"] and "100 % of the test set" in table.loc[3, "note"]
+    assert any("1 of 4 runs collapsed" in m and "seed=1" in m for m in messages)
+    summary = summarize_training(table).set_index("method")
+    assert summary.loc["craig", "clean_mean"] == pytest.approx(100 * healthy_acc)  # the healthy seed only
+    assert flag_collapsed({"acc": 0.5, "top_class_share": 0.89}) == {"acc": 0.5, "top_class_share": 0.89}

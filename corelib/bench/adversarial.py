@@ -6,7 +6,7 @@ import pandas as pd
 
 from ..adversarial_coreset import renewal_count, speedup_model, train_adversarial_coreset
 from ..data import Pool
-from ..evaluate import accuracy, robust_accuracy
+from ..evaluate import accuracy_and_top_share, robust_accuracy
 from ..train import TrainConfig
 from ..utils import code_hash
 from .grid import cell_attack, run_grid
@@ -17,7 +17,8 @@ def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack
                           cache=None, **hook_params) -> pd.DataFrame:
     """Full adversarial training and Algorithm 1 with each method × fraction × seed: one row per run with clean
     test accuracy, robust accuracy under `attack` on `robust_pool`, training seconds (selection included),
-    selection seconds, renewals and mean Γ (coreset and random reference). Resumable (`grid.run_grid`)."""
+    selection seconds, renewals, mean Γ (coreset and random reference), the samples SGD trained on (`train_samples`,
+    summed over epochs) and the pool size. Resumable (`grid.run_grid`)."""
     cells = [{"method": "full", "fraction": 1.0, "seed": s} for s in seeds if "full" in methods]
     cells += [{"method": m, "fraction": f, "seed": s} for m in methods if m != "full" for f in fractions for s in seeds]
     shared = {"model": model_name, "pool": pool.fingerprint(), "test": test_pool.fingerprint(),
@@ -29,26 +30,50 @@ def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack
         result = train_adversarial_coreset(model_name, pool, config, cell["method"], cell["fraction"], warm_start,
                                            period, batch_wise, cell["seed"], cache, **hook_params)
         renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
-        return {"objective": config.objective, "epochs": config.epochs,
-                "clean_acc": accuracy(result.model, test_pool), "robust_acc": robust_accuracy(result.model, robust_pool, cell_attack(attack, cell)),
+        clean, share = accuracy_and_top_share(result.model, test_pool)
+        return {"objective": config.objective, "epochs": config.epochs, "clean_acc": clean, "top_class_share": share,
+                "robust_acc": robust_accuracy(result.model, robust_pool, cell_attack(attack, cell)),
                 "train_seconds": round(result.seconds, 2), "select_seconds": round(float(renewals["seconds"].sum()), 2),
-                "renewals": len(renewals), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
+                "renewals": len(renewals), "train_samples": int(result.history["samples"].sum()),
+                "pool_size": len(pool), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
                 "gamma_random": float(renewals["gamma_random"].mean()) if len(renewals) else 0.0}
 
     return run_grid(cells, run, path, keys=("method", "fraction", "seed"), config=shared)
 
 
+def work_passes(results: pd.DataFrame) -> pd.Series:
+    """Counted work of each run, in attacked sample-passes: the samples SGD trained on (each one an attack and an
+    update) plus, per renewal, one attack over the whole pool (the selection's adversarial examples, Eq. 18).
+    It does not depend on how busy the machine was; the greedy's own time is in `select_seconds`."""
+    return results["train_samples"] + results["renewals"] * results["pool_size"]
+
+
 def summarize_training(results: pd.DataFrame) -> pd.DataFrame:
-    """Per method and fraction: mean ± std of clean and robust accuracy (in %), mean training minutes, the
-    speed-up over full training (ratio of mean seconds) and the share of time spent selecting."""
+    """Per method and fraction: mean ± std of clean and robust accuracy (in %), mean training seconds, the share
+    of time spent selecting, and the speed-up over full training measured two ways:
+
+    - `work_speedup`: full training's counted work over the run's (`work_passes`, mean over seeds), the primary
+      measure: it is the same on a quiet and on a busy machine (needs the `train_samples` column; NaN without);
+    - `speedup` (wall time): the median over seeds of the per-seed ratio full seconds / run seconds, paired by seed,
+      with its range over seeds (`speedup_min`, `speedup_max`), so one disturbed timing shows as a wide range
+      instead of moving a ratio of means."""
     g = results.groupby(["method", "fraction"], sort=False)
     out = g.agg(clean_mean=("clean_acc", "mean"), clean_std=("clean_acc", "std"), robust_mean=("robust_acc", "mean"),
                 robust_std=("robust_acc", "std"), seconds=("train_seconds", "mean"), select=("select_seconds", "mean"),
                 seeds=("seed", "count")).reset_index()
     for col in ("clean_mean", "clean_std", "robust_mean", "robust_std"):
         out[col] = 100 * out[col].fillna(0)
-    full = out.loc[out.method == "full", "seconds"]
-    out["speedup"] = float(full.iloc[0]) / out["seconds"] if len(full) else float("nan")
+    full = results[results.method == "full"]
+    full_seconds = full.set_index("seed")["train_seconds"]
+    ratios = results.assign(ratio=results["seed"].map(full_seconds) / results["train_seconds"])
+    wall = ratios.groupby(["method", "fraction"], sort=False)["ratio"].agg(["median", "min", "max"]).reset_index()
+    out = out.merge(wall.rename(columns={"median": "speedup", "min": "speedup_min", "max": "speedup_max"}),
+                    on=["method", "fraction"], how="left")
+    if "train_samples" in results and len(full):
+        work = results.assign(work=work_passes(results)).groupby(["method", "fraction"], sort=False)["work"].mean()
+        out["work_speedup"] = float(work_passes(full).mean()) / out.set_index(["method", "fraction"]).index.map(work)
+    else:
+        out["work_speedup"] = float("nan")
     out["select_share"] = out["select"] / out["seconds"]
     return out
 

@@ -12,7 +12,7 @@ from ..cache import ArtifactCache
 from ..data import Pool
 from ..baselines.training_dynamics import GRAND_REPEATS
 from ..data import SPLIT_SIZES
-from ..evaluate import accuracy, fgsm_sweep, robust_accuracy
+from ..evaluate import accuracy_and_top_share, fgsm_sweep, robust_accuracy
 from ..models import MODELS
 from ..hardness import aign_series
 from ..sampling import check_fraction, class_balanced_pool
@@ -100,8 +100,8 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
         scored_by = "proxy" if scorer is None or baselines.METHODS[cell["method"]].family not in SCORED else "base"
         row = {"size": len(selection), "weighted": selection.weights is not None, "epochs": run_config.epochs,
                "scored_by": scored_by, "pool_size": len(pool), "test_size": len(test_pool),
-               "robust_size": len(robust_pool),
-               "test_acc": accuracy(result.model, test_pool)}
+               "robust_size": len(robust_pool)}
+        row["test_acc"], row["top_class_share"] = accuracy_and_top_share(result.model, test_pool)
         row.update({f"fgsm_{round(e, 2):g}": a for e, a in zip(sweep["eps_255"], sweep["accuracy"])})
         row.update(pgd_acc=robust_accuracy(result.model, robust_pool, cell_attack(pgd, cell)), select_seconds=round(selection.seconds, 3),
                    forward_passes=round(selection.config["forward_passes"], 3),

@@ -14,6 +14,10 @@ What a results table guarantees:
 - **A diverged run is recorded, not fatal.** A cell whose training stops with `NonFiniteError` (a NaN or infinite
   loss) gets a row with `status` 'diverged' and the error in `note`, its numbers missing (NaN), so means over seeds
   leave it out; every call says how many runs diverged. Finished cells have `status` 'ok'.
+- **A collapsed run is flagged, not averaged.** A cell whose row reports `top_class_share` ≥ `COLLAPSED_SHARE`
+  (its model predicts one class for at least 90 % of the test set: a constant predictor, whose clean and robust
+  accuracy are both the chance level) gets `status` 'collapsed'; its accuracy columns (every column whose name
+  contains 'acc' or starts with 'fgsm_') are kept in `note` and set to NaN, so means over seeds leave it out, and every call names it.
 - **Same table however it ran.** Rows come back in the order of the cells, read from the file, so an
   uninterrupted, a resumed and a sharded run give the same table (up to the timing column `cell_seconds`), as
   long as each cell's computation depends only on the cell (give attacks a per-cell generator:
@@ -39,6 +43,7 @@ from ..attacks import Attack
 from ..utils import NonFiniteError, atomic_write_text, config_hash, file_lock
 
 CELL_KEYS = ("method", "keep", "fraction", "seed")
+COLLAPSED_SHARE = 0.9  # a model that puts this share of the test set in one class is a (near-)constant predictor
 META = ("cell_seconds", "grid_config")
 
 
@@ -290,17 +295,34 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     table = table.drop_duplicates("_key", keep="last").set_index("_key")
     order = [k for k in (_key(c, keys) for c in cells) if k in table.index]
     table = table.loc[order].reset_index(drop=True)
-    if "status" in table and (table["status"] != "ok").any():
-        bad = table[table["status"] != "ok"]
-        log(f"{len(bad)} of {len(table)} runs diverged (non-finite loss) and are left out of every mean: "
-            + "; ".join(", ".join(f"{k}={r[k]}" for k in keys if k in r and pd.notna(r[k])) for r in bad.to_dict("records")))
+    for status, why in (("diverged", "diverged (non-finite loss)"),
+                        ("collapsed", f"collapsed (one class for ≥ {COLLAPSED_SHARE:.0%} of the test set)")):
+        bad = table[table["status"] == status] if "status" in table else table.iloc[:0]
+        if len(bad):
+            log(f"{len(bad)} of {len(table)} runs {why} and are left out of every mean: "
+                + "; ".join(", ".join(f"{k}={r[k]}" for k in keys if k in r and pd.notna(r[k]))
+                            for r in bad.to_dict("records")))
     return table
+
+
+def flag_collapsed(result: dict, threshold: float = COLLAPSED_SHARE) -> dict:
+    """A finished cell's row with `status` 'collapsed' when its `top_class_share` is ≥ `threshold`: the
+    accuracy columns (names containing 'acc' or starting with 'fgsm_': the
+    FGSM sweep) move into `note` and become NaN. Rows without the share pass."""
+    share = result.get("top_class_share")
+    if share is None or not share >= threshold:
+        return result
+    accs = {k: v for k, v in result.items() if ("acc" in k or k.startswith("fgsm_")) and isinstance(v, (int, float))
+            and not isinstance(v, bool)}
+    shown = ", ".join(f"{k} {100 * v:.1f} %" for k, v in accs.items())
+    note = f"collapsed: predicts one class for {100 * share:.0f} % of the test set ({shown}); left out of means"
+    return {**result, **{k: float("nan") for k in accs}, "status": "collapsed", "note": note}
 
 
 def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str) -> None:
     start = time.perf_counter()
     try:
-        result = {"status": "ok", **run_cell(cell)}
+        result = flag_collapsed({"status": "ok", **run_cell(cell)})
     except NonFiniteError as err:  # a diverged training run: a row that says so, not a lost grid
         result = {"status": "diverged", "note": str(err).splitlines()[0][:300]}
     row = {**cell, **result, "cell_seconds": round(time.perf_counter() - start, 2), "grid_config": grid_config}

@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from ..data import Pool
-from ..evaluate import accuracy, robust_accuracy
+from ..evaluate import accuracy_and_top_share, robust_accuracy
 from ..select import Selection
 from ..train import TrainConfig, fit
 from ..utils import code_hash, config_hash
@@ -34,7 +34,8 @@ def train_on_selection(selection: Selection, pool: Pool, test_pool: Pool, model_
     run_config = replace(coreset_config(config, len(selection), epochs, min_steps), seed=seed)
     result = fit(model_name, pool, run_config, model_seed=seed, subset=selection.indices, weights=selection.weights,
                  cache=cache, progress=False)
-    row = {"size": len(selection), "epochs": run_config.epochs, "test_acc": accuracy(result.model, test_pool)}
+    row = {"size": len(selection), "epochs": run_config.epochs}
+    row["test_acc"], row["top_class_share"] = accuracy_and_top_share(result.model, test_pool)
     if attack is not None:
         row["robust_acc"] = robust_accuracy(result.model, robust_pool or test_pool, attack)
     row.update(train_seconds=round(result.seconds, 2), select_seconds=round(selection.seconds, 3))
