@@ -303,7 +303,8 @@ def gamma_traces(table):
 
 def highlight_best(table, best):
     """A pandas Styler of a methods × fractions text table with the cells in `best` (same shape, booleans) bold on
-    a light background: the best three of each column."""
+    a light background (the book passes `bench.best_three`: among the three best of the column and clearly above
+    random by the paired interval)."""
     def style(column):
         return ["font-weight: bold; background-color: #d8ecd8" if best.loc[i, column.name] else "" for i in column.index]
     return table.style.apply(style, axis=0).format_index(lambda f: f"{100 * f:g} %", axis=1)

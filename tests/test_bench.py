@@ -125,6 +125,33 @@ def test_benchmark_table_helpers_mean_std_and_best_three():
     assert sorted(curves["eps_255"].unique()) == [0.0, 8.0] and len(curves) == 16
 
 
+def test_paired_difference_interval_and_the_highlight_only_for_clear_gains():
+    """Three seeds. 'steady' is 2 points above random in every seed: its t-interval excludes 0 and it is
+    highlighted. 'lucky' has the best mean but one lucky seed: its interval contains 0, so a ranking on it is noise
+    and it is not highlighted; neither is 'worse'."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from corelib.bench import best_three, paired_difference
+
+    acc = {"random": [0.30, 0.40, 0.50], "steady": [0.32, 0.42, 0.52], "lucky": [0.30, 0.40, 0.80],
+           "worse": [0.20, 0.30, 0.40]}
+    rows = pd.DataFrame([{"method": m, "fraction": 0.1, "seed": s, "test_acc": v[s]} for m, v in acc.items()
+                         for s in range(3)])
+    d = paired_difference(rows).set_index("method")
+    assert d.loc["steady", "diff"] == pytest.approx(0.02) and d.loc["steady", "n"] == 3
+    lucky = np.array([0.0, 0.0, 0.3])
+    half = stats.t.ppf(0.975, 2) * lucky.std(ddof=1) / np.sqrt(3)  # an independent computation of the interval
+    assert (d.loc["lucky", "low"], d.loc["lucky", "high"]) == pytest.approx((0.1 - half, 0.1 + half))
+    assert d["clear"].to_dict() == {"steady": True, "lucky": False, "worse": True}
+    assert best_three(rows)[0.1].to_dict() == {"lucky": False, "random": False, "steady": True, "worse": False}
+    assert best_three(rows, control=None)[0.1].to_dict() == {"lucky": True, "random": True, "steady": True,
+                                                            "worse": False}
+    one_seed = paired_difference(rows[rows.seed == 0]).set_index("method")
+    assert one_seed["low"].isna().all() and not one_seed["clear"].any()  # one seed: no interval, nothing clear
+
+
 @pytest.mark.chapters
 def test_cli_runs_a_grid_in_two_torchrun_processes_and_merges(tmp_path):
     """Two CPU processes under torchrun split the grid and rank 0 merges the shards (real CIFAR-10, smoke profile)."""

@@ -21,6 +21,7 @@ from ..utils import code_hash, state_fingerprint
 from .base import base_setup, profile_pools
 from .grid import cell_attack, distributed_env, run_grid
 from .training import coreset_config
+from .verdicts import paired_difference
 
 
 BENCH_KEYS = ("method", "fraction", "seed")
@@ -128,10 +129,19 @@ def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float 
     return s.pivot(index="method", columns="fraction", values="cell")
 
 
-def best_three(results: pd.DataFrame, value: str = "test_acc") -> pd.DataFrame:
-    """methods × fractions of booleans: is the method among the three best means of its column?"""
+def best_three(results: pd.DataFrame, value: str = "test_acc", control: str | None = "random") -> pd.DataFrame:
+    """methods × fractions of booleans: is the method among the three best means of its column, *and* clearly
+    above `control` (the t-interval of its seed-paired difference to the control excludes 0:
+    `verdicts.paired_difference`)? A ranking inside the noise is not highlighted: with every interval containing
+    0, nothing is. `control=None` highlights the three best means regardless (not what the book shows)."""
     means = results.groupby(["method", "fraction"])[value].mean().unstack("fraction")
-    return means.rank(ascending=False, method="min") <= 3
+    if control is None or control not in means.index:
+        return means.rank(ascending=False, method="min") <= 3
+    paired = paired_difference(results, value, control)
+    above = paired[paired.clear & (paired["diff"] > 0)].set_index(["method", "fraction"]).index
+    eligible = means.where(pd.DataFrame({f: [(m, f) in above for m in means.index] for f in means.columns},
+                                        index=means.index))
+    return eligible.rank(ascending=False, method="min") <= 3
 
 
 def _check_int(p: dict, name: str, low: int, high: int | None = None, why: str = "") -> int:

@@ -41,6 +41,27 @@ def clear_gap(gap, spread_a, spread_b):
     return bool(clear) if clear.ndim == 0 else clear
 
 
+def paired_difference(results: pd.DataFrame, value: str = "test_acc", control: str = "random",
+                      by=("fraction",), confidence: float = 0.95) -> pd.DataFrame:
+    """Each method's difference to `control` paired by seed (and pool: the same seed draws the same pool and
+    initialisation), per group of `by`: the mean of the per-seed differences method − control, the number of
+    pairs `n`, and the two-sided t-interval [`low`, `high`] at `confidence` (NaN with a single pair: one seed
+    gives no interval). A difference is *clear* when the interval excludes 0."""
+    from scipy import stats
+
+    keys = list(by)
+    ctrl = results[results.method == control].set_index([*keys, "seed"])[value]
+    rows = []
+    for (method, *group), g in results[results.method != control].groupby(["method", *keys], sort=False):
+        diffs = (g.set_index([*keys, "seed"])[value] - ctrl).dropna()
+        n = len(diffs)
+        mean = float(diffs.mean()) if n else float("nan")
+        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * diffs.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        rows.append({"method": method, **dict(zip(keys, group)), "diff": mean, "n": n, "low": mean - half,
+                     "high": mean + half, "clear": bool(n > 1 and (mean - half > 0 or mean + half < 0))})
+    return pd.DataFrame(rows, columns=["method", *keys, "diff", "n", "low", "high", "clear"])
+
+
 def summarize(results: pd.DataFrame, value: str = "test_acc", by=("method", "keep", "fraction")) -> pd.DataFrame:
     """Mean, standard deviation and count of `value` over seeds for each group."""
     return (results.groupby(list(by), as_index=False)[value].agg(["mean", "std", "count"])
