@@ -120,6 +120,9 @@ def test_benchmark_table_helpers_mean_std_and_best_three():
                          "test_acc": [0.5, 0.7, 0.4, 0.4, 0.3, 0.3, 0.9, 0.1], "fgsm_0": 0.5, "fgsm_8": 0.1})
     table = table_mean_std(rows)
     assert table.loc["a", 0.1] == "60.0 ± 14.1" and table.loc["b", 0.1] == "40.0 ± 0.0"
+    marked = table_mean_std(rows, chance=0.4)  # a: 60 ± 14.1 over 2 seeds, interval ±127 points: contains 40
+    assert marked.loc["a", 0.1] == "60.0 ± 14.1 †" and marked.loc["b", 0.1] == "40.0 ± 0.0 †"
+    assert marked.loc["c", 0.1] == "30.0 ± 0.0"  # no spread, 10 points from chance: clear
     assert best_three(rows)[0.1].to_dict() == {"a": True, "b": True, "c": False, "d": True}
     curves = fgsm_curves(rows)
     assert sorted(curves["eps_255"].unique()) == [0.0, 8.0] and len(curves) == 16

@@ -122,10 +122,20 @@ def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
     return tidy
 
 
-def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float = 100.0) -> pd.DataFrame:
-    """methods × fractions: 'mean ± std' over seeds (in % by default), as the papers print them."""
-    s = results.groupby(["method", "fraction"])[value].agg(["mean", "std"]).reset_index()
+def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float = 100.0,
+                   chance: float | None = None) -> pd.DataFrame:
+    """methods × fractions: 'mean ± std' over seeds (in % by default), as the papers print them. With `chance`
+    (e.g. 0.1 for ten balanced classes), a cell whose 95 % t-interval over seeds contains the chance level gets a
+    trailing '†' (within noise of chance; a single seed: within 1 point of it)."""
+    from scipy import stats
+
+    s = results.groupby(["method", "fraction"])[value].agg(["mean", "std", "count"]).reset_index()
     s["cell"] = [f"{scale * m:.1f} ± {scale * (0 if pd.isna(sd) else sd):.1f}" for m, sd in zip(s["mean"], s["std"])]
+    if chance is not None:
+        n = s["count"].clip(lower=2)
+        half = stats.t.ppf(0.975, n - 1) * s["std"].fillna(0) / n.pow(0.5)
+        near = ((s["mean"] - chance).abs() <= half) | ((s["count"] <= 1) & ((s["mean"] - chance).abs() < 0.01))
+        s.loc[near, "cell"] = s.loc[near, "cell"] + " †"
     return s.pivot(index="method", columns="fraction", values="cell")
 
 
