@@ -46,15 +46,20 @@ def accuracy_and_top_share(model, pool: Pool, batch_size: int = 1000) -> tuple[f
     return (pred == pool.labels).float().mean().item(), share
 
 
-def robust_accuracy(model, pool: Pool, attack: Attack, batch_size: int = 500) -> float:
-    """Accuracy on attack(model, x, y) over the pool (eval mode), in [0, 1]."""
-    correct = 0
+def robust_correct(model, pool: Pool, attack: Attack, batch_size: int = 500) -> torch.Tensor:
+    """Per sample of the pool (in its order, eval mode): is the model right on attack(model, x, y)? A bool tensor."""
+    out = []
     with eval_mode(model):
         for x, y in pool_batches(pool, batch_size):
             x_adv = attack(model, x, y)
             with torch.no_grad():
-                correct += (model(x_adv).argmax(1) == y).sum().item()
-    return correct / len(pool)
+                out.append(model(x_adv).argmax(1) == y)
+    return torch.cat(out)
+
+
+def robust_accuracy(model, pool: Pool, attack: Attack, batch_size: int = 500) -> float:
+    """Accuracy on attack(model, x, y) over the pool (eval mode), in [0, 1]."""
+    return robust_correct(model, pool, attack, batch_size).float().mean().item()
 
 
 def fgsm_sweep(model, pool: Pool, eps_values=tuple(e / 255 for e in SWEEP_EPS_255), batch_size: int = 500) -> pd.DataFrame:
@@ -94,11 +99,20 @@ def fgsm_sweep(model, pool: Pool, eps_values=tuple(e / 255 for e in SWEEP_EPS_25
 def evaluate(model, pool: Pool, attacks: dict[str, Attack] | None = None,
              sweep_eps=tuple(e / 255 for e in SWEEP_EPS_255), batch_size: int = 500) -> pd.DataFrame:
     """Clean accuracy, robust accuracy under each named attack, and the FGSM ε-sweep, as one tidy table
-    (columns attack, eps, eps_255, accuracy, n; the clean row has attack 'clean' and eps 0)."""
-    rows = [{"attack": "clean", "eps": 0.0, "accuracy": accuracy(model, pool, 2 * batch_size)}]
+    (columns attack, eps, eps_255, accuracy, n; the clean row has attack 'clean' and eps 0). With two or more
+    attacks, a 'worst_case' row: the share of samples the model gets right clean *and* under every attack
+    (the per-image worst case, as AutoAttack counts; its eps is the largest of the attacks')."""
+    clean = predict(model, pool, 2 * batch_size).argmax(1) == pool.labels
+    rows = [{"attack": "clean", "eps": 0.0, "accuracy": clean.float().mean().item()}]
+    survived = clean.clone()
     for name, attack in (attacks or {}).items():
+        correct = robust_correct(model, pool, attack, batch_size)
+        survived &= correct
         rows.append({"attack": name, "eps": float(getattr(attack, "eps", float("nan"))),
-                     "accuracy": robust_accuracy(model, pool, attack, batch_size)})
+                     "accuracy": correct.float().mean().item()})
+    if len(attacks or {}) >= 2:
+        rows.append({"attack": "worst_case", "eps": max(r["eps"] for r in rows[1:]),
+                     "accuracy": survived.float().mean().item()})
     table = pd.DataFrame(rows).assign(n=len(pool))
     table["eps_255"] = table["eps"] * 255
     if sweep_eps is not None and len(sweep_eps):

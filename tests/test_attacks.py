@@ -78,3 +78,76 @@ def test_bad_attack_arguments_are_named():
         PGD(norm="l1")
     with pytest.raises(ValueError, match="eps=-0.1"):
         FGSM(eps=-0.1)
+
+
+def _acc(model, x, y):
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+@pytest.fixture(scope="module")
+def aa_setting(trained_tiny):
+    """A budget at which FGSM and PGD leave the tiny model partly robust (≈ 38 % and 31 % of 128 images), so the
+    attacks can be told apart; AutoAttack ('ci': APGD-CE, APGD-T) computed once with seed 3."""
+    from corelib.attacks import AutoAttack
+
+    model, pool = trained_tiny
+    x, y, eps = pool.float_images(torch.arange(128)), pool.labels[:128], 0.04
+    attack = AutoAttack(eps=eps, version="ci", steps=10, seed=3)
+    return model, x, y, eps, attack, attack(model, x, y)
+
+
+def test_autoattack_is_at_least_as_strong_as_pgd_and_stays_in_the_budget(aa_setting):
+    model, x, y, eps, _, x_aa = aa_setting
+    pgd = _acc(model, PGD(eps=eps, alpha=eps / 4, steps=10, seed=0)(model, x, y), y)
+    assert 0.1 < pgd < _acc(model, x, y)  # the setting leaves something to attack
+    assert _acc(model, x_aa, y) <= pgd
+    assert (x_aa - x).abs().max() <= eps + 1e-6 and x_aa.min() >= 0 and x_aa.max() <= 1
+
+
+def test_autoattack_is_the_per_image_worst_case_and_seeded(aa_setting):
+    """Its first stage is APGD-CE on the images the model gets right: every image APGD-CE alone fools (same seed)
+    is fooled by AutoAttack, and an image it leaves robust survives each component run on it alone. Same seed,
+    same examples; the global RNG is left as it was."""
+    import torchattacks
+
+    from corelib.attacks import AutoAttack
+
+    model, x, y, eps, attack, x_aa = aa_setting
+    state = torch.random.get_rng_state()
+    assert torch.equal(attack.reseeded(3)(model, x[:32], y[:32]), attack(model, x[:32], y[:32]))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    with torch.no_grad():
+        aa_fooled = model(x_aa).argmax(1) != y
+        apgd_fooled = model(torchattacks.APGD(model, eps=eps, steps=10, seed=3, loss="ce")(x, y)).argmax(1) != y
+    assert (aa_fooled | ~apgd_fooled).all()  # APGD-CE's successes ⊆ AutoAttack's
+    survivors = (~aa_fooled).nonzero().flatten()
+    for component in attack.components(model, 4):
+        with torch.no_grad():
+            assert (model(component(x[survivors], y[survivors])).argmax(1) == y[survivors]).all()
+    assert [type(a).__name__ for a in AutoAttack(version="standard").components(model, 4)] == ["APGD", "APGDT", "FAB",
+                                                                                               "Square"]
+
+
+def test_apgd_and_our_pgd_agree_in_direction(aa_setting):
+    """Both reduce accuracy at least as much as FGSM does (the issue's check that the two families agree)."""
+    import torchattacks
+
+    model, x, y, eps, _, _ = aa_setting
+    fgsm = _acc(model, FGSM(eps)(model, x, y), y)
+    ours = _acc(model, PGD(eps=eps, alpha=eps / 4, steps=10, seed=0)(model, x, y), y)
+    apgd = _acc(model, torchattacks.APGD(model, eps=eps, steps=10, seed=0, loss="ce")(x, y), y)
+    assert ours <= fgsm and apgd <= fgsm < _acc(model, x, y)
+
+
+def test_autoattack_settings_are_checked():
+    from corelib.attacks import AutoAttack
+
+    with pytest.raises(ValueError, match="version='fast'"):
+        AutoAttack(version="fast")
+    with pytest.raises(ValueError, match="targets=10 but the model has 10 classes"):
+        AutoAttack(targets=10).components(None, 10)
+    with pytest.raises(ValueError, match="targets"):
+        AutoAttack(targets=0)
+    with pytest.raises(ValueError, match="steps"):
+        AutoAttack(steps=0)

@@ -25,3 +25,23 @@ def test_evaluate_table_and_mode_restored(trained_tiny):
     assert table["accuracy"].iloc[0] == pytest.approx(accuracy(model, pool))
     assert table["accuracy"].iloc[1] <= table["accuracy"].iloc[0]
     assert (table["n"] == len(pool)).all()
+
+
+def test_evaluate_reports_the_per_image_worst_case_over_its_attacks(trained_tiny):
+    """The worst-case row counts a sample as robust only when the model is right clean and under every attack:
+    checked against per-image correctness computed directly from each attack's examples."""
+    import torch
+
+    from corelib.attacks import FGSM
+
+    model, pool = trained_tiny
+    attacks = {"fgsm": FGSM(0.04), "pgd": PGD(0.04, 0.01, 5, seed=1)}
+    table = evaluate(model, pool, attacks, sweep_eps=None).set_index("attack")
+    x, y = pool.float_images(torch.arange(len(pool))), pool.labels
+    with torch.no_grad():
+        right = [model(x).argmax(1) == y] + [model(a.reseeded(1)(model, x, y)).argmax(1) == y for a in attacks.values()]
+    expected = torch.stack(right).all(0).float().mean().item()
+    assert table.loc["worst_case", "accuracy"] == pytest.approx(expected)
+    assert table.loc["worst_case", "accuracy"] <= min(table.loc["fgsm", "accuracy"], table.loc["pgd", "accuracy"])
+    assert table.loc["worst_case", "accuracy"] < table.loc["fgsm", "accuracy"]  # the two attacks fool different images
+    assert table.loc["worst_case", "eps"] == pytest.approx(0.04)
