@@ -23,6 +23,7 @@ import torch.distributed as dist
 import yaml
 
 from . import baselines, bench
+from .bench import ACS_METHODS, TRACKS
 from .data import DataNotFoundError
 from .profiles import check_value, load_profile
 from .sampling import check_fraction
@@ -54,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", default="ci", help="profiles/NAME.yaml supplies data, model and training settings")
     bench.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                        help="override one profile value (YAML syntax), e.g. -p bench_epochs 10")
+    bench.add_argument("--track", choices=TRACKS, help="standard: coresets trained with the standard "
+                       "objective (DeepCore); adversarial: with the profile's bench_adv_objective, evaluated with "
+                       "AutoAttack too, acs_craig / acs_gradmatch available (default: the profile's bench_track, "
+                       "else standard)")
     bench.add_argument("--out", default="_build/results/bench.csv", help="the results table (CSV)")
     bench.add_argument("--merge", type=_positive_int, metavar="WORLD",
                        help="only merge the shards of a WORLD-process run (WORLD ≥ 1)")
@@ -95,10 +100,17 @@ def _bench_settings(args):
         except yaml.YAMLError as err:
             raise UsageError(f"-p {name} {text!r} is not a YAML value ({str(err).splitlines()[0]})") from None
         params[name] = check_value(name, value, params[name])
+    if getattr(args, "track", None):
+        params["bench_track"] = args.track
+    track = params.get("bench_track", "standard")
+    acs_methods = sorted(ACS_METHODS) if track == "adversarial" else []
     methods = args.methods or params["bench_methods"]
-    methods = sorted(baselines.METHODS) if methods in ("all", ["all"]) else list(methods)
+    methods = sorted(baselines.METHODS) + acs_methods if methods in ("all", ["all"]) else list(methods)
     for m in methods:
-        baselines.check_method(m)
+        if m in ACS_METHODS and track != "adversarial":
+            raise UsageError(f"{m} is adversarial coreset training (Algorithm 1): add --track adversarial")
+        if m not in ACS_METHODS:
+            baselines.check_method(m)
     fractions = list(args.fractions or params["bench_fractions"])
     seeds = list(args.seeds or params["bench_seeds"])
     for name, values in (("methods", methods), ("fractions", fractions), ("seeds", seeds)):

@@ -430,6 +430,11 @@ def test_pgd_accuracy_of_a_benchmark_grid_does_not_depend_on_how_it_ran(tmp_path
     (["--out", "FOLDER"], "is a folder"),
     (["--out", "FOREIGN"], "is not a results table"),
     (["-p", "bench_lr", "[oops"], "is not a YAML value"),
+    (["--methods", "acs_craig"], "acs_craig is adversarial coreset training (Algorithm 1): add --track adversarial"),
+    (["-p", "bench_track", "sideways"], "bench_track='sideways'"),
+    (["--track", "adversarial", "-p", "bench_adv_objective", "standard"], "needs an adversarial objective"),
+    (["--track", "adversarial", "-p", "autoattack_version", "fast"], "autoattack_version='fast'"),
+    (["--track", "adversarial", "-p", "autoattack_steps", "0"], "steps=0"),
 ])
 def test_bad_bench_arguments_stop_with_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv, message):
     """Each usage error: exit status 2, one line `error: …` naming the value, and nothing computed."""
@@ -513,3 +518,36 @@ def test_a_collapsed_run_is_flagged_and_left_out_of_means(tmp_path, trained_tiny
     summary = summarize_training(table).set_index("method")
     assert summary.loc["craig", "clean_mean"] == pytest.approx(100 * healthy_acc)  # the healthy seed only
     assert flag_collapsed({"acc": 0.5, "top_class_share": 0.89}) == {"acc": 0.5, "top_class_share": 0.89}
+
+
+def test_the_adversarial_track_trains_adversarially_runs_algorithm_1_and_reports_autoattack(tmp_path):
+    """One grid of the adversarial track on synthetic pools: every row says its track and objective; random's
+    coreset is trained with FGSM-RS (its model differs from the standard track's); acs_craig runs Algorithm 1 with
+    renewals; AutoAttack's accuracy is reported and is at most PGD's. The standard track reports NaN AutoAttack, and
+    mismatched settings are refused before any work."""
+    from dataclasses import replace
+
+    from conftest import synthetic_pool
+    from corelib.attacks import PGD, AutoAttack
+    from corelib.bench import run_benchmark
+
+    pool, test = synthetic_pool(n=80, seed=0), synthetic_pool(n=40, seed=3)
+    standard = TrainConfig(batch_size=16, augment=False, lr=0.05)
+    adversarial = replace(standard, objective="fgsm_rs", objective_params={"eps": 8 / 255})
+    args = dict(fractions=[0.5], seeds=[0], pool=pool, test_pool=test, robust_pool=test, model_name="small_cnn",
+                epochs=4, min_steps=8, selection_epochs=1, fgsm_eps=[8 / 255],
+                pgd=PGD(eps=8 / 255, alpha=2 / 255, steps=3, seed=0), log=lambda *_: None)
+    adv = run_benchmark(["random", "acs_craig"], config=adversarial, path=tmp_path / "adv.csv", track="adversarial",
+                        autoattack=AutoAttack(eps=8 / 255, version="ci", steps=3, targets=2), acs={"period": 1},
+                        **args).set_index("method")
+    std = run_benchmark(["random"], config=standard, path=tmp_path / "std.csv", **args).set_index("method")
+    assert (adv["track"] == "adversarial").all() and (adv["objective"] == "fgsm_rs").all()
+    assert std.loc["random", "track"] == "standard" and pd.isna(std.loc["random", "autoattack_acc"])
+    assert (adv["autoattack_acc"] <= adv["pgd_acc"] + 1e-9).all() and adv["autoattack_acc"].notna().all()
+    assert adv.loc["random", "test_acc"] != std.loc["random", "test_acc"]  # trained differently, same coreset
+    assert adv.loc["acs_craig", "scored_by"] == "training" and adv.loc["acs_craig", "select_seconds"] > 0
+    assert adv.loc["acs_craig", "size"] == 40 and adv.loc["acs_craig", "weighted"]
+    with pytest.raises(ValueError, match="run it with track='adversarial'"):
+        run_benchmark(["acs_craig"], config=standard, path=tmp_path / "x.csv", **args)
+    with pytest.raises(ValueError, match="the standard track trains with the standard objective"):
+        run_benchmark(["random"], config=adversarial, path=tmp_path / "x.csv", **args)

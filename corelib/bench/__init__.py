@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from .adversarial import coreset_training_grid, predicted_speedup, summarize_training, work_passes
 from .base import BaseSetup, base_setup, profile_pools, train_baseline
-from .benchmark import (BENCH_KEYS, benchmark_from_params, best_three, check_benchmark_params, fgsm_curves,
-                        run_benchmark, selection_cost, table_mean_std)
+from .benchmark import (ACS_METHODS, BENCH_KEYS, TRACKS, benchmark_from_params, best_three, check_benchmark_params,
+                        fgsm_curves, run_benchmark, selection_cost, table_mean_std)
 from .easycore import easycore_grid
 from .grid import (CELL_KEYS, ResultsFileError, cell_attack, cell_seed, check_results_file, distributed_env,
                    merge_shards, run_grid, shard_path)
@@ -16,7 +16,7 @@ from .training import coreset_config, selection_grid, train_on_selection
 from .verdicts import (SPARSE_VARIANTS, claims, clear_gap, easycore_verdict, paired_difference, summarize,
                        top_bottom_claim, top_vs_bottom, versus_random)
 
-__all__ = ["BENCH_KEYS", "BaseSetup", "CELL_KEYS", "ResultsFileError", "SPARSE_VARIANTS", "base_setup",
+__all__ = ["ACS_METHODS", "BENCH_KEYS", "TRACKS", "BaseSetup", "CELL_KEYS", "ResultsFileError", "SPARSE_VARIANTS", "base_setup",
            "benchmark_from_params", "best_three", "cell_attack", "cell_seed", "check_benchmark_params",
            "check_results_file", "claims", "clear_gap", "coreset_config", "coreset_training_grid", "distributed_env",
            "easycore_grid", "easycore_verdict", "fgsm_curves", "merge_shards", "paired_difference", "predicted_speedup", "profile_pools",

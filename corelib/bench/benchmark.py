@@ -7,7 +7,8 @@ from dataclasses import replace
 import pandas as pd
 
 from .. import baselines
-from ..attacks import PGD
+from ..adversarial_coreset import train_adversarial_coreset
+from ..attacks import PGD, AutoAttack
 from ..cache import ArtifactCache
 from ..data import Pool
 from ..baselines.training_dynamics import GRAND_REPEATS
@@ -15,7 +16,7 @@ from ..data import SPLIT_SIZES
 from ..evaluate import accuracy_and_top_share, fgsm_sweep, robust_accuracy
 from ..models import MODELS
 from ..hardness import aign_series
-from ..sampling import check_fraction, class_balanced_pool
+from ..sampling import check_fraction, class_balanced_pool, coreset_size
 from ..train import TrainConfig, fit
 from ..utils import code_hash, state_fingerprint
 from .base import base_setup, profile_pools
@@ -25,6 +26,10 @@ from .verdicts import paired_difference
 
 
 BENCH_KEYS = ("method", "fraction", "seed")
+TRACKS = ("standard", "adversarial")
+# Algorithm 1 (chapter 7) as benchmark methods of the adversarial track: warm start, renewals every T epochs,
+# weighted adversarial training, within the same epochs as every other method's coreset training
+ACS_METHODS = {"acs_craig": "craig", "acs_gradmatch": "gradmatch"}
 SCORING_MODELS = ("proxy", "base")
 SCORED = ("sparse-FGSM sensitivity", "hardness")  # the families that read `proxy.scoring`
 
@@ -47,7 +52,8 @@ def base_scorer(base, pool: Pool) -> baselines.Proxy:
 def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust_pool: Pool, model_name: str,
                   config: TrainConfig, epochs: int, min_steps: int, selection_epochs: int, fgsm_eps, pgd, path,
                   cache=None, rank: int | None = None, world: int | None = None, method_params: dict | None = None,
-                  scorer: baselines.Proxy | None = None, log=print) -> pd.DataFrame:
+                  scorer: baselines.Proxy | None = None, log=print, track: str = "standard", autoattack=None,
+                  acs: dict | None = None) -> pd.DataFrame:
     """The benchmark grid method × fraction × seed (DeepCore semantics). Per cell: the seed's proxy model
     (`baselines.train_proxy`, `selection_epochs` on the pool, shared by all methods), the method's coreset, a
     fresh `model_name` trained on it (weighted if the method gives weights) for `epochs` epochs (at least
@@ -57,13 +63,33 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
     sparse-FGSM scores and EasyCore's AIGN read instead of the proxy (`base_scorer`: the fully trained base model,
     as the papers score); the other methods always read the proxy. `method_params`: per-method keyword arguments
     (e.g. {"grand": {"repeats": 10}}). Resumable and shardable (`run_grid`; rank / world default to torchrun's
-    environment)."""
+    environment).
+
+    Tracks. `track='standard'` (DeepCore's semantics) trains each coreset with `config` as given (its objective
+    is 'standard'). `track='adversarial'` trains each coreset with `config`'s adversarial objective (FGSM-RS,
+    PGD or TRADES), with the weights the method returns; the selection still reads the standard-trained proxy,
+    so the two tracks differ only in how the coreset is trained. In this track `acs_craig` / `acs_gradmatch` run
+    Algorithm 1 (`adversarial_coreset.train_adversarial_coreset` with `acs`: warm_start, period, batch_wise) for
+    the same `epochs` as every other method's coreset training (at least `min_steps` steps). `autoattack` (an
+    `attacks.AutoAttack`) adds `autoattack_acc` on `robust_pool`; rows always carry the columns `track`,
+    `objective` and `autoattack_acc` (NaN where not evaluated)."""
     methods, fractions, seeds = list(methods), list(fractions), list(seeds)
     for name, values in (("methods", methods), ("fractions", fractions), ("seeds", seeds)):
         if not values:
             raise ValueError(f"no {name} to run: give at least one")
+    if track not in TRACKS:
+        raise ValueError(f"track={track!r}; choose 'standard' (coresets trained with the standard objective) or "
+                         "'adversarial' (trained with an adversarial objective)")
+    if (track == "standard") != (config.objective == "standard"):
+        raise ValueError(f"track={track!r} with objective={config.objective!r}: the standard track trains with the "
+                         "standard objective, the adversarial track with an adversarial one (fgsm_rs, pgd, trades)")
     for m in methods:
-        baselines.check_method(m)
+        if m in ACS_METHODS:
+            if track != "adversarial":
+                raise ValueError(f"{m} is Algorithm 1 (adversarial coreset training): run it with track='adversarial'")
+        else:
+            baselines.check_method(m)
+    acs = {"warm_start": 0.5, "period": 4, "batch_wise": None, **(acs or {})}
     for name, value, low in (("epochs", epochs, 1), ("min_steps", min_steps, 0), ("selection_epochs", selection_epochs, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name}={value!r} must be an integer ≥ {low}")
@@ -78,6 +104,8 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
               "config": config.to_dict(), "epochs": epochs, "min_steps": min_steps, "selection_epochs": selection_epochs,
               "method_params": method_params,
               "scorer": None if scorer is None else state_fingerprint(scorer.model),
+              "track": track, "autoattack": None if autoattack is None else autoattack.config(),
+              "acs": acs if any(m in ACS_METHODS for m in methods) else None,
               "code": code_hash(run_benchmark)}
     proxies = {}
 
@@ -91,23 +119,45 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
         return proxies[seed]
 
     def run(cell):
+        if cell["method"] in ACS_METHODS:
+            return run_acs(cell)
         proxy = proxy_for(cell["seed"])
         selection = baselines.select_coreset(cell["method"], proxy, cell["fraction"], cell["seed"],
                                              **method_params.get(cell["method"], {}))
         run_config = replace(coreset_config(config, len(selection), epochs, min_steps), seed=cell["seed"])
         result = fit(model_name, pool, run_config, model_seed=cell["seed"], subset=selection.indices,
                      weights=selection.weights, cache=cache, progress=False)
-        sweep = fgsm_sweep(result.model, robust_pool, fgsm_eps)
-        scored_by = "proxy" if scorer is None or baselines.METHODS[cell["method"]].family not in SCORED else "base"
-        row = {"size": len(selection), "weighted": selection.weights is not None, "epochs": run_config.epochs,
-               "scored_by": scored_by, "pool_size": len(pool), "test_size": len(test_pool),
-               "robust_size": len(robust_pool)}
-        row["test_acc"], row["top_class_share"] = accuracy_and_top_share(result.model, test_pool)
-        row.update({f"fgsm_{round(e, 2):g}": a for e, a in zip(sweep["eps_255"], sweep["accuracy"])})
-        row.update(pgd_acc=robust_accuracy(result.model, robust_pool, cell_attack(pgd, cell)), select_seconds=round(selection.seconds, 3),
+        row = measure(cell, result.model, len(selection), selection.weights is not None, run_config.epochs,
+                      "base" if scorer is not None and baselines.METHODS[cell["method"]].family in SCORED else "proxy")
+        row.update(select_seconds=round(selection.seconds, 3),
                    forward_passes=round(selection.config["forward_passes"], 3),
                    backward_passes=round(selection.config["backward_passes"], 3),
                    proxy_seconds=round(proxy.seconds, 2), train_seconds=round(result.seconds, 2))
+        return row
+
+    def run_acs(cell):
+        """Algorithm 1 for as many epochs as the other methods' coreset training at this fraction."""
+        size = coreset_size(len(pool), cell["fraction"])
+        run_config = coreset_config(config, size, epochs, min_steps)
+        result = train_adversarial_coreset(model_name, pool, run_config, ACS_METHODS[cell["method"]], cell["fraction"],
+                                           acs["warm_start"], acs["period"], acs["batch_wise"], cell["seed"], cache)
+        renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "size"]))
+        row = measure(cell, result.model, size, True, run_config.epochs, "training")
+        # the selection runs inside training (renewals): its time is counted in train_seconds and shown apart
+        row.update(select_seconds=round(float(renewals["seconds"].sum()), 3), forward_passes=float("nan"),
+                   backward_passes=float("nan"), proxy_seconds=0.0, train_seconds=round(result.seconds, 2))
+        return row
+
+    def measure(cell, model, size, weighted, run_epochs, scored_by):
+        sweep = fgsm_sweep(model, robust_pool, fgsm_eps)
+        row = {"track": track, "objective": config.objective, "size": size, "weighted": weighted,
+               "epochs": run_epochs, "scored_by": scored_by, "pool_size": len(pool), "test_size": len(test_pool),
+               "robust_size": len(robust_pool)}
+        row["test_acc"], row["top_class_share"] = accuracy_and_top_share(model, test_pool)
+        row.update({f"fgsm_{round(e, 2):g}": a for e, a in zip(sweep["eps_255"], sweep["accuracy"])})
+        row["pgd_acc"] = robust_accuracy(model, robust_pool, cell_attack(pgd, cell))
+        row["autoattack_acc"] = (float("nan") if autoattack is None
+                                 else robust_accuracy(model, robust_pool, cell_attack(autoattack, cell)))
         return row
 
     return run_grid(cells, run, path, keys=BENCH_KEYS, config=shared, log=log, rank=rank, world=world)
@@ -196,8 +246,29 @@ def check_benchmark_params(p: dict) -> None:
     if scoring not in SCORING_MODELS:
         raise ValueError(f"scoring_model={scoring!r}; choose 'proxy' (the selection_epochs proxy, DeepCore) or "
                          "'base' (the fully trained base model, as the sparse-FGSM and EasyCore papers score)")
-    _bench_config(p)
+    track = p.get("bench_track", "standard")
+    if track not in TRACKS:
+        raise ValueError(f"bench_track={track!r}; choose 'standard' or 'adversarial' (--track on the command line)")
+    if p.get("autoattack_version", "ci") not in ("ci", "standard", "none"):
+        raise ValueError(f"autoattack_version={p['autoattack_version']!r}; choose 'ci' (APGD-CE + APGD-T), 'standard' "
+                         "(AutoAttack's four attacks) or 'none'")
+    _track_config(p, track)
     _bench_pgd(p)
+    _autoattack(p, track)
+    _acs(p)
+
+
+def _acs(p: dict) -> dict:
+    """Algorithm 1's settings for acs_craig / acs_gradmatch: the adversarial-coreset chapter's acs_warm_start,
+    acs_period and acs_batch_wise (0: per class)."""
+    acs = {"warm_start": float(p.get("acs_warm_start", 0.5)), "period": int(p.get("acs_period", 4)),
+           "batch_wise": int(p.get("acs_batch_wise", 0)) or None}
+    if not 0 <= acs["warm_start"] < 1:
+        raise ValueError(f"acs_warm_start={acs['warm_start']} must be in [0, 1): the share of the epochs trained on the "
+                         "full pool before the first coreset")
+    if acs["period"] < 1:
+        raise ValueError(f"acs_period={acs['period']} must be ≥ 1 (epochs between coreset renewals)")
+    return acs
 
 
 def _bench_config(p: dict) -> TrainConfig:
@@ -209,6 +280,34 @@ def _bench_pgd(p: dict) -> PGD:
     return PGD(eps=p["eps_255"] / 255, alpha=p["pgd_alpha_255"] / 255, steps=p["robust_pgd_steps"], seed=p["seed"])
 
 
+def _track_config(p: dict, track: str) -> TrainConfig:
+    """The coreset training of `track`: the standard objective, or `bench_adv_objective` (fgsm_rs: FGSM with a
+    random start, Wong et al. 2020, step 1.25 ε; pgd / trades: `bench_adv_steps` steps of pgd_alpha_255) at eps_255."""
+    config = _bench_config(p)
+    if track == "standard":
+        return config
+    objective = p.get("bench_adv_objective", "fgsm_rs")
+    params = {"eps": p["eps_255"] / 255}
+    if objective in ("pgd", "trades"):
+        params.update(alpha=p["pgd_alpha_255"] / 255, steps=int(p.get("bench_adv_steps", 10)))
+    if objective == "trades":
+        params["beta"] = float(p.get("trades_beta", 6.0))
+    if objective == "standard":
+        raise ValueError("bench_adv_objective='standard': the adversarial track needs an adversarial objective "
+                         "(fgsm_rs, pgd or trades)")
+    return replace(config, objective=objective, objective_params=params)
+
+
+def _autoattack(p: dict, track: str):
+    """AutoAttack for the adversarial track (`autoattack_version`: 'ci', 'standard' or 'none'; `autoattack_steps`,
+    `autoattack_targets`); None in the standard track, whose models PGD already leaves near 0 at 8/255."""
+    version = p.get("autoattack_version", "ci")
+    if track == "standard" or version == "none":
+        return None
+    return AutoAttack(eps=p["eps_255"] / 255, version=version, steps=int(p.get("autoattack_steps", 100)),
+                      targets=p.get("autoattack_targets"), seed=p["seed"])
+
+
 def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=None, rank=None, world=None,
                           log=print) -> pd.DataFrame:
     """`run_benchmark` with the settings of a profile (or a chapter's parameters): data (train_size, test_size,
@@ -217,7 +316,10 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
     (bench_test_size for clean accuracy; bench_fgsm_eps_255, eps_255, pgd_alpha_255, robust_pgd_steps, bench_robust_size,
     seed for FGSM and PGD), `scoring_model` ('proxy': DeepCore's semantics, every method reads the proxy; 'base':
     the sparse-FGSM scores and AIGN read the base model of `base_setup`, as the papers score; default 'proxy') and
-    `grand_repeats` (GraNd's proxies, default 2). Every setting is checked first (`check_benchmark_params`)."""
+    `grand_repeats` (GraNd's proxies, default 2), and the track: `bench_track` ('standard', default, or
+    'adversarial', trained with `bench_adv_objective` / `bench_adv_steps` and evaluated with AutoAttack:
+    `autoattack_version`, `autoattack_steps`, `autoattack_targets`; Algorithm 1 for acs_craig / acs_gradmatch with
+    `acs_warm_start`, `acs_period`, `acs_batch_wise`). Every setting is checked first (`check_benchmark_params`)."""
     p = params
     check_benchmark_params(p)
     scoring = p.get("scoring_model", "proxy")
@@ -225,7 +327,8 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
     pool = class_balanced_pool(train_pool, int(p["bench_pool_size"]), seed=p["pool_seed"])
     robust_pool = class_balanced_pool(test_pool, int(p["bench_robust_size"]), seed=p["pool_seed"])
     test_pool = class_balanced_pool(test_pool, int(p["bench_test_size"]), seed=p["pool_seed"])
-    config = _bench_config(p)
+    track = p.get("bench_track", "standard")
+    config = _track_config(p, track)
     pgd = _bench_pgd(p)
     cache = ArtifactCache() if cache is None else cache
     scorer = base_scorer(base_setup(p, cache=cache, progress=False).run, pool) if scoring == "base" else None
@@ -233,7 +336,8 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
     return run_benchmark(methods, fractions, seeds, pool, test_pool, robust_pool, p["model"], config,
                          p["bench_epochs"], p["bench_min_steps"], p["selection_epochs"],
                          [e / 255 for e in p["bench_fgsm_eps_255"]], pgd, path, cache=cache, rank=rank, world=world,
-                         method_params=method_params, scorer=scorer, log=log)
+                         method_params=method_params, scorer=scorer, log=log, track=track,
+                         autoattack=_autoattack(p, track), acs=_acs(p))
 
 
 def selection_cost(results: pd.DataFrame) -> pd.DataFrame:

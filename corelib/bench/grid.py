@@ -296,7 +296,7 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     order = [k for k in (_key(c, keys) for c in cells) if k in table.index]
     table = table.loc[order].reset_index(drop=True)
     for status, why in (("diverged", "diverged (non-finite loss)"),
-                        ("collapsed", f"collapsed (one class for ≥ {COLLAPSED_SHARE:.0%} of the test set)")):
+                        ("collapsed", f"collapsed (one class for ≥ {100 * COLLAPSED_SHARE:.0f} % of the test set)")):
         bad = table[table["status"] == status] if "status" in table else table.iloc[:0]
         if len(bad):
             log(f"{len(bad)} of {len(table)} runs {why} and are left out of every mean: "
