@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from .bench import ACS_METHODS, TRACKS
 from .data import DataNotFoundError
 from .profiles import check_value, load_profile
 from .sampling import check_fraction
-from .utils import NonFiniteError
+from .bench import record
+from .utils import NonFiniteError, code_hash, device_description, precision_description, resolve_device
 
 
 class UsageError(ValueError):
@@ -60,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                        "AutoAttack too, acs_craig / acs_gradmatch available (default: the profile's bench_track, "
                        "else standard)")
     bench.add_argument("--out", default="_build/results/bench.csv", help="the results table (CSV)")
+    bench.add_argument("--record", action="store_true",
+                       help="after the run, record the table in the MANIFEST.json beside it (results/<profile>/: "
+                            "checksum, command, commit, code hash, device, date)")
     bench.add_argument("--merge", type=_positive_int, metavar="WORLD",
                        help="only merge the shards of a WORLD-process run (WORLD ≥ 1)")
     return parser
@@ -149,18 +154,26 @@ def bench_main(args) -> int:
         dist.destroy_process_group()
     elif world > 1:
         log(f"shard written to {bench.shard_path(args.out, rank, world)}; merge with --merge {world}")
+    if args.record and rank == 0 and (world == 1 or distributed):
+        device = resolve_device(params.get("device", "auto"))
+        entry = record.update_manifest(args.out, command=args.command_line, profile=args.profile,
+                                       code=code_hash(bench.run_benchmark), device=device_description(device),
+                                       precision=precision_description(params.get("precision", "auto"), device))
+        log(f"recorded {entry['rows']} rows of {args.out} in {Path(args.out).parent / record.MANIFEST}")
     return 0
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)  # argparse's own errors: one usage line, exit 2
+    args.command_line = "python -m corelib " + " ".join(shlex.quote(a) for a in argv)
     try:
         if args.command == "bench":
             return bench_main(args)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (DataNotFoundError, NonFiniteError, bench.ResultsFileError, OSError) as err:
+    except (DataNotFoundError, NonFiniteError, bench.ResultsFileError, record.RecordError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 2  # pragma: no cover

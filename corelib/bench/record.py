@@ -1,0 +1,126 @@
+"""Recorded results: grids too long for the CI book, produced by the project's own commands and committed under
+`results/<profile>/`, each folder with a `MANIFEST.json` that says, per results table, how it was made.
+
+A manifest entry holds the table's SHA-256 and row count, the command that regenerates it, the profile, the corelib
+commit and the code hash of the grid's code when it last ran, the grid configurations (`grid_config`) of its rows,
+the device and precision, the date, and the wall time of its cells. `python -m corelib bench … --record` writes it
+after a run (`update_manifest`); the test suite verifies every committed manifest (`verify_results`), and never
+re-runs a recorded grid. A chapter reads a recorded table through `load_recorded`, which checks the checksum and
+says whether the code that produced it has changed since (`stale`), so a page never mixes code versions silently.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..utils import atomic_write_text, file_lock, file_sha256, git_commit
+
+MANIFEST = "MANIFEST.json"
+
+
+class RecordError(ValueError):
+    """A recorded table that does not match its manifest (edited, truncated or missing)."""
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        return {"files": {}}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{path} is not valid JSON ({err}); restore it from git (git checkout -- {path})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise RecordError(f"{path} has no 'files' mapping: it is not a results manifest")
+    return data
+
+
+def update_manifest(table_path: str | Path, command: str, profile: str, code: str, device: str, precision: str,
+                    root: str | Path | None = None) -> dict:
+    """Record (or refresh) the entry of the results table at `table_path` in the MANIFEST.json beside it: its
+    checksum and rows as they are now on disk, the command, profile, commit, `code` (the grid code's hash),
+    device and precision, the date, and the grid configurations and cell seconds of its rows. Returns the entry."""
+    table_path = Path(table_path)
+    if not table_path.is_file():
+        raise RecordError(f"{table_path} does not exist: run the grid first, then record it")
+    table = pd.read_csv(table_path)
+    manifest_path = table_path.parent / MANIFEST
+    entry = {
+        "sha256": file_sha256(table_path), "rows": int(len(table)), "command": command, "profile": profile,
+        "commit": git_commit(root or table_path.parent), "code": code, "device": device, "precision": precision,
+        "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "grid_configs": sorted(table["grid_config"].astype(str).unique().tolist()) if "grid_config" in table else [],
+        "cell_hours": round(float(table["cell_seconds"].sum()) / 3600, 3) if "cell_seconds" in table else None,
+    }
+    with file_lock(manifest_path):
+        data = _read(manifest_path)
+        data["files"][table_path.name] = entry
+        atomic_write_text(manifest_path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return entry
+
+
+def verify_results(root: str | Path) -> list[str]:
+    """Every MANIFEST.json under `root` against the tables beside it: each listed table exists, has the recorded
+    SHA-256 and row count; every CSV in a recorded folder is listed. Returns the problems (empty: all verified)."""
+    problems = []
+    for manifest_path in sorted(Path(root).rglob(MANIFEST)):
+        folder = manifest_path.parent
+        try:
+            files = _read(manifest_path)["files"]
+        except RecordError as err:
+            problems.append(str(err))
+            continue
+        for name, entry in files.items():
+            path = folder / name
+            if not path.is_file():
+                problems.append(f"{path}: listed in {manifest_path} but missing")
+            elif file_sha256(path) != entry.get("sha256"):
+                problems.append(f"{path}: its SHA-256 does not match {manifest_path} (edited or truncated after it was "
+                                f"recorded); regenerate it with: {entry.get('command')}")
+            elif len(pd.read_csv(path)) != entry.get("rows"):
+                problems.append(f"{path}: {entry.get('rows')} rows recorded, a different number on disk")
+        for csv in sorted(folder.glob("*.csv")):
+            if csv.name not in files:
+                problems.append(f"{csv}: a table in a recorded folder without a manifest entry (record it with "
+                                "--record, or move it out)")
+    return problems
+
+
+@dataclass
+class Recorded:
+    """A recorded table with what the page must say about it."""
+
+    table: pd.DataFrame
+    entry: dict
+    path: Path
+    stale: bool  # the grid's code has changed since the table was produced
+
+    def label(self) -> str:
+        """One sentence for the page: recorded where, when, at which commit, how to regenerate, and whether stale."""
+        e = self.entry
+        text = (f"Recorded results (not executed in this build): `{self.path.as_posix()}`, {e['rows']} rows, "
+                f"produced on {e['device']} ({e['precision']}) at commit `{e['commit']}`, last run {e['date']}, "
+                f"{e['cell_hours']} h of cells; regenerate with `{e['command']}`.")
+        if self.stale:
+            text += (f" **Stale:** the code that produced these rows has changed since commit `{e['commit']}`; "
+                     "they are shown as produced then, not as this code would produce them.")
+        return text
+
+
+def load_recorded(path: str | Path, code: str) -> Recorded | None:
+    """The recorded table at `path` (None when the file is absent: the page then shows its live run only), verified
+    against its manifest (a mismatch is a `RecordError`), with `stale` set when `code` (the current hash of the
+    grid's code) differs from the recorded one."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    entry = _read(path.parent / MANIFEST)["files"].get(path.name)
+    if entry is None:
+        raise RecordError(f"{path} has no entry in {path.parent / MANIFEST}: record it with the command that made it "
+                          "and --record")
+    if file_sha256(path) != entry["sha256"]:
+        raise RecordError(f"{path} does not match its recorded SHA-256; regenerate it with: {entry['command']}")
+    return Recorded(pd.read_csv(path), entry, path, stale=entry.get("code") != code)
