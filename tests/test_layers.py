@@ -20,7 +20,7 @@ LAYERS = {
                 "baselines.registry", "baselines.proxy", "baselines.uncertainty", "baselines.geometry",
                 "baselines.boundary", "baselines.training_dynamics", "baselines.gradient_matching",
                 "baselines.hardness_scores", "baselines"],
-    "experiments": ["bench.grid", "bench.verdicts", "bench.training", "bench.base", "bench.scores", "bench.easycore",
+    "experiments": ["bench.grid", "bench.record", "bench.verdicts", "bench.training", "bench.base", "bench.scores", "bench.easycore",
                     "bench.adversarial", "bench.benchmark", "bench"],
     "presentation": ["plots", "reference", "book", "__main__", ""],  # "" is the package itself (corelib/__init__)
 }
