@@ -551,3 +551,24 @@ def test_the_adversarial_track_trains_adversarially_runs_algorithm_1_and_reports
         run_benchmark(["acs_craig"], config=standard, path=tmp_path / "x.csv", **args)
     with pytest.raises(ValueError, match="the standard track trains with the standard objective"):
         run_benchmark(["random"], config=adversarial, path=tmp_path / "x.csv", **args)
+
+
+def test_a_collapsed_cell_is_retried_once_from_another_seed_when_asked(tmp_path):
+    from corelib.bench.grid import RETRY_SEED_OFFSET
+
+    seen = []
+
+    def run(cell):
+        seen.append(cell["seed"])
+        collapsed = cell["method"] == "b" and cell["seed"] < RETRY_SEED_OFFSET
+        return {"acc": 0.1 if collapsed else 0.6, "top_class_share": 1.0 if collapsed else 0.3}
+
+    cells = [{"method": m, "fraction": 0.1, "seed": 0} for m in ("a", "b")]
+    plain = run_grid(cells, run, tmp_path / "plain.csv", keys=("method", "fraction", "seed"), log=lambda *_: None)
+    assert plain["status"].tolist() == ["ok", "collapsed"] and seen == [0, 0]
+    seen.clear()
+    retried = run_grid(cells, run, tmp_path / "retried.csv", keys=("method", "fraction", "seed"), retry=True,
+                       log=lambda *_: None)
+    assert seen == [0, 0, RETRY_SEED_OFFSET] and retried["status"].tolist() == ["ok", "ok"]
+    assert retried.loc[1, "acc"] == 0.6 and retried.loc[1, "retried_seed"] == RETRY_SEED_OFFSET
+    assert retried.loc[1, "note"].startswith(f"retried with seed {RETRY_SEED_OFFSET} after: collapsed")

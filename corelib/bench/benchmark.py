@@ -53,7 +53,7 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
                   config: TrainConfig, epochs: int, min_steps: int, selection_epochs: int, fgsm_eps, pgd, path,
                   cache=None, rank: int | None = None, world: int | None = None, method_params: dict | None = None,
                   scorer: baselines.Proxy | None = None, log=print, track: str = "standard", autoattack=None,
-                  acs: dict | None = None) -> pd.DataFrame:
+                  acs: dict | None = None, retry: bool = False) -> pd.DataFrame:
     """The benchmark grid method × fraction × seed (DeepCore semantics). Per cell: the seed's proxy model
     (`baselines.train_proxy`, `selection_epochs` on the pool, shared by all methods), the method's coreset, a
     fresh `model_name` trained on it (weighted if the method gives weights) for `epochs` epochs (at least
@@ -72,7 +72,8 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
     Algorithm 1 (`adversarial_coreset.train_adversarial_coreset` with `acs`: warm_start, period, batch_wise) for
     the same `epochs` as every other method's coreset training (at least `min_steps` steps). `autoattack` (an
     `attacks.AutoAttack`) adds `autoattack_acc` on `robust_pool`; rows always carry the columns `track`,
-    `objective` and `autoattack_acc` (NaN where not evaluated)."""
+    `objective` and `autoattack_acc` (NaN where not evaluated). `retry`: a collapsed or diverged cell is run once
+    more from another seed (`grid.run_grid`)."""
     methods, fractions, seeds = list(methods), list(fractions), list(seeds)
     for name, values in (("methods", methods), ("fractions", fractions), ("seeds", seeds)):
         if not values:
@@ -160,7 +161,7 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
                                  else robust_accuracy(model, robust_pool, cell_attack(autoattack, cell)))
         return row
 
-    return run_grid(cells, run, path, keys=BENCH_KEYS, config=shared, log=log, rank=rank, world=world)
+    return run_grid(cells, run, path, keys=BENCH_KEYS, config=shared, log=log, rank=rank, world=world, retry=retry)
 
 
 def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
@@ -337,7 +338,7 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
                          p["bench_epochs"], p["bench_min_steps"], p["selection_epochs"],
                          [e / 255 for e in p["bench_fgsm_eps_255"]], pgd, path, cache=cache, rank=rank, world=world,
                          method_params=method_params, scorer=scorer, log=log, track=track,
-                         autoattack=_autoattack(p, track), acs=_acs(p))
+                         autoattack=_autoattack(p, track), acs=_acs(p), retry=bool(p.get("retry_collapsed", False)))
 
 
 def selection_cost(results: pd.DataFrame) -> pd.DataFrame:

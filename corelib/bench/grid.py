@@ -17,7 +17,9 @@ What a results table guarantees:
 - **A collapsed run is flagged, not averaged.** A cell whose row reports `top_class_share` ≥ `COLLAPSED_SHARE`
   (its model predicts one class for at least 90 % of the test set: a constant predictor, whose clean and robust
   accuracy are both the chance level) gets `status` 'collapsed'; its accuracy columns (every column whose name
-  contains 'acc' or starts with 'fgsm_') are kept in `note` and set to NaN, so means over seeds leave it out, and every call names it.
+  contains 'acc' or starts with 'fgsm_') are kept in `note` and set to NaN, so means over seeds leave it out,
+  and every call names it. With `retry=True` (a profile's `retry_collapsed`), a diverged or collapsed cell is
+  run once more from another seed and its row says so.
 - **Same table however it ran.** Rows come back in the order of the cells, read from the file, so an
   uninterrupted, a resumed and a sharded run give the same table (up to the timing column `cell_seconds`), as
   long as each cell's computation depends only on the cell (give attacks a per-cell generator:
@@ -44,6 +46,7 @@ from ..utils import NonFiniteError, atomic_write_text, config_hash, file_lock
 
 CELL_KEYS = ("method", "keep", "fraction", "seed")
 COLLAPSED_SHARE = 0.9  # a model that puts this share of the test set in one class is a (near-)constant predictor
+RETRY_SEED_OFFSET = 10_000  # a retried cell's seed: far from every seed a grid lists, so no retry duplicates a cell
 META = ("cell_seconds", "grid_config")
 
 
@@ -222,7 +225,7 @@ def _release(path: Path, grid_config: str, key_list: list[tuple]) -> None:
 
 def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str | Path,
              keys: Sequence[str] = CELL_KEYS, config: dict | None = None, log=print, rank: int = 0,
-             world: int = 1, poll_seconds: float = 1.0) -> pd.DataFrame:
+             world: int = 1, poll_seconds: float = 1.0, retry: bool = False) -> pd.DataFrame:
     """Run every cell whose key has no row yet in the CSV at `path` under this configuration, adding its row
     (cell fields + the dict `run_cell` returns + cell_seconds + grid_config) to the file after each cell (see
     the module docstring for what that guarantees). Returns the rows of `cells`, in their order.
@@ -230,7 +233,9 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     `config` describes everything the cells share (data, training settings, scores, code version); its hash
     is stored with every row, and the grid resumes only rows of its own configuration. With `world > 1` this
     process runs cells rank, rank + world, … and writes them to `shard_path(path, rank, world)` (cells already
-    in `path` are skipped); join the shards with `merge_shards`."""
+    in `path` are skipped); join the shards with `merge_shards`. With `retry`, a cell that diverged or collapsed
+    is run once more from seed + `RETRY_SEED_OFFSET` (the cell's function receives that seed); the row keeps the
+    cell's key, the retry's numbers and status, `retried_seed`, and a note saying what happened first."""
     cells = list(cells)
     if not cells:
         raise ValueError("the grid has no cells: give at least one method, fraction and seed")
@@ -246,7 +251,7 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     out = path if world == 1 else shard_path(path, rank, world)
     for p in {path, out}:
         _check_path(p)
-    grid_config = config_hash(config or {})
+    grid_config = config_hash({**(config or {}), "_retry": True} if retry else (config or {}))
     sources = [path] if world == 1 else [path, out]
     with file_lock(out):
         tables = [_read_text_table(p, keys) for p in sources]
@@ -270,7 +275,7 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
             if state == "done":
                 continue
             held.append(key)
-            _compute(cell, run_cell, out, keys, grid_config)
+            _compute(cell, run_cell, out, keys, grid_config, retry)
         while waiting:  # cells another live process claimed: wait for their rows, or take over a dead claim
             still = []
             for cell in waiting:
@@ -279,7 +284,7 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
                 if state == "mine":
                     log(f"{out.name}: the process that claimed {dict(zip(keys, key))} has stopped; computing it")
                     held.append(key)
-                    _compute(cell, run_cell, out, keys, grid_config)
+                    _compute(cell, run_cell, out, keys, grid_config, retry)
                 elif state == "busy":
                     still.append(cell)
             waiting = still
@@ -319,12 +324,23 @@ def flag_collapsed(result: dict, threshold: float = COLLAPSED_SHARE) -> dict:
     return {**result, **{k: float("nan") for k in accs}, "status": "collapsed", "note": note}
 
 
-def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str) -> None:
-    start = time.perf_counter()
+def _attempt(cell: dict, run_cell: Callable) -> dict:
     try:
-        result = flag_collapsed({"status": "ok", **run_cell(cell)})
+        return flag_collapsed({"status": "ok", **run_cell(cell)})
     except NonFiniteError as err:  # a diverged training run: a row that says so, not a lost grid
-        result = {"status": "diverged", "note": str(err).splitlines()[0][:300]}
+        return {"status": "diverged", "note": str(err).splitlines()[0][:300]}
+
+
+def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str, retry: bool = False) -> None:
+    start = time.perf_counter()
+    result = _attempt(cell, run_cell)
+    if retry and result["status"] != "ok" and "seed" in cell:
+        # once, from a seed no cell of the grid uses; the row keeps its key and says what happened
+        seed = cell["seed"] + RETRY_SEED_OFFSET
+        again = _attempt({**cell, "seed": seed}, run_cell)
+        note = f"retried with seed {seed} after: {result.get('note', result['status'])}"
+        result = {**again, "retried_seed": seed,
+                  "note": note + (f"; the retry: {again['note']}" if again.get("note") else "")}
     row = {**cell, **result, "cell_seconds": round(time.perf_counter() - start, 2), "grid_config": grid_config}
     _append(out, row, keys)
 
