@@ -10,6 +10,8 @@ steps). These lines decide whether bf16 becomes the `ci` profile's precision; th
 the code owes, so they never fail `make bench` (see common.py):
 - RESULT bf16_vs_fp32_train: speed-up of a bf16 training epoch over fp32 (paired); adopted where ≥ 1.4. The script
   prints whether this CPU has native bf16 (`avx512_bf16` / `amx_bf16`): without it oneDNN emulates bf16.
+- RESULT bf16_vs_fp32_pgd: the same for PGD-10 on 500 images under autocast (attacks and evaluation); adopted for
+  them where ≥ 1.4 (the input gradients of the scores stay fp32 in any case).
 - RESULT bf16_accuracy_delta_pts / bf16_robust_delta_pts: the ci model trained in both precisions from the same
   seeds (`--accuracy-seeds`, default 3) on `--accuracy-images` images of the ci train pool for `--accuracy-epochs`
   epochs (defaults 2,500 and 8: with emulated bf16 the full ci base model would take ~25 min per seed); |paired mean
@@ -111,6 +113,19 @@ def main():
     print(f"training epoch: fp32 {r['a']:.2f} s, bf16 autocast {r['b']:.2f} s; pair ratios "
           f"{[round(v, 3) for v in r['ratios']]}")
     result("bf16_vs_fp32_train", r["ratio"], ">=1.4", adopts="bf16 as the ci precision")
+
+    model = cl.build_model(profile["model"], device=device).eval()
+    x, y = pool.float_images(torch.arange(500, device=device)), pool.labels[:500]
+    pgd = cl.PGD(profile["eps_255"] / 255, profile["pgd_alpha_255"] / 255, 10, seed=0)
+
+    def attack(bf16: bool):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            pgd(model, x, y)
+
+    r = paired(lambda: attack(False), lambda: attack(True), args.repeats, device)
+    print(f"PGD-10 on 500 images: fp32 {r['a']:.2f} s, bf16 autocast {r['b']:.2f} s; pair ratios "
+          f"{[round(v, 3) for v in r['ratios']]}")
+    result("bf16_vs_fp32_pgd", r["ratio"], ">=1.4", adopts="bf16 for attacks and evaluation")
     if args.accuracy_seeds:
         deltas = []
         print(f"accuracy check: {args.accuracy_images:,} train images, {args.accuracy_epochs} epochs, "
