@@ -213,3 +213,22 @@ def test_the_hook_documents_itself_and_keys_by_its_settings():
     config = hook.config()
     assert config["hook"] == "corelib.adversarial_coreset.AdversarialCoreset" and config["seed"] == 3
     assert config != AdversarialCoreset(0.5, "gradmatch", warm_start=0.25, period=2, seed=3).config()
+
+
+def test_the_acs_grid_reports_autoattack_beside_pgd(tmp_path, monkeypatch):
+    """With an AutoAttack, every row of `coreset_training_grid` has `autoattack_acc` ≤ its PGD accuracy (the
+    per-image worst case of a stronger attack), and `summarize_training` reports its mean."""
+    from corelib.attacks import PGD, AutoAttack
+    from corelib.bench import coreset_training_grid
+
+    monkeypatch.setattr(sys.modules["corelib.train"], "build_model", lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
+    pool, test = synthetic_pool(n=32), synthetic_pool(n=24, seed=5)
+    config = TrainConfig(epochs=3, batch_size=8, objective="fgsm_rs", objective_params={"eps": 0.03}, augment=False,
+                         channels_last=False)
+    rows = coreset_training_grid(pool, test, test, PGD(0.03, 0.01, 3, seed=0), "tiny", config, ["full", "random"],
+                                 [0.5], [0], 0.34, 2, tmp_path / "acs.csv",
+                                 autoattack=AutoAttack(0.03, version="ci", steps=3, targets=1))
+    ok = rows[rows.status == "ok"]
+    assert len(ok) and (ok["autoattack_acc"] <= ok["robust_acc"] + 1e-9).all()
+    summary = summarize_training(rows).set_index("method")
+    assert "autoattack_mean" in summary and summary["autoattack_mean"].notna().all()
