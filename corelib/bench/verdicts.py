@@ -1,9 +1,12 @@
 """Verdicts: the one rule by which every computed sentence of the book calls a difference clear, and the
 sentences and tables built on it.
 
-**The rule** (`clear_gap`): a difference between two means over seeds is *clear* when its size exceeds the larger
-of the two standard deviations over seeds (a single seed's deviation counts as 0). It is a cautious screen, not a
-test: with two seeds a gap inside the spread is not evidence either way, and the chapters say so.
+**The rule** (`paired_gap`): the difference between two methods is measured seed by seed (the same seed draws the
+same pool, initialisation and attack starts for both, so the per-seed differences are paired), and it is *clear*
+when the two-sided 95 % t-interval of the mean paired difference excludes 0. Every verdict sentence says "higher",
+"lower" or "no clear difference at this scale", with the numbers. One seed gives no interval, so nothing is clear
+with one seed; with two the t-factor is 12.7, so only a gap that barely varies between the seeds is clear. The
+interval's half-width is what the seed count can resolve, and the chapters state it.
 
 **The claims** (`claims`) are checked by stated rules, whose thresholds are keyword arguments, calibrated so that
 the sparse-FGSM paper's own Table 1 (Shinde & Madabhushi, DeepCore rows from Guo et al.; one value per cell)
@@ -17,8 +20,8 @@ passes each claim it makes and a table that contradicts the claim fails:
    `bottom_share` (half) of the schemes (the paper's table: 2 of 3 at 0.1 %, where PSS top wins; 3 of 3 at 0.5 %
    and 1 %).
 3. *Random is hard to beat at 5–20 %* (`band`): at most `tolerated` (a quarter) of the method × fraction pairs
-   there are clearly above random by `clear_gap` (with one value per cell, any gap is clear; the paper's table
-   has 2 of 60).
+   there are clearly above random by `paired_gap`. A table with one value per cell (the paper's) has no interval:
+   'not tested here'.
 4. *Coresets are not robust to FGSM*: no method's FGSM accuracy at ε, averaged over its fractions and seeds,
    exceeds `robust_ceiling` (0.2). The published table has no FGSM column: 'not tested here'.
 
@@ -33,12 +36,27 @@ import pandas as pd
 SPARSE_VARIANTS = tuple(f"{s}_{k}" for s in ("isef", "fgsm_cs", "pss") for k in ("top", "bottom"))
 
 
-def clear_gap(gap, spread_a, spread_b):
-    """The book's rule: |gap| > max(spread_a, spread_b), with spreads the standard deviations over seeds of the
-    two means compared (NaN, from a single seed, counts as 0). Scalars give a bool; arrays or Series, element-wise."""
-    spread = np.maximum(np.nan_to_num(np.asarray(spread_a, dtype=float)), np.nan_to_num(np.asarray(spread_b, dtype=float)))
-    clear = np.abs(np.asarray(gap, dtype=float)) > spread
-    return bool(clear) if clear.ndim == 0 else clear
+def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
+    """The book's rule for two methods' values indexed by seed: the per-seed differences a − b (seeds both have),
+    their mean `diff`, count `n`, the two-sided t-interval [`low`, `high`] at `confidence` (NaN with fewer than two
+    pairs) and `clear`: the interval excludes 0."""
+    from scipy import stats
+
+    d = (a - b).dropna()
+    n = len(d)
+    mean = float(d.mean()) if n else float("nan")
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return {"diff": mean, "n": n, "low": mean - half, "high": mean + half,
+            "clear": bool(n > 1 and (mean - half > 0 or mean + half < 0))}
+
+
+def describe_gap(gap: dict, scale: float = 100.0, unit: str = " points") -> str:
+    """'+2.1 points, 95 % interval [+0.4, +3.8]: higher' (or 'lower', or 'no clear difference at this scale')."""
+    if gap["n"] < 2:
+        return f"{scale * gap['diff']:+.1f}{unit} from {gap['n']} seed: no interval, no clear difference"
+    word = ("higher" if gap["diff"] > 0 else "lower") if gap["clear"] else "no clear difference at this scale"
+    return (f"{scale * gap['diff']:+.1f}{unit}, 95 % interval [{scale * gap['low']:+.1f}, {scale * gap['high']:+.1f}]: "
+            f"{word}")
 
 
 def paired_difference(results: pd.DataFrame, value: str = "test_acc", control: str = "random",
@@ -46,19 +64,13 @@ def paired_difference(results: pd.DataFrame, value: str = "test_acc", control: s
     """Each method's difference to `control` paired by seed (and pool: the same seed draws the same pool and
     initialisation), per group of `by`: the mean of the per-seed differences method − control, the number of
     pairs `n`, and the two-sided t-interval [`low`, `high`] at `confidence` (NaN with a single pair: one seed
-    gives no interval). A difference is *clear* when the interval excludes 0."""
-    from scipy import stats
-
+    gives no interval). A difference is *clear* when the interval excludes 0 (`paired_gap`)."""
     keys = list(by)
     ctrl = results[results.method == control].set_index([*keys, "seed"])[value]
     rows = []
     for (method, *group), g in results[results.method != control].groupby(["method", *keys], sort=False):
-        diffs = (g.set_index([*keys, "seed"])[value] - ctrl).dropna()
-        n = len(diffs)
-        mean = float(diffs.mean()) if n else float("nan")
-        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * diffs.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        rows.append({"method": method, **dict(zip(keys, group)), "diff": mean, "n": n, "low": mean - half,
-                     "high": mean + half, "clear": bool(n > 1 and (mean - half > 0 or mean + half < 0))})
+        gap = paired_gap(g.set_index([*keys, "seed"])[value], ctrl, confidence)
+        rows.append({"method": method, **dict(zip(keys, group)), **gap})
     return pd.DataFrame(rows, columns=["method", *keys, "diff", "n", "low", "high", "clear"])
 
 
@@ -68,19 +80,23 @@ def summarize(results: pd.DataFrame, value: str = "test_acc", by=("method", "kee
             .rename(columns={"mean": f"{value}_mean", "std": f"{value}_std", "count": "seeds"}))
 
 
-def top_vs_bottom(results: pd.DataFrame, method: str) -> pd.DataFrame:
-    """Per fraction: mean accuracy of the top and bottom coresets of `method` (and random), the winner, and
-    whether the gap is clear (`clear_gap`)."""
-    s = summarize(results[results.method.isin([method, "random"])])
-    wide = s.pivot_table(index="fraction", columns="keep", values=["test_acc_mean", "test_acc_std"], dropna=False)
-    out = pd.DataFrame({"fraction": wide.index})
-    for keep in ("top", "bottom", "random"):
-        if ("test_acc_mean", keep) in wide:
-            out[keep] = wide[("test_acc_mean", keep)].to_numpy()
-            out[f"{keep}_std"] = wide[("test_acc_std", keep)].fillna(0).to_numpy()
-    out["winner"] = ["top" if t > b else "bottom" for t, b in zip(out["top"], out["bottom"])]
-    out["clear"] = clear_gap(out["top"] - out["bottom"], out["top_std"], out["bottom_std"])
-    return out
+def top_vs_bottom(results: pd.DataFrame, method: str, value: str = "test_acc") -> pd.DataFrame:
+    """Per fraction: mean `value` of the top and bottom coresets of `method` (and of random, where run), the
+    winner, and the gap top − bottom paired by seed (`paired_gap`): `gap_low`, `gap_high` (its 95 % interval) and
+    `clear`."""
+    rows = results[results.method.isin([method, "random"])]
+    out = []
+    for fraction, g in rows.groupby("fraction", sort=True):
+        by = {keep: g[g.keep == keep].set_index("seed")[value] for keep in ("top", "bottom", "random")}
+        row = {"fraction": fraction}
+        for keep, v in by.items():
+            if len(v) or keep != "random":
+                row[keep], row[f"{keep}_std"] = v.mean(), (v.std() if len(v) > 1 else 0.0)
+        gap = paired_gap(by["top"], by["bottom"])
+        row.update(winner="top" if row["top"] > row["bottom"] else "bottom", gap_low=gap["low"],
+                   gap_high=gap["high"], clear=gap["clear"])
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def top_bottom_claim(verdict: pd.DataFrame, method: str, small: float = 0.05, large: float = 0.2) -> str:
@@ -92,8 +108,9 @@ def top_bottom_claim(verdict: pd.DataFrame, method: str, small: float = 0.05, la
         wins = rows["winner"] == expected
         desc = ", ".join(f"{100 * f:g} %: top {t:.3f} vs bottom {b:.3f}"
                          for f, t, b in zip(rows["fraction"], rows["top"], rows["bottom"]))
-        return bool(wins.all()), (f"{expected} {'wins' if wins.all() else 'does not win'} {where} ({desc}; the gap "
-                                  f"exceeds the seed spread at {int(rows['clear'].sum())} of {len(rows)} fractions)")
+        return bool(wins.all()), (f"{expected} {'wins' if wins.all() else 'does not win'} {where} ({desc}; the 95 % "
+                                  f"interval of the gap, paired by seed, excludes 0 at {int(rows['clear'].sum())} "
+                                  f"of {len(rows)} fractions)")
     ok_small, text_small = part(verdict[verdict.fraction <= small], "bottom", f"at ≤ {100 * small:g} %")
     ok_large, text_large = part(verdict[verdict.fraction >= large], "top", f"at ≥ {100 * large:g} %")
     if ok_small and ok_large:
@@ -106,42 +123,37 @@ def top_bottom_claim(verdict: pd.DataFrame, method: str, small: float = 0.05, la
 
 
 def easycore_verdict(results: pd.DataFrame, value: str = "robust_acc") -> pd.DataFrame:
-    """Per objective and fraction: EasyCore's mean `value`, the best other method's, the gain (points), and
-    whether the gain is clear (`clear_gap`)."""
-    stats = results.groupby(["objective", "fraction", "method"])[value].agg(["mean", "std"]).fillna(0)
+    """Per objective and fraction: EasyCore's mean `value`, the best other method's (by mean), the gain in points
+    and its 95 % interval, paired by seed (`gain_low`, `gain_high`), and whether it is clear (`paired_gap`)."""
     rows = []
-    for (objective, fraction), g in stats.groupby(level=[0, 1]):
-        g = g.droplevel([0, 1])
-        others = g.drop(index="easycore")
-        best = others["mean"].idxmax()
-        gain = g.loc["easycore", "mean"] - others.loc[best, "mean"]
-        rows.append({"objective": objective, "fraction": fraction, "easycore": g.loc["easycore", "mean"],
-                     "best_other": best, "best_other_value": others.loc[best, "mean"], "gain_points": 100 * gain,
-                     "clear": clear_gap(gain, g.loc["easycore", "std"], others.loc[best, "std"])})
+    for (objective, fraction), g in results.groupby(["objective", "fraction"], sort=True):
+        by = {m: v.set_index("seed")[value] for m, v in g.groupby("method")}
+        others = {m: v.mean() for m, v in by.items() if m != "easycore"}
+        best = max(others, key=others.get)
+        gap = paired_gap(by["easycore"], by[best])
+        rows.append({"objective": objective, "fraction": fraction, "easycore": by["easycore"].mean(),
+                     "best_other": best, "best_other_value": others[best], "gain_points": 100 * gap["diff"],
+                     "gain_low": 100 * gap["low"], "gain_high": 100 * gap["high"], "clear": gap["clear"]})
     return pd.DataFrame(rows)
 
 
-def versus_random(summary: pd.DataFrame, value: str = "robust") -> str:
-    """A sentence comparing CRAIG and GradMatch with the random subset at every fraction of a `summarize_training`
-    table (`value` 'robust' or 'clean'), saying whether each gap is clear (`clear_gap`)."""
+def versus_random(results: pd.DataFrame, value: str = "robust_acc") -> str:
+    """A sentence comparing CRAIG and GradMatch with the random subset at every fraction of a
+    `coreset_training_grid` table (per-seed rows; `value` e.g. 'robust_acc' or 'clean_acc'), each gap paired by
+    seed with its 95 % interval and verdict (`paired_gap`, `describe_gap`)."""
     parts = []
-    for fraction, rows in summary[summary.method != "full"].groupby("fraction", sort=False):
-        rows = rows.set_index("method")
-        if "random" not in rows.index:
+    for fraction, rows in results[results.method != "full"].groupby("fraction", sort=False):
+        by = {m: g.set_index("seed")[value] for m, g in rows.groupby("method")}
+        if "random" not in by:
             continue
-        base, base_std = rows.loc["random", f"{value}_mean"], rows.loc["random", f"{value}_std"]
         for method in ("craig", "gradmatch"):
-            if method in rows.index:
-                gap = rows.loc[method, f"{value}_mean"] - base
-                clear = clear_gap(gap, base_std, rows.loc[method, f"{value}_std"])
-                parts.append(f"{method} at {100 * fraction:g} %: {gap:+.1f} points"
-                             + (" (beyond the seed spread)" if clear else " (within the seed spread)"))
+            if method in by:
+                parts.append(f"{method} at {100 * fraction:g} %: {describe_gap(paired_gap(by[method], by['random']))}")
     return "; ".join(parts) if parts else "no random baseline was run"
 
 
 def _means(results, value="test_acc"):
-    g = results.groupby(["method", "fraction"])[value]
-    return g.mean().unstack("fraction"), g.std().fillna(0).unstack("fraction")
+    return results.groupby(["method", "fraction"])[value].mean().unstack("fraction")
 
 
 def _pct(f):
@@ -187,19 +199,21 @@ def _claim_bottom_beats_top(mean, tiny, share):
     return claim, rule, evidence, "holds" if holds else "partly" if sum(wins.values()) else "does not hold"
 
 
-def _claim_random_hard_to_beat(mean, std, band, tolerated):
+def _claim_random_hard_to_beat(results, mean, band, tolerated):
     lo, hi = band
     claim = f"Random is hard to beat at {100 * lo:g}–{_pct(hi)}"
     rule = (f"at the fractions in [{_pct(lo)}, {_pct(hi)}] run, at most {_pct(tolerated)} of the method × fraction "
-            "pairs are clearly above random (by more than the larger seed spread; with one value per cell, by any gap)")
+            "pairs are clearly above random (the 95 % interval of the difference, paired by seed, excludes 0)")
     mid = [f for f in sorted(mean.columns) if lo <= f <= hi]
     if not mid or "random" not in mean.index:
         return claim, rule, f"needs random and a fraction in [{_pct(lo)}, {_pct(hi)}]", "not tested here"
+    if results.groupby(["method", "fraction"])["seed"].nunique().max() < 2:
+        return claim, rule, "one value per cell: no interval to test a gap with", "not tested here"
+    gaps = paired_difference(results[results.fraction.isin(mid)], "test_acc").set_index(["method", "fraction"])
     parts, beaten, others = [], 0, 0
     for f in mid:
         ran = [m for m in mean.index if m != "random" and pd.notna(mean.loc[m, f])]
-        clear = [m for m in ran if mean.loc[m, f] > mean.loc["random", f]
-                 and clear_gap(mean.loc[m, f] - mean.loc["random", f], std.loc[m, f], std.loc["random", f])]
+        clear = [m for m in ran if (m, f) in gaps.index and gaps.loc[(m, f), "clear"] and gaps.loc[(m, f), "diff"] > 0]
         beaten += len(clear)
         others += len(ran)
         parts.append(f"{_pct(f)}: random {mean.loc['random', f]:.3f}, {len(clear)} of {len(ran)} "
@@ -227,8 +241,8 @@ def claims(results: pd.DataFrame, fgsm_eps_255: float = 8.0, robust_ceiling: flo
     test_acc, optionally fgsm_<ε> columns; a published table with one value per cell works as one seed): one row
     per claim with its rule (thresholds in words), the evidence (mean accuracies) and a verdict ('holds', 'does
     not hold', 'partly', or 'not tested here'). The rules are those of the module docstring, with these defaults."""
-    mean, std = _means(results)
+    mean = _means(results)
     rows = [_claim_sparse_vs_deepfool(mean, small, beat_share), _claim_bottom_beats_top(mean, tiny, bottom_share),
-            _claim_random_hard_to_beat(mean, std, band, tolerated),
+            _claim_random_hard_to_beat(results, mean, band, tolerated),
             _claim_not_robust(results, fgsm_eps_255, robust_ceiling)]
     return pd.DataFrame(rows, columns=["claim", "rule", "evidence", "verdict"])
