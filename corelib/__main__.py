@@ -24,11 +24,10 @@ import torch.distributed as dist
 import yaml
 
 from . import baselines, bench
-from .bench import ACS_METHODS, TRACKS
+from .bench import ACS_METHODS, TRACKS, record
 from .data import DataNotFoundError
 from .profiles import check_value, load_profile
 from .sampling import check_fraction
-from .bench import record
 from .utils import NonFiniteError, code_hash, device_description, precision_description, resolve_device
 
 

@@ -118,8 +118,9 @@ class Attack:
         each grid cell its own, so a cell's result does not depend on which cells the process evaluated before it:
         a resumed, a sharded and an uninterrupted grid then give the same table."""
         new = copy.copy(self)
-        if hasattr(self, "_generator"):
+        if hasattr(self, "seed"):  # attacks seeded by a number (AutoAttack) or by a generator made from it (PGD)
             new.seed = int(seed)
+        if hasattr(self, "_generator"):
             new._generator = torch.Generator().manual_seed(new.seed)
         return new
 
@@ -367,11 +368,6 @@ class AutoAttack(Attack):
             "targets", targets, minimum=1, hint="target classes of APGD-T and FAB-T; None: every other class")
         self.queries = check_integer("queries", queries, minimum=1, hint="Square's query budget, e.g. 5000")
         self.seed = check_integer("seed", seed)
-
-    def reseeded(self, seed: int) -> "AutoAttack":
-        new = copy.copy(self)
-        new.seed = int(seed)
-        return new
 
     def components(self, model, num_classes: int = 10) -> list:
         """The torchattacks attacks of this version for a model of `num_classes` classes, in the order they run."""

@@ -22,7 +22,7 @@ from ..utils import code_hash, state_fingerprint
 from .base import base_setup, profile_pools
 from .grid import cell_attack, distributed_env, run_grid
 from .training import coreset_config
-from .verdicts import paired_difference
+from .verdicts import paired_difference, t_half_width
 
 
 BENCH_KEYS = ("method", "fraction", "seed")
@@ -178,13 +178,10 @@ def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float 
     """methods × fractions: 'mean ± std' over seeds (in % by default), as the papers print them. With `chance`
     (e.g. 0.1 for ten balanced classes), a cell whose 95 % t-interval over seeds contains the chance level gets a
     trailing '†' (within noise of chance; a single seed: within 1 point of it)."""
-    from scipy import stats
-
     s = results.groupby(["method", "fraction"])[value].agg(["mean", "std", "count"]).reset_index()
     s["cell"] = [f"{scale * m:.1f} ± {scale * (0 if pd.isna(sd) else sd):.1f}" for m, sd in zip(s["mean"], s["std"])]
     if chance is not None:
-        n = s["count"].clip(lower=2)
-        half = stats.t.ppf(0.975, n - 1) * s["std"].fillna(0) / n.pow(0.5)
+        half = t_half_width(s["std"].fillna(0), s["count"].clip(lower=2))
         near = ((s["mean"] - chance).abs() <= half) | ((s["count"] <= 1) & ((s["mean"] - chance).abs() < 0.01))
         s.loc[near, "cell"] = s.loc[near, "cell"] + " †"
     return s.pivot(index="method", columns="fraction", values="cell")

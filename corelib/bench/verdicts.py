@@ -36,16 +36,22 @@ import pandas as pd
 SPARSE_VARIANTS = tuple(f"{s}_{k}" for s in ("isef", "fgsm_cs", "pss") for k in ("top", "bottom"))
 
 
+def t_half_width(std, n, confidence: float = 0.95):
+    """Half-width of the two-sided t-interval of a mean of `n` values with standard deviation `std` (scalars or
+    arrays, n ≥ 2)."""
+    from scipy import stats
+
+    return stats.t.ppf(0.5 + confidence / 2, np.asarray(n) - 1) * np.asarray(std) / np.sqrt(n)
+
+
 def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
     """The book's rule for two methods' values indexed by seed: the per-seed differences a − b (seeds both have),
     their mean `diff`, count `n`, the two-sided t-interval [`low`, `high`] at `confidence` (NaN with fewer than two
     pairs) and `clear`: the interval excludes 0."""
-    from scipy import stats
-
     d = (a - b).dropna()
     n = len(d)
     mean = float(d.mean()) if n else float("nan")
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    half = float(t_half_width(d.std(ddof=1), n, confidence)) if n > 1 else float("nan")
     return {"diff": mean, "n": n, "low": mean - half, "high": mean + half,
             "clear": bool(n > 1 and (mean - half > 0 or mean + half < 0))}
 
