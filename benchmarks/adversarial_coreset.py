@@ -9,6 +9,9 @@ W = round(K·k), R renewals) with the measured per-renewal selection cost s (in 
 The two runs alternate (full, coreset, coreset, full, …) and the speed-up is the median of the per-pair ratios, so
 a drift in the host's speed does not favour either.
 
+The default κ = 0.05 is the smallest that gives the 40-epoch run one warm-start epoch at k = 0.5 (K = 2, W = 1);
+κ = 0.025 (K = 1, W = round(0.5) = 0) would skip epoch 0 and pick the first coreset with the untrained model.
+
     .venv/bin/python benchmarks/adversarial_coreset.py [--images 2000] [--epochs 40] [--period 20] [--repeats 2]
 """
 import statistics
@@ -26,7 +29,9 @@ def options(parser):
     parser.add_argument("--solver", default="craig", choices=["craig", "gradmatch", "random"])
     parser.add_argument("--objective", default="pgd", choices=["pgd", "trades", "fgsm_rs"])
     parser.add_argument("--steps", type=int, default=3, help="attack steps of the training objective")
-    parser.add_argument("--warm-start", type=float, default=0.025, help="κ: share of epochs on the full data")
+    parser.add_argument("--warm-start", type=float, default=0.05,
+                        help="κ: coresets from epoch ⌊κE⌋, after round(⌊κE⌋·k) warm-start epochs on the full data "
+                             "(0.05 at E = 40, k = 0.5: one warm-start epoch, one skipped)")
     parser.add_argument("--period", type=int, default=20, help="T: renew the coreset every T epochs")
     parser.add_argument("--test-images", type=int, default=1000)
 

@@ -15,6 +15,7 @@ The gradient approximation error of Theorem 1 is Γ = ‖∇L(θ) − ∇L_γ^S(
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import replace
 
 import pandas as pd
@@ -103,6 +104,30 @@ def coreset_start(epochs: int, warm_start: float) -> int:
 def warm_epochs(epochs: int, warm_start: float, fraction: float) -> int:
     """W = round(K·k), the warm-start epochs on the full data (T_warm = κ·E·k; Python's `round`, as the authors')."""
     return round(coreset_start(epochs, warm_start) * fraction)
+
+
+def smallest_warm_start(epochs: int, fraction: float) -> float:
+    """The smallest κ whose schedule trains at least one warm-start epoch on the full data (W = round(⌊κE⌋·k) ≥ 1)
+    for an E-epoch run at fraction k; 1.0 when no κ < 1 does."""
+    for first in range(1, epochs):
+        if round(first * fraction) >= 1:
+            return first / epochs
+    return 1.0
+
+
+def check_schedule(epochs: int, warm_start: float, fraction: float) -> None:
+    """Warn when κ > 0 yet the warm start rounds to zero epochs (W = round(⌊κE⌋·k) = 0): Algorithm 1 then skips the
+    K = ⌊κE⌋ first epochs and picks the first coreset with the untrained model's gradients, which is rarely what
+    a κ > 0 was meant to do (a κ too small for E and k, e.g. κ = 0.025 at E = 40, k = 0.5)."""
+    first = coreset_start(epochs, warm_start)
+    if first > 0 and warm_epochs(epochs, warm_start, fraction) == 0:
+        smallest = smallest_warm_start(epochs, fraction)
+        fix = (f"use κ ≥ {smallest:.3g} for one warm-start epoch, or κ = 0 for none" if smallest < 1 else
+               "no κ < 1 gives a warm-start epoch at this E and k: train more epochs, or use κ = 0 for none")
+        warnings.warn(f"warm-start coefficient κ = {warm_start} gives no warm-start epoch at E = {epochs}, "
+                      f"k = {fraction} (W = round({first}·{fraction}) = 0): the first {first} epoch(s) are skipped and "
+                      f"the first coreset is chosen by the untrained model; {fix}",
+                      stacklevel=3)
 
 
 def renewal_count(epochs: int, warm_start: float, period: int) -> int:
@@ -246,6 +271,7 @@ def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, 
     config = replace(config, seed=seed)
     recorders = {}
     if method != "full":
+        check_schedule(config.epochs, warm_start, fraction)
         recorders["coreset"] = AdversarialCoreset(fraction, method, warm_start, period, batch_wise=batch_wise,
                                                   seed=seed, **hook_params)
     return fit(model_name, pool, config, model_seed=seed, recorders=recorders, cache=cache, progress=False)

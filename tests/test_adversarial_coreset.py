@@ -232,3 +232,20 @@ def test_the_acs_grid_reports_autoattack_beside_pgd(tmp_path, monkeypatch):
     assert len(ok) and (ok["autoattack_acc"] <= ok["robust_acc"] + 1e-9).all()
     summary = summarize_training(rows).set_index("method")
     assert "autoattack_mean" in summary and summary["autoattack_mean"].notna().all()
+
+
+def test_a_warm_start_that_rounds_to_zero_epochs_warns_and_names_the_smallest_kappa():
+    from corelib.adversarial_coreset import check_schedule, smallest_warm_start, warm_epochs
+    assert smallest_warm_start(40, 0.5) == 0.05 and warm_epochs(40, 0.05, 0.5) == 1
+    assert smallest_warm_start(8, 0.2) == 3 / 8 and warm_epochs(8, 3 / 8, 0.2) == 1
+    assert smallest_warm_start(2, 0.5) == 1.0
+    with pytest.warns(UserWarning, match=r"κ = 0.025 gives no warm-start epoch.*κ ≥ 0.05"):
+        check_schedule(40, 0.025, 0.5)
+    with pytest.warns(UserWarning, match="no κ < 1 gives a warm-start epoch"):
+        check_schedule(2, 0.5, 0.5)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_schedule(40, 0.05, 0.5)   # W = 1
+        check_schedule(40, 0.0, 0.5)    # no warm start asked for, none skipped
+        check_schedule(8, 0.5, 0.2)     # the ci profile: K = 4, W = 1
