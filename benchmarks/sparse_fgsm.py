@@ -4,11 +4,14 @@
     one input gradient, one top-k, prefix masks, one stacked forward) against a per-k reference that, as the
     paper describes, computes a fresh gradient and a forward pass for each k. Goal ≥ 2: with a forward pass
     costing f gradient passes the cost model allows at most (L + (L + 1)f) / (1 + Lf) ≈ 2.5 for L = 4 levels here.
-(b) RESULT sparse_scorer_gradient_passes: the scorer's time divided by one forward+backward (input-gradient)
-    pass over the same images. Goal ≤ 2.5 (the floor is 1 + Lf ≈ 2.2).
+(b) RESULT sparse_scorer_vs_floor: the scorer's time divided by the work no implementation of the scores can skip,
+    one input-gradient pass plus L forward passes over the same images, timed as one unit in the same run. Goal
+    ≤ 1.15 (at most 15 % for the top-k, the perturbed copies and the softmax). Also printed: the scorer's time in
+    input-gradient passes, whose floor 1 + Lf depends on the host's f (0.3 to 0.45 on the CPUs measured so far), so
+    a fixed goal on it would judge the host, not the code.
 Pairs alternate (`common.paired`); each value is the median of the pair ratios.
 
-    .venv/bin/python benchmarks/sparse_fgsm.py [--images 2000] [--repeats 3]
+    .venv/bin/python benchmarks/sparse_fgsm.py [--images 2000] [--repeats 5]
 """
 import sys
 
@@ -43,15 +46,22 @@ def gradient_pass(model, x, y, batch_size):
             input_gradient(model, x[s:s + batch_size], y[s:s + batch_size])
 
 
-def forward_pass(model, x, batch_size):
+def forward_pass(model, x, batch_size, times=1):
     with torch.inference_mode():
         for s in range(0, len(x), batch_size):
-            model(x[s:s + batch_size])
+            for _ in range(times):
+                model(x[s:s + batch_size])
+
+
+def floor_work(model, x, y, levels, batch_size):
+    """The scores' unavoidable work: one input gradient and `levels` forward passes per image."""
+    gradient_pass(model, x, y, batch_size)
+    forward_pass(model, x, batch_size, levels)
 
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=2000)
+    args, device, profile, pool = setup(__doc__, images=2000, repeats=5)
     model = cl.build_model(profile["model"], device=device).eval()
     ks, eps, bs = profile["sparse_ks"], profile["sparse_eps"], profile["score_batch_size"]
     x = pool.float_images().contiguous(memory_format=torch.channels_last)
@@ -63,18 +73,21 @@ def main():
 
     a = paired(lambda: per_k_reference(model, x, y, ks, eps, bs),
                lambda: sparse_probabilities(model, pool, ks, eps, batch_size=bs), args.repeats, device)
+    L = len(ks)
     b = paired(lambda: sparse_probabilities(model, pool, ks, eps, batch_size=bs),
-               lambda: gradient_pass(model, x, y, bs), args.repeats, device)
+               lambda: floor_work(model, x, y, L, bs), args.repeats, device)
     c = paired(lambda: forward_pass(model, x, bs), lambda: gradient_pass(model, x, y, bs), args.repeats, device)
-    f, L = c["ratio"], len(ks)  # a forward pass in units of an input-gradient pass
+    f = c["ratio"]  # a forward pass in units of an input-gradient pass
     print(f"model {profile['model']}; {args.images} images; k = {ks}; {args.repeats} timed pairs each")
-    print(f"one input-gradient pass:                {b['b']:6.2f} s")
+    print(f"one input-gradient pass:                {c['b']:6.2f} s")
     print(f"one forward pass:                       {c['a']:6.2f} s   (f = {f:.2f} gradient passes)")
-    print(f"multi-k scorer (one gradient, stacked): {a['b']:6.2f} s")
+    print(f"multi-k scorer (one gradient, stacked): {a['b']:6.2f} s   "
+          f"({a['b'] / c['b']:.2f} gradient passes; the floor 1 + Lf is {1 + L * f:.2f} on this host)")
     print(f"per-k reference (gradient per k):       {a['a']:6.2f} s   (outputs agree to 1e-5)")
-    print(f"cost-model ceiling of (a): {(L + (L + 1) * f) / (1 + L * f):.2f}x; floor of (b): {1 + L * f:.2f}")
+    print(f"the floor (one gradient + {L} forwards):  {b['b']:6.2f} s")
+    print(f"cost-model ceiling of (a): {(L + (L + 1) * f) / (1 + L * f):.2f}x")
     result("sparse_speedup_vs_perk", a["ratio"], ">=2")
-    result("sparse_scorer_gradient_passes", b["ratio"], "<=2.5")
+    result("sparse_scorer_vs_floor", b["ratio"], "<=1.15")
     return finish()
 
 

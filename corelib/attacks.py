@@ -205,8 +205,13 @@ class PGD(Attack):
         if self.norm == "linf":  # the ε-ball ∩ [0, 1] as two bounds, computed once: one clamp per step
             eps = _per_sample(self.eps, x)
             low, high = (x - eps).clamp_(0, 1), (x + eps).clamp_(0, 1)
-            for _ in range(self.steps):
+            for step in range(self.steps):
                 grad, _ = _input_gradient(model, x_adv, y)
+                if step == 0:  # work in the memory format the model's gradient comes back in (channels_last for a
+                    # channels_last model): the update and the clamp then never mix layouts; values are unchanged
+                    fmt = torch.channels_last if grad.is_contiguous(memory_format=torch.channels_last) \
+                        and not grad.is_contiguous() else torch.contiguous_format
+                    x_adv, low, high = (t.contiguous(memory_format=fmt) for t in (x_adv, low, high))
                 x_adv = torch.clamp(x_adv.detach() + alpha * grad.sign_(), low, high)
             return x_adv
         for _ in range(self.steps):
@@ -308,8 +313,24 @@ def sparse_from_gradient(x: torch.Tensor, grad: torch.Tensor, ks, eps: float, un
 
 
 def _sparse_from_gradient(x, grad, ks, eps, unit):
-    masks = sparse_masks(grad, ks, unit)
-    return torch.where(masks, (x.detach() + eps * grad.sign()).clamp(0, 1), x.detach())
+    """Every level's input without building masks: one top-k, then each level scatters the perturbed values of its
+    prefix of the ranking into a copy of x (the same values as `torch.where(sparse_masks(...), ...)`)."""
+    x = x.detach()
+    perturbed = (x + eps * grad.sign()).clamp(0, 1)
+    b, c, h, w = x.shape
+    if unit == "feature":
+        top = torch.topk(grad.abs().flatten(1), max(ks), dim=1, sorted=True).indices  # (B, kmax), largest first
+        values = perturbed.flatten(1).gather(1, top)
+        out = x.flatten(1).unsqueeze(0).repeat(len(ks), 1, 1)  # (L, B, C·H·W)
+        for level, k in zip(out, ks):
+            level.scatter_(1, top[:, :k], values[:, :k])
+        return out.view(len(ks), b, c, h, w)
+    top = torch.topk(grad.abs().sum(1).flatten(1), max(ks), dim=1, sorted=True).indices  # (B, kmax) locations
+    values = perturbed.flatten(2).gather(2, top[:, None].expand(b, c, -1))  # (B, C, kmax)
+    out = x.flatten(2).unsqueeze(0).repeat(len(ks), 1, 1, 1)  # (L, B, C, H·W)
+    for level, k in zip(out, ks):
+        level.scatter_(2, top[:, None, :k].expand(b, c, k), values[:, :, :k])
+    return out.view(len(ks), b, c, h, w)
 
 
 class SparseFGSM(Attack):
