@@ -8,7 +8,7 @@ PROFILE ?= ci
 export CORELIB_DATA ?= $(HOME)/.cache/corelib/data
 SHARED_CIFAR := ../shared/data/cifar10/prepare.py
 
-.PHONY: book test data install check-html bench clean
+.PHONY: book test data install check-html bench clean student
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ book: data
 
 test: data
 	$(BIN)/python -m pytest
+
+# the student edition: every chapter with its worked solutions removed (self-checks keep a stub to fill in)
+student: install
+	$(BIN)/python -m corelib.book student --out _build/student
 
 check-html:
 	$(BIN)/python -m corelib.book check-html --screenshots _build/screenshots

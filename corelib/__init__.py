@@ -7,11 +7,11 @@ Layers, bottom-up (imports point only down, or to an earlier module of the same 
 - methods, one module per concept a chapter teaches: `select`, `sensitivity`, `scores`, `hardness`,
   `coreset_solvers`, `adversarial_coreset`, `convex_toy`, and the `baselines` package (a registry of every method);
 - experiments: the `bench` package (grids, training on a selection, each chapter's experiment, `verdicts`);
-- presentation: `plots`, `reference`, and `book` (the builder, not imported here).
+- presentation: `plots`, `reference`, `exercises` (the self-checking exercises), and `book` (the builder, not imported here).
 """
 from . import (adversarial_coreset, attacks, baselines, bench, cache, convex_toy, coreset_solvers, data, evaluate,
-               hardness, models, objectives, plots, profiles, reference, sampling, scores, select, sensitivity, train,
-               utils)
+               exercises, hardness, models, objectives, plots, profiles, reference, sampling, scores, select,
+               sensitivity, train, utils)
 from .attacks import FGSM, PGD, Attack, SparseFGSM, input_gradient, sparse_fgsm_levels
 from .baselines import Proxy, select_coreset, train_proxy
 from .bench import base_setup, train_baseline

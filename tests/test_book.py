@@ -157,3 +157,39 @@ def test_every_chapter_takes_device_and_precision_and_passes_precision_to_its_tr
             depth += {"(": 1, ")": -1}.get(code[i], 0)
             i += 1
         assert "precision=precision" in code[call.start():i], f"{name}: {code[call.start():i]}"
+
+
+def test_the_student_edition_drops_every_solution_and_keeps_everything_else(tmp_path):
+    """`make student`: no worked solution survives (no {solution} block, no gated cells, no outputs), every exercise
+    and check cell stays, each self-check gets a stub with the solution's signature, and the rest of each chapter
+    is the teacher's edition unchanged, so the two cannot drift apart."""
+    import re
+
+    written = book.student_edition(tmp_path)
+    assert [p.stem for p in written] == book.chapters()
+    for path in written:
+        teacher = json.loads(book.source_notebook(path.stem).read_text())["cells"]
+        student = json.loads(path.read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in student)
+        assert "{solution}" not in text and "solution-start" not in text and "solution-end" not in text
+        assert not [c for c in student if "solution" in c["metadata"].get("tags", [])]
+        assert all(not c.get("outputs") for c in student if c["cell_type"] == "code")
+        labels = lambda cells: re.findall(r":label: (\S+)", "\n".join("".join(c["source"]) for c in cells))
+        assert labels(student) == labels(teacher) and labels(student)
+        for i, cell in enumerate(student):
+            if "check" in cell["metadata"].get("tags", []):
+                stub = "".join(student[i - 1]["source"])
+                assert student[i - 1]["metadata"]["tags"] == ["answer"] and "def my_" in stub and "your answer" in stub
+                name = re.search(r'check\("(\w+)", my_(\w+)\)', "".join(cell["source"]))
+                assert name and f"def my_{name.group(1)}(" in stub
+        kept = [c for c in teacher if "solution" not in c["metadata"].get("tags", [])
+                and "```{solution-" not in "".join(c["source"])]
+        assert len(kept) == len([c for c in student if c["metadata"].get("tags") != ["answer"]])
+
+
+def test_a_stub_keeps_the_signature_and_the_imports_but_no_body():
+    stub = book._stub("import math\n\n\ndef my_pss(probs, ks):\n    return math.pi\n")
+    assert stub.startswith("import math") and "def my_pss(probs, ks):" in stub and "math.pi" not in stub
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["```{solution-start} x\n```"]}]}
+    with pytest.raises(ValueError, match="solution-start without"):
+        book.student_notebook(nb)

@@ -22,7 +22,7 @@ LAYERS = {
                 "baselines.hardness_scores", "baselines"],
     "experiments": ["bench.grid", "bench.record", "bench.verdicts", "bench.training", "bench.base", "bench.scores", "bench.easycore",
                     "bench.adversarial", "bench.benchmark", "bench"],
-    "presentation": ["plots", "reference", "book", "__main__", ""],  # "" is the package itself (corelib/__init__)
+    "presentation": ["plots", "reference", "exercises", "book", "__main__", ""],  # "" is the package itself (corelib/__init__)
 }
 ORDER = [f"corelib.{m}".rstrip(".") for layer in LAYERS.values() for m in layer]
 LIGHT_ENTRY_POINT = "light entry point"
