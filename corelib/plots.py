@@ -6,6 +6,7 @@ import io
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 from .attacks import sparse_fgsm_levels
@@ -308,6 +309,32 @@ def highlight_best(table, best):
     def style(column):
         return ["font-weight: bold; background-color: #d8ecd8" if best.loc[i, column.name] else "" for i in column.index]
     return table.style.apply(style, axis=0).format_index(lambda f: f"{100 * f:g} %", axis=1)
+
+
+def fgsm_heatmap(curves, fractions, title: str = "FGSM accuracy (%)"):
+    """FGSM accuracy of every method at every ε as a heat map, one panel per fraction: rows are methods (the same
+    order in every panel: by mean accuracy over all ε and fractions, best first), columns ε levels, each cell
+    annotated in %. A page can hold it where one line per method cannot (26 lines)."""
+    mean = curves.groupby(["fraction", "method", "eps_255"])["accuracy"].mean().mul(100)
+    order = mean.groupby("method").mean().sort_values(ascending=False).index.tolist()
+    eps = sorted(curves["eps_255"].unique())
+    fig, axes = plt.subplots(1, len(fractions), figsize=(1.0 + 0.9 * len(eps) * len(fractions) + 1.5,
+                                                         1.2 + 0.28 * len(order)), squeeze=False, sharey=True)
+    for ax, fraction in zip(axes[0], fractions):
+        grid = (mean.xs(fraction, level="fraction").unstack("eps_255").reindex(index=order, columns=eps)
+                if fraction in mean.index.get_level_values("fraction") else
+                pd.DataFrame(index=order, columns=eps, dtype=float))
+        image = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="viridis", vmin=0, vmax=100)
+        for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if v == v:
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=9,
+                        color="white" if v < 50 else "black")
+        ax.set_xticks(range(len(eps)), [f"{e:g}" for e in eps], fontsize=9)
+        ax.set_yticks(range(len(order)), order, fontsize=9)
+        ax.set(xlabel="ε (× 1/255)", title=f"coreset {100 * fraction:g} %")
+    fig.suptitle(title, fontsize=11)
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02, label="accuracy (%)")
+    return fig
 
 
 def fgsm_curves_by_method(curves, fractions, title: str = "FGSM accuracy"):

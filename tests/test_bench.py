@@ -583,3 +583,32 @@ def test_a_collapsed_cell_is_retried_once_from_another_seed_when_asked(tmp_path)
     assert seen == [0, 0, RETRY_SEED_OFFSET] and retried["status"].tolist() == ["ok", "ok"]
     assert retried.loc[1, "acc"] == 0.6 and retried.loc[1, "retried_seed"] == RETRY_SEED_OFFSET
     assert retried.loc[1, "note"].startswith(f"retried with seed {RETRY_SEED_OFFSET} after: collapsed")
+
+
+def test_chapter_and_grid_top_vs_bottom_agree_contradict_or_differ_within_noise():
+    from corelib.bench import chapter_agreement, describe_agreement
+
+    def rows(method_of, fraction, top, bottom):
+        return [{"method": method_of(keep), "keep": keep, "fraction": fraction, "seed": s, "test_acc": v[s]}
+                for keep, v in (("top", top), ("bottom", bottom)) for s in range(3)]
+
+    chapter = pd.DataFrame(rows(lambda k: "pss", 0.02, [0.30, 0.31, 0.32], [0.40, 0.41, 0.42])     # bottom, clear
+                           + rows(lambda k: "pss", 0.30, [0.6] * 3, [0.5] * 3)                      # larger fraction
+                           + rows(lambda k: "isef", 0.02, [0.40, 0.35, 0.50], [0.41, 0.45, 0.38]))  # bottom, noise
+    grid = pd.DataFrame(rows(lambda k: f"pss_{k}", 0.01, [0.50, 0.51, 0.52], [0.40, 0.40, 0.41])    # top, clear
+                        + rows(lambda k: f"isef_{k}", 0.01, [0.45, 0.40, 0.50], [0.41, 0.44, 0.46]))
+    table = chapter_agreement(chapter, grid, schemes=("isef", "pss", "fgsm_cs")).set_index("scheme")
+    assert list(table.index) == ["isef", "pss"]  # FGSM-CS ran nowhere: not compared
+    assert table.loc["pss", "chapter_fraction"] == 0.02 and table.loc["pss", "grid_fraction"] == 0.01
+    assert table.loc["pss", "chapter_winner"] == "bottom" and table.loc["pss", "grid_winner"] == "top"
+    assert table.loc["pss", "verdict"] == "contradiction"
+    assert table.loc["isef", "chapter_winner"] == "bottom" and table.loc["isef", "grid_winner"] == "top"
+    assert not table.loc["isef", "chapter_clear"] and table.loc["isef", "verdict"] == "disagree within noise"
+    text = describe_agreement(table.reset_index(), {"pss": "PSS", "isef": "ISEF"}, {"pss": "chapter 5"})
+    assert "PSS: chapter 5 has bottom ahead at 2 %" in text and "**a contradiction**" in text
+    assert "seed noise at this scale" in text
+    same = chapter_agreement(chapter[chapter.method == "pss"], grid.assign(
+        method=grid.method.str.replace("pss_top", "x").str.replace("pss_bottom", "pss_top").str.replace("x", "pss_bottom")),
+        schemes=("pss",))
+    assert same.verdict.tolist() == ["agree"]
+    assert "not in this build's results folder" in describe_agreement(chapter_agreement(chapter.iloc[:0], grid), {}, {})

@@ -128,6 +128,62 @@ def top_bottom_claim(verdict: pd.DataFrame, method: str, small: float = 0.05, la
     return f"**{head}** for {method}: {text_small}; {text_large}."
 
 
+def chapter_agreement(chapter: pd.DataFrame, grid: pd.DataFrame, schemes=("isef", "fgsm_cs", "pss"),
+                      value: str = "test_acc") -> pd.DataFrame:
+    """Top vs bottom for each sparse-FGSM score in its own chapter (the chapters' `top_bottom.csv`: method, keep)
+    and in the benchmark grid (methods `<scheme>_top` / `<scheme>_bottom`), each at its smallest fraction: the
+    winner, the paired gap's interval and whether it is clear, and `verdict`: 'agree', 'contradiction' (both
+    clear, opposite winners) or 'disagree within noise' (opposite winners, at least one gap not clear)."""
+    rows = []
+    for scheme in schemes:
+        own = chapter[chapter.method == scheme] if len(chapter) else chapter
+        ours = grid[grid.method.isin([f"{scheme}_top", f"{scheme}_bottom"])]
+        ours = ours.assign(keep=ours.method.str.rsplit("_", n=1).str[1], method=scheme)
+        sides = []
+        for frame in (own, ours):
+            both = frame.groupby("fraction").keep.nunique() if len(frame) else pd.Series(dtype=int)
+            fractions = sorted(both[both == 2].index)
+            if not fractions:
+                sides.append(None)
+                continue
+            v = top_vs_bottom(frame[frame.fraction == fractions[0]], scheme, value).iloc[0]
+            sides.append({"fraction": fractions[0], "winner": v.winner, "low": v.gap_low, "high": v.gap_high,
+                          "clear": bool(v.clear)})
+        if None in sides:
+            continue
+        a, b = sides
+        verdict = ("agree" if a["winner"] == b["winner"] else
+                   "contradiction" if a["clear"] and b["clear"] else "disagree within noise")
+        rows.append({"scheme": scheme, **{f"chapter_{k}": v for k, v in a.items()},
+                     **{f"grid_{k}": v for k, v in b.items()}, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def describe_agreement(table: pd.DataFrame, names: dict, chapters: dict) -> str:
+    """One sentence per score on whether its chapter and the benchmark grid pick the same side (top or bottom)."""
+    if table.empty:
+        return ("The score chapters' top-vs-bottom results are not in this build's results folder, so they are not "
+                "compared with this grid here.")
+    out = []
+    for r in table.itertuples():
+        side = lambda who, f, w, clear, lo, hi: (f"{who} has {w} ahead at {_pct(f)} (gap top − bottom "
+                                                  f"[{100 * lo:+.1f}, {100 * hi:+.1f}] points, "
+                                                  f"{'clear' if clear else 'not clear'})")
+        text = (f"{names.get(r.scheme, r.scheme)}: "
+                f"{side(chapters.get(r.scheme, 'its chapter'), r.chapter_fraction, r.chapter_winner, r.chapter_clear, r.chapter_low, r.chapter_high)}; "
+                f"{side('this grid', r.grid_fraction, r.grid_winner, r.grid_clear, r.grid_low, r.grid_high)}")
+        if r.verdict == "agree":
+            text += ": the two agree."
+        elif r.verdict == "contradiction":
+            text += (": **a contradiction**: both gaps are clear and point opposite ways. The two experiments differ "
+                     "in pool size, epochs and fraction, so at least one of those changes the answer.")
+        else:
+            text += (": they point opposite ways, but not both clearly, so this is seed noise at this scale rather "
+                     "than a contradiction.")
+        out.append(text)
+    return " ".join(out)
+
+
 def easycore_verdict(results: pd.DataFrame, value: str = "robust_acc") -> pd.DataFrame:
     """Per objective and fraction: EasyCore's mean `value`, the best other method's (by mean), the gain in points
     and its 95 % interval, paired by seed (`gain_low`, `gain_high`), and whether it is clear (`paired_gap`)."""
