@@ -31,9 +31,12 @@ def learning_curves(history, title: str = ""):
 
 
 def image_grid(rows: list[torch.Tensor], row_labels: list[str], titles: list[list[str]] | None = None,
-               colors: list[list[str]] | None = None, scale: float = 1.4):
-    """A grid of images: one row per tensor (N, 3, H, W) in [0, 1], with optional per-image titles and colours."""
+               colors: list[list[str]] | None = None, scale: float | None = None, width: float = 7.5):
+    """A grid of images: one row per tensor (N, 3, H, W) in [0, 1], with optional per-image titles and colours.
+    The figure is `width` inches wide (the page's content column) unless `scale` (inches per image) is given, so
+    that its 9-pt captions print at 9 pt instead of being shrunk with an oversized figure."""
     n = rows[0].shape[0]
+    scale = scale or min(1.4, width / n)
     fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * 1.25 * len(rows)), squeeze=False)
     for r, images in enumerate(rows):
         for c in range(n):
@@ -43,7 +46,7 @@ def image_grid(rows: list[torch.Tensor], row_labels: list[str], titles: list[lis
             ax.set_xticks([])
             ax.set_yticks([])
             if titles:
-                ax.set_title(titles[r][c], fontsize=8, color=(colors[r][c] if colors else "black"))
+                ax.set_title(titles[r][c], fontsize=9, color=(colors[r][c] if colors else "black"))
         axes[r, 0].set_ylabel(row_labels[r], fontsize=9)
     fig.tight_layout()
     return fig
@@ -367,3 +370,25 @@ def selection_cost_bars(cost):
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def table(df, percent=(), fraction=("fraction",), digits: int = 1, drop=()):
+    """A results table as the page shows it: no index column, accuracy-like columns (`percent`, values in [0, 1])
+    in % with `digits` decimals and "(%)" in their names, `fraction` columns as "10 %", other floats to 3
+    significant digits, and the columns in `drop` left out (e.g. a configuration hash)."""
+    out = df.drop(columns=[c for c in drop if c in df.columns]).copy()
+    names = {}
+    for c in out.columns:
+        if c in fraction:
+            out[c] = out[c].map(lambda f: f"{100 * f:g} %" if isinstance(f, (int, float, np.floating)) else f)
+        elif c in percent:
+            out[c] = 100 * out[c].astype(float)
+            names[c] = f"{c} (%)"
+    out = out.rename(columns=names)
+    formats = {}
+    for c in out.columns:
+        if c in names.values():
+            formats[c] = f"{{:.{digits}f}}"
+        elif pd.api.types.is_float_dtype(out[c]):
+            formats[c] = "{:.3g}"
+    return out.style.hide(axis="index").format(formats, na_rep="–")

@@ -612,3 +612,15 @@ def test_chapter_and_grid_top_vs_bottom_agree_contradict_or_differ_within_noise(
         schemes=("pss",))
     assert same.verdict.tolist() == ["agree"]
     assert "not in this build's results folder" in describe_agreement(chapter_agreement(chapter.iloc[:0], grid), {}, {})
+
+
+def test_two_seeds_with_the_same_difference_are_not_a_clear_gap_but_three_are():
+    from corelib.bench import describe_gap, paired_gap
+
+    two = paired_gap(pd.Series([0.12, 0.30]), pd.Series([0.10, 0.28]))  # +2 points in both seeds (one-image steps)
+    assert two["diff"] == pytest.approx(0.02) and two["degenerate"] and not two["clear"]
+    assert "no spread to build an interval from" in describe_gap(two)
+    three = paired_gap(pd.Series([0.12, 0.30, 0.50]), pd.Series([0.10, 0.28, 0.48]))
+    assert not three["degenerate"] and three["clear"]
+    noisy = paired_gap(pd.Series([0.50, 0.52]), pd.Series([0.10, 0.11]))  # a real spread: the t-interval decides
+    assert not noisy["degenerate"] and noisy["clear"]

@@ -47,19 +47,28 @@ def t_half_width(std, n, confidence: float = 0.95):
 def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
     """The book's rule for two methods' values indexed by seed: the per-seed differences a − b (seeds both have),
     their mean `diff`, count `n`, the two-sided t-interval [`low`, `high`] at `confidence` (NaN with fewer than two
-    pairs) and `clear`: the interval excludes 0."""
+    pairs) and `clear`: the interval excludes 0.
+
+    Two pairs with the same difference (common when accuracy moves in steps of one test image) give a zero spread
+    and a zero-width interval: that is no evidence of a steady gap, so it is never `clear` (`degenerate` says so);
+    from three pairs on, identical differences count as a steady gap."""
     d = (a - b).dropna()
     n = len(d)
     mean = float(d.mean()) if n else float("nan")
-    half = float(t_half_width(d.std(ddof=1), n, confidence)) if n > 1 else float("nan")
-    return {"diff": mean, "n": n, "low": mean - half, "high": mean + half,
-            "clear": bool(n > 1 and (mean - half > 0 or mean + half < 0))}
+    std = float(d.std(ddof=1)) if n > 1 else float("nan")
+    half = float(t_half_width(std, n, confidence)) if n > 1 else float("nan")
+    degenerate = n == 2 and std == 0
+    return {"diff": mean, "n": n, "low": mean - half, "high": mean + half, "degenerate": degenerate,
+            "clear": bool(n > 1 and not degenerate and (mean - half > 0 or mean + half < 0))}
 
 
 def describe_gap(gap: dict, scale: float = 100.0, unit: str = " points") -> str:
     """'+2.1 points, 95 % interval [+0.4, +3.8]: higher' (or 'lower', or 'no clear difference at this scale')."""
     if gap["n"] < 2:
         return f"{scale * gap['diff']:+.1f}{unit} from {gap['n']} seed: no interval, no clear difference"
+    if gap.get("degenerate"):
+        return (f"{scale * gap['diff']:+.1f}{unit} in both seeds: no spread to build an interval from, no clear "
+                "difference")
     word = ("higher" if gap["diff"] > 0 else "lower") if gap["clear"] else "no clear difference at this scale"
     return (f"{scale * gap['diff']:+.1f}{unit}, 95 % interval [{scale * gap['low']:+.1f}, {scale * gap['high']:+.1f}]: "
             f"{word}")
