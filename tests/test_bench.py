@@ -624,3 +624,16 @@ def test_two_seeds_with_the_same_difference_are_not_a_clear_gap_but_three_are():
     assert not three["degenerate"] and three["clear"]
     noisy = paired_gap(pd.Series([0.50, 0.52]), pd.Series([0.10, 0.11]))  # a real spread: the t-interval decides
     assert not noisy["degenerate"] and noisy["clear"]
+
+
+def test_the_scale_note_states_the_median_half_width_and_says_when_there_is_no_interval():
+    import numpy as np
+    from scipy import stats
+
+    from corelib.bench import scale_note
+
+    note = scale_note([0.01, -0.05, np.nan], [0.05, 0.03, np.nan], seeds=3)
+    assert "3 seeds (t-factor 4.3)" in note and "± 3.0 points" in note  # half-widths 2 and 4 points: median 3
+    assert f"{stats.t.ppf(0.975, 2):.1f}" == "4.3"
+    assert "no interval" in scale_note([np.nan], [np.nan], seeds=1)
+    assert "± 1.5 points" in scale_note(pd.Series([1.0]), pd.Series([4.0]), seeds=2, scale=1.0)
