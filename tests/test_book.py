@@ -24,7 +24,7 @@ def test_chapters_come_from_the_toc_and_have_clean_sources():
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), f"{name} has outputs"
 
 
-@pytest.mark.parametrize("profile", ["smoke", "ci", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "ci", "paper", "paper_smoke"])
 def test_every_profile_sets_every_chapter_parameter(profile):
     values = profiles.load_profile(profile)
     for name in book.chapters():
@@ -231,3 +231,21 @@ def test_pdf_pages_are_counted_from_page_objects_not_the_page_tree(tmp_path):
                     b"2 0 obj << /Type /Page /Parent 1 0 R >> endobj\n3 0 obj <</Type/Page/Parent 1 0 R>> endobj\n")
     assert book.pdf_page_count(pdf) == 2
     assert book._html_text("Top & bottom <k>") == "Top &amp; bottom &lt;k&gt;"
+
+
+def test_paper_smoke_is_the_paper_profile_with_only_sizes_epochs_and_iterations_changed(tmp_path):
+    paper, tiny = profiles.load_profile("paper"), profiles.load_profile("paper_smoke")
+    assert tiny["profile"] == "paper_smoke" and "inherits" not in tiny and set(tiny) == set(paper)
+    changed = {k for k in paper if k != "profile" and tiny[k] != paper[k]}
+    allowed = ("size", "epochs", "steps", "restarts", "seeds", "images", "iterations", "repeats", "every", "dims",
+               "horizons", "period", "batch", "fractions", "device", "precision")
+    assert all(any(word in k for word in allowed) for k in changed), sorted(changed)
+    for same in ("model", "bench_methods", "bench_fractions", "coreset_fractions", "autoattack_version"):
+        assert tiny[same] == paper[same], same
+    assert len(tiny["bench_fractions"]) == 11 and tiny["bench_methods"] == "all" and tiny["model"] == "resnet18"
+    assert tiny["autoattack_version"] == "standard" and tiny["acs_batch_wise"] > 0 and tiny["pgd_restarts"] > 1
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "a.yaml").write_text("inherits: b\nx: 1\n")
+    (tmp_path / "profiles" / "b.yaml").write_text("inherits: a\ny: 2\n")
+    with pytest.raises(ValueError, match="inherits from itself through a → b → a"):
+        profiles.load_profile("a", tmp_path)
