@@ -8,7 +8,7 @@ PROFILE ?= ci
 export CORELIB_DATA ?= $(HOME)/.cache/corelib/data
 SHARED_CIFAR := ../shared/data/cifar10/prepare.py
 
-.PHONY: book test data install check-html bench clean student
+.PHONY: book test data install check-html bench clean student pdf
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ book: data
 
 test: data
 	$(BIN)/python -m pytest
+
+# the whole book as one PDF (after make book): single-page HTML printed by headless Chromium, checked
+pdf: install
+	$(BIN)/python -m corelib.book pdf
 
 # the student edition: every chapter with its worked solutions removed (self-checks keep a stub to fill in)
 student: install

@@ -106,6 +106,16 @@ def _format_seconds(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{int(s // 60)} min {s % 60:.0f} s"
 
 
+def corelib_version() -> str:
+    """The installed corelib's version (the package metadata `make install` writes; corelib.__version__)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("corelib")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def run_record_cell(profile: str, params: dict, device: str, seconds: float, commit: str, data: str,
                     precision: str = "fp32"):
     """The markdown cell placed under each chapter's title: how this page was produced."""
@@ -124,7 +134,7 @@ def run_record_cell(profile: str, params: dict, device: str, seconds: float, com
         f"| precision | {precision} |",
         f"| runtime | {_format_seconds(seconds)} (executed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC) |",
         f"| git commit | `{commit}` |",
-        f"| software | torch {torch.__version__}, Python {sys.version.split()[0]} |",
+        f"| software | corelib {corelib_version()}, torch {torch.__version__}, Python {sys.version.split()[0]} |",
         f"| data | {data} |",
         "",
         "Rerun it with other values: see [Rerunning a chapter](../rerun.md).",
@@ -295,6 +305,7 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
         execute_chapter(name, profile_name, overrides, force=force, root=root)
     print(f"chapters executed in {_format_seconds(time.perf_counter() - total)}")
     if html:
+        atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
         cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "html",
                "-W", "-n", "--keep-going"]
         assets = root / "_build" / "assets"
@@ -307,6 +318,28 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
     return 0
 
 
+def chapter_times(root: Path = ROOT) -> str:
+    """A Markdown table of what each executed chapter (book/chapters/*.ipynb) took, from its run record: the
+    teacher's page includes it, so the times it shows are those of the build that made the pages."""
+    rows = ["| chapter | profile | device | executed in |", "| --- | --- | --- | --- |"]
+    total = 0.0
+    for name in chapters(root):
+        path = root / CHAPTER_DIR / f"{name}.ipynb"
+        if not path.is_file():
+            rows.append(f"| {name} | not executed in this build | | |")
+            continue
+        nb = json.loads(path.read_text())
+        meta = nb.get("metadata", {}).get("corebook", {})
+        title = next((line[2:].strip() for c in nb["cells"] if c["cell_type"] == "markdown"
+                      for line in "".join(c["source"]).splitlines() if line.startswith("# ")), name)
+        seconds = float(meta.get("runtime_s", float("nan")))
+        total += seconds
+        rows.append(f"| {title} | `{meta.get('profile', '?')}` | {meta.get('device', '?')} | "
+                    f"{_format_seconds(seconds)} |")
+    rows.append(f"| **all chapters** | | | **{_format_seconds(total)}** |")
+    return "\n".join(rows) + "\n"
+
+
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         path = shutil.which(name)
@@ -315,9 +348,46 @@ def _chromium() -> str:
     raise FileNotFoundError("no Chromium found for the HTML check; install it (Debian: apt-get install chromium)")
 
 
+WIDTH_PROBE = """<!doctype html><html><body><pre id="out">pending</pre>
+<iframe id="page" src="{src}" style="width:1280px;height:2000px"></iframe>
+<script>
+document.getElementById("page").onload = function () {{
+  var doc = this.contentDocument, wide = [];
+  doc.querySelectorAll("main table").forEach(function (t) {{
+    var column = doc.querySelector("main article, main .bd-article, main").clientWidth;
+    if (t.scrollWidth > column + 2) {{
+      var head = Array.from(t.querySelectorAll("th")).slice(0, 4).map(function (h) {{ return h.textContent.trim(); }});
+      wide.push(t.scrollWidth + " px > " + column + " px (columns " + head.join(", ") + " …)");
+    }}
+  }});
+  document.getElementById("out").textContent = JSON.stringify(wide);
+}};
+</script></body></html>"""
+
+
+def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
+    """The tables of a rendered page wider than its content column, measured in headless Chromium at a 1280-px
+    window: one line each, with the table's width, the column's and its first headers."""
+    probe = page.with_name(f".width-probe-{page.stem}.html")
+    probe.write_text(WIDTH_PROBE.format(src=page.name))
+    try:
+        dom = subprocess.run([browser, *flags, "--allow-file-access-from-files", "--virtual-time-budget=20000",
+                              "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    finally:
+        probe.unlink(missing_ok=True)
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    text = found.group(1) if found else "pending"
+    if text == "pending":
+        return ["the table-width probe did not run"]
+    import html as html_lib
+
+    return json.loads(html_lib.unescape(text))
+
+
 def check_html(html_dir: Path | None = None, screenshots: Path | None = None, root: Path = ROOT) -> list[str]:
     """Render every chapter page in headless Chromium and return the problems found: a missing page, a page
-    without a figure or a table, or a page that shows a Python traceback."""
+    without a figure or a table, a page that shows a Python traceback, an exercise without its solution dropdown,
+    no passing self-check, no licence footer; and a missing teacher's guide."""
     html_dir = Path(html_dir or root / "_build" / "html")
     browser = _chromium()
     problems = []
@@ -340,12 +410,91 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
             problems.append(f"{name}: no table")
         if "Traceback (most recent call last)" in main:
             problems.append(f"{name}: the page shows a Python traceback")
+        exercises = len(re.findall(r'class="exercise admonition"', main))
+        solutions = len(re.findall(r'class="solution dropdown admonition"', main))
+        if exercises == 0 or solutions < exercises:
+            problems.append(f"{name}: {exercises} exercises and {solutions} solutions in dropdowns (every exercise "
+                            "needs its worked solution)")
+        if "all cases agree with corelib" not in main:
+            problems.append(f"{name}: no self-checking exercise whose check passes")
+        if "CC BY 4.0" not in dom:
+            problems.append(f"{name}: no licence in the footer")
+        for line in wide_tables(page, browser, flags):
+            print(f"{name}: a table wider than the content column: {line}")  # reported; not yet a failure
         if screenshots:
             screenshots.mkdir(parents=True, exist_ok=True)
             subprocess.run([browser, *flags, f"--screenshot={screenshots / (name + '.png')}",
                             "--window-size=1280,2400", page.as_uri()], capture_output=True, timeout=120)
-        print(f"{name}: {images} figures, {tables} tables")
+        print(f"{name}: {images} figures, {tables} tables, {exercises} exercises")
+    teacher = html_dir / "book" / "teacher.html"
+    if not teacher.is_file() or "chapter" not in teacher.read_text():
+        problems.append(f"no teacher's guide at {teacher}")
     return problems
+
+
+def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[str]]:
+    """The whole book as one PDF (`make pdf`): jupyter-book's single-page HTML of the executed chapters (run `make
+    book` first), printed by headless Chromium. Returns (the PDF, problems): a chapter title missing from the
+    printed page, a chapter without figures, a PDF without pages."""
+    names = chapters(root)
+    missing = [n for n in names if not (root / CHAPTER_DIR / f"{n}.ipynb").is_file()]
+    if missing:
+        raise UsageError(f"chapters {missing} are not executed yet; run `make book` first")
+    out = Path(out or root / "_build" / "pdf" / "corebook.pdf")
+    atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "singlehtml",
+           "-W", "-n", "--keep-going"]
+    assets = root / "_build" / "assets"
+    if fetch_offline_assets(assets):
+        cmd += ["--config", str(offline_config(root, assets))]
+    if subprocess.run(cmd, cwd=root).returncode:
+        raise ChapterError("jupyter-book's single-page build failed; see the warnings above")
+    page = root / "_build" / "singlehtml" / "index.html"
+    browser = _chromium()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", f"--user-data-dir={root / '_build' / 'chromium-profile'}",
+             "--virtual-time-budget=60000"]  # let MathJax typeset before printing
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    subprocess.run([browser, *flags, "--no-pdf-header-footer", f"--print-to-pdf={tmp}", page.as_uri()],
+                   capture_output=True, timeout=600)
+    problems = []
+    if not tmp.is_file() or tmp.stat().st_size == 0:
+        return out, ["Chromium wrote no PDF"]
+    os.replace(tmp, out)
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=300).stdout
+    pages = pdf_page_count(out)
+    if pages == 0:
+        problems.append(f"{out} has no pages")
+    titles = {}
+    for name in names:
+        nb = json.loads((root / CHAPTER_DIR / f"{name}.ipynb").read_text())
+        titles[name] = next((line[2:].strip() for c in nb["cells"] if c["cell_type"] == "markdown"
+                             for line in "".join(c["source"]).splitlines() if line.startswith("# ")), name)
+    starts = {}
+    for name, title in titles.items():  # the chapter's <h1>, matched on the title's text before any markup
+        found = re.search(r"<h1[^>]*>\s*" + re.escape(_html_text(re.split(r"[*`$]", title)[0].strip())), dom)
+        starts[name] = found.start() if found else -1
+    for name, start in starts.items():
+        if start < 0:
+            problems.append(f"{name}: its title {titles[name]!r} is not in the printed book")
+            continue
+        end = min([s for s in starts.values() if s > start] + [len(dom)])
+        if not re.search(r"<img\b[^>]*src=\"[^\"]+\.(?:png|svg|jpg)", dom[start:end]):
+            problems.append(f"{name}: no figure in the printed book")
+    print(f"{out}: {pages} pages, {out.stat().st_size / 1e6:.1f} MB")
+    return out, problems
+
+
+def _html_text(text: str) -> str:
+    """How a heading's text appears in HTML (the characters Sphinx escapes)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def pdf_page_count(path: Path) -> int:
+    """Pages of a PDF, counted from its page objects (Chromium writes them uncompressed)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", Path(path).read_bytes()))
 
 
 SOLUTION_BLOCK = re.compile(r"\n*:::\{solution\}.*?\n:::[ \t]*(?=\n|$)", re.S)
@@ -436,10 +585,16 @@ def main(argv=None) -> int:
     c = sub.add_parser("check-html", help="check the built pages in headless Chromium")
     c.add_argument("--html", default=None)
     c.add_argument("--screenshots", default=None)
+    sub.add_parser("pdf", help="print the executed book to one PDF (_build/pdf/corebook.pdf)")
     st = sub.add_parser("student", help="write the student edition of every chapter (solutions removed)")
     st.add_argument("--out", default="_build/student")
     args = parser.parse_args(argv)
     try:
+        if args.command == "pdf":
+            path, problems = build_pdf()
+            for line in problems:
+                print("PROBLEM:", line, file=sys.stderr)
+            return 1 if problems else 0
         if args.command == "student":
             for path in student_edition(Path(args.out)):
                 print(path)

@@ -6,6 +6,7 @@ import io
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 from .attacks import sparse_fgsm_levels
@@ -30,9 +31,12 @@ def learning_curves(history, title: str = ""):
 
 
 def image_grid(rows: list[torch.Tensor], row_labels: list[str], titles: list[list[str]] | None = None,
-               colors: list[list[str]] | None = None, scale: float = 1.4):
-    """A grid of images: one row per tensor (N, 3, H, W) in [0, 1], with optional per-image titles and colours."""
+               colors: list[list[str]] | None = None, scale: float | None = None, width: float = 7.5):
+    """A grid of images: one row per tensor (N, 3, H, W) in [0, 1], with optional per-image titles and colours.
+    The figure is `width` inches wide (the page's content column) unless `scale` (inches per image) is given, so
+    that its 9-pt captions print at 9 pt instead of being shrunk with an oversized figure."""
     n = rows[0].shape[0]
+    scale = scale or min(1.4, width / n)
     fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * 1.25 * len(rows)), squeeze=False)
     for r, images in enumerate(rows):
         for c in range(n):
@@ -42,7 +46,7 @@ def image_grid(rows: list[torch.Tensor], row_labels: list[str], titles: list[lis
             ax.set_xticks([])
             ax.set_yticks([])
             if titles:
-                ax.set_title(titles[r][c], fontsize=8, color=(colors[r][c] if colors else "black"))
+                ax.set_title(titles[r][c], fontsize=9, color=(colors[r][c] if colors else "black"))
         axes[r, 0].set_ylabel(row_labels[r], fontsize=9)
     fig.tight_layout()
     return fig
@@ -310,6 +314,32 @@ def highlight_best(table, best):
     return table.style.apply(style, axis=0).format_index(lambda f: f"{100 * f:g} %", axis=1)
 
 
+def fgsm_heatmap(curves, fractions, title: str = "FGSM accuracy (%)"):
+    """FGSM accuracy of every method at every ε as a heat map, one panel per fraction: rows are methods (the same
+    order in every panel: by mean accuracy over all ε and fractions, best first), columns ε levels, each cell
+    annotated in %. A page can hold it where one line per method cannot (26 lines)."""
+    mean = curves.groupby(["fraction", "method", "eps_255"])["accuracy"].mean().mul(100)
+    order = mean.groupby("method").mean().sort_values(ascending=False).index.tolist()
+    eps = sorted(curves["eps_255"].unique())
+    fig, axes = plt.subplots(1, len(fractions), figsize=(1.0 + 0.9 * len(eps) * len(fractions) + 1.5,
+                                                         1.2 + 0.28 * len(order)), squeeze=False, sharey=True)
+    for ax, fraction in zip(axes[0], fractions):
+        grid = (mean.xs(fraction, level="fraction").unstack("eps_255").reindex(index=order, columns=eps)
+                if fraction in mean.index.get_level_values("fraction") else
+                pd.DataFrame(index=order, columns=eps, dtype=float))
+        image = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="viridis", vmin=0, vmax=100)
+        for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if v == v:
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=9,
+                        color="white" if v < 50 else "black")
+        ax.set_xticks(range(len(eps)), [f"{e:g}" for e in eps], fontsize=9)
+        ax.set_yticks(range(len(order)), order, fontsize=9)
+        ax.set(xlabel="ε (× 1/255)", title=f"coreset {100 * fraction:g} %")
+    fig.suptitle(title, fontsize=11)
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02, label="accuracy (%)")
+    return fig
+
+
 def fgsm_curves_by_method(curves, fractions, title: str = "FGSM accuracy"):
     """Accuracy against FGSM ε for every method, one panel per fraction (the CoreAdv robustness figure)."""
     fig, axes = plt.subplots(1, len(fractions), figsize=(5.5 * len(fractions), 4), squeeze=False, sharey=True)
@@ -340,3 +370,25 @@ def selection_cost_bars(cost):
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def table(df, percent=(), fraction=("fraction",), digits: int = 1, drop=()):
+    """A results table as the page shows it: no index column, accuracy-like columns (`percent`, values in [0, 1])
+    in % with `digits` decimals and "(%)" in their names, `fraction` columns as "10 %", other floats to 3
+    significant digits, and the columns in `drop` left out (e.g. a configuration hash)."""
+    out = df.drop(columns=[c for c in drop if c in df.columns]).copy()
+    names = {}
+    for c in out.columns:
+        if c in fraction:
+            out[c] = out[c].map(lambda f: f"{100 * f:g} %" if isinstance(f, (int, float, np.floating)) else f)
+        elif c in percent:
+            out[c] = 100 * out[c].astype(float)
+            names[c] = f"{c} (%)"
+    out = out.rename(columns=names)
+    formats = {}
+    for c in out.columns:
+        if c in names.values():
+            formats[c] = f"{{:.{digits}f}}"
+        elif pd.api.types.is_float_dtype(out[c]):
+            formats[c] = "{:.3g}"
+    return out.style.hide(axis="index").format(formats, na_rep="–")

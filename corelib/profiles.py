@@ -19,13 +19,21 @@ def available_profiles(root: Path = ROOT) -> list[str]:
     return sorted(p.stem for p in profiles_dir(root).glob("*.yaml"))
 
 
-def load_profile(name: str, root: Path = ROOT) -> dict:
-    """The flat parameter dict of profile `name` (profiles/NAME.yaml), with `profile` set to `name`."""
+def load_profile(name: str, root: Path = ROOT, _seen: tuple = ()) -> dict:
+    """The flat parameter dict of profile `name` (profiles/NAME.yaml), with `profile` set to `name`. A profile
+    with `inherits: BASE` is BASE's parameters with its own values on top (e.g. `paper_smoke`: the paper's code
+    paths at tiny sizes); such a file is not flat, so give papermill the output of
+    `python -m corelib.book params` rather than the file itself."""
     path = profiles_dir(root) / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"unknown profile {name!r}; choose one of {available_profiles(root)} "
                          f"(or add profiles/{name}.yaml)")
+    if name in _seen:
+        raise ValueError(f"profile {name!r} inherits from itself through {' → '.join((*_seen, name))}")
     params = yaml.safe_load(path.read_text()) or {}
+    base = params.pop("inherits", None)
+    if base is not None:
+        params = {**load_profile(str(base), root, (*_seen, name)), **params}
     params["profile"] = name
     return params
 

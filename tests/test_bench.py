@@ -583,3 +583,57 @@ def test_a_collapsed_cell_is_retried_once_from_another_seed_when_asked(tmp_path)
     assert seen == [0, 0, RETRY_SEED_OFFSET] and retried["status"].tolist() == ["ok", "ok"]
     assert retried.loc[1, "acc"] == 0.6 and retried.loc[1, "retried_seed"] == RETRY_SEED_OFFSET
     assert retried.loc[1, "note"].startswith(f"retried with seed {RETRY_SEED_OFFSET} after: collapsed")
+
+
+def test_chapter_and_grid_top_vs_bottom_agree_contradict_or_differ_within_noise():
+    from corelib.bench import chapter_agreement, describe_agreement
+
+    def rows(method_of, fraction, top, bottom):
+        return [{"method": method_of(keep), "keep": keep, "fraction": fraction, "seed": s, "test_acc": v[s]}
+                for keep, v in (("top", top), ("bottom", bottom)) for s in range(3)]
+
+    chapter = pd.DataFrame(rows(lambda k: "pss", 0.02, [0.30, 0.31, 0.32], [0.40, 0.41, 0.42])     # bottom, clear
+                           + rows(lambda k: "pss", 0.30, [0.6] * 3, [0.5] * 3)                      # larger fraction
+                           + rows(lambda k: "isef", 0.02, [0.40, 0.35, 0.50], [0.41, 0.45, 0.38]))  # bottom, noise
+    grid = pd.DataFrame(rows(lambda k: f"pss_{k}", 0.01, [0.50, 0.51, 0.52], [0.40, 0.40, 0.41])    # top, clear
+                        + rows(lambda k: f"isef_{k}", 0.01, [0.45, 0.40, 0.50], [0.41, 0.44, 0.46]))
+    table = chapter_agreement(chapter, grid, schemes=("isef", "pss", "fgsm_cs")).set_index("scheme")
+    assert list(table.index) == ["isef", "pss"]  # FGSM-CS ran nowhere: not compared
+    assert table.loc["pss", "chapter_fraction"] == 0.02 and table.loc["pss", "grid_fraction"] == 0.01
+    assert table.loc["pss", "chapter_winner"] == "bottom" and table.loc["pss", "grid_winner"] == "top"
+    assert table.loc["pss", "verdict"] == "contradiction"
+    assert table.loc["isef", "chapter_winner"] == "bottom" and table.loc["isef", "grid_winner"] == "top"
+    assert not table.loc["isef", "chapter_clear"] and table.loc["isef", "verdict"] == "disagree within noise"
+    text = describe_agreement(table.reset_index(), {"pss": "PSS", "isef": "ISEF"}, {"pss": "chapter 5"})
+    assert "PSS: chapter 5 has bottom ahead at 2 %" in text and "**a contradiction**" in text
+    assert "seed noise at this scale" in text
+    same = chapter_agreement(chapter[chapter.method == "pss"], grid.assign(
+        method=grid.method.str.replace("pss_top", "x").str.replace("pss_bottom", "pss_top").str.replace("x", "pss_bottom")),
+        schemes=("pss",))
+    assert same.verdict.tolist() == ["agree"]
+    assert "not in this build's results folder" in describe_agreement(chapter_agreement(chapter.iloc[:0], grid), {}, {})
+
+
+def test_two_seeds_with_the_same_difference_are_not_a_clear_gap_but_three_are():
+    from corelib.bench import describe_gap, paired_gap
+
+    two = paired_gap(pd.Series([0.12, 0.30]), pd.Series([0.10, 0.28]))  # +2 points in both seeds (one-image steps)
+    assert two["diff"] == pytest.approx(0.02) and two["degenerate"] and not two["clear"]
+    assert "no spread to build an interval from" in describe_gap(two)
+    three = paired_gap(pd.Series([0.12, 0.30, 0.50]), pd.Series([0.10, 0.28, 0.48]))
+    assert not three["degenerate"] and three["clear"]
+    noisy = paired_gap(pd.Series([0.50, 0.52]), pd.Series([0.10, 0.11]))  # a real spread: the t-interval decides
+    assert not noisy["degenerate"] and noisy["clear"]
+
+
+def test_the_scale_note_states_the_median_half_width_and_says_when_there_is_no_interval():
+    import numpy as np
+    from scipy import stats
+
+    from corelib.bench import scale_note
+
+    note = scale_note([0.01, -0.05, np.nan], [0.05, 0.03, np.nan], seeds=3)
+    assert "3 seeds (t-factor 4.3)" in note and "± 3.0 points" in note  # half-widths 2 and 4 points: median 3
+    assert f"{stats.t.ppf(0.975, 2):.1f}" == "4.3"
+    assert "no interval" in scale_note([np.nan], [np.nan], seeds=1)
+    assert "± 1.5 points" in scale_note(pd.Series([1.0]), pd.Series([4.0]), seeds=2, scale=1.0)

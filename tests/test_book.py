@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+import corelib
 from corelib import bench, book, profiles
 
 
@@ -23,7 +24,7 @@ def test_chapters_come_from_the_toc_and_have_clean_sources():
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), f"{name} has outputs"
 
 
-@pytest.mark.parametrize("profile", ["smoke", "ci", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "ci", "paper", "paper_smoke"])
 def test_every_profile_sets_every_chapter_parameter(profile):
     values = profiles.load_profile(profile)
     for name in book.chapters():
@@ -55,7 +56,7 @@ def test_run_record_names_profile_device_runtime_and_commit():
     cell = book.run_record_cell("ci", {"profile": "ci", "seed": 0}, "cpu (2 threads)", 125.0, "abc1234", "official",
                                 "bf16 autocast for training steps")
     for text in ("`ci`", "`seed=0`", "cpu (2 threads)", "2 min 5 s", "`abc1234`", "official",
-                 "| precision | bf16 autocast for training steps |"):
+                 "| precision | bf16 autocast for training steps |", f"corelib {corelib.__version__},"):
         assert text in cell.source
     assert cell.metadata["tags"] == ["run-record"]
 
@@ -193,3 +194,58 @@ def test_a_stub_keeps_the_signature_and_the_imports_but_no_body():
     nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["```{solution-start} x\n```"]}]}
     with pytest.raises(ValueError, match="solution-start without"):
         book.student_notebook(nb)
+
+
+def test_the_teachers_page_gets_each_chapters_time_from_its_run_record(tmp_path):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: book/chapters/01_a\n"
+                                       "  - file: book/chapters/02_b\n")
+    (tmp_path / "book" / "chapters").mkdir(parents=True)
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# A first chapter\n", "text"]}],
+          "metadata": {"corebook": {"profile": "ci", "device": "cpu (2 threads)", "runtime_s": 125.0}}}
+    (tmp_path / "book" / "chapters" / "01_a.ipynb").write_text(json.dumps(nb))
+    table = book.chapter_times(tmp_path)
+    assert "| A first chapter | `ci` | cpu (2 threads) | 2 min 5 s |" in table
+    assert "| 02_b | not executed in this build |" in table
+    assert "**2 min 5 s**" in table
+    teacher = (book.ROOT / "book" / "teacher.md").read_text()
+    assert "{include} generated/chapter_times.md" in teacher
+    assert "book/teacher" in (book.ROOT / "_toc.yml").read_text()
+
+
+def test_one_version_everywhere_and_a_licence_for_code_and_text():
+    import re
+
+    pyproject = (book.ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == corelib.__version__
+    assert f'version: "{corelib.__version__}"' in (book.ROOT / "CITATION.cff").read_text()
+    assert book.corelib_version() == corelib.__version__
+    licence = (book.ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "CC BY 4.0" in licence
+    assert "CC BY 4.0" in (book.ROOT / "_config.yml").read_text()
+
+
+
+def test_pdf_pages_are_counted_from_page_objects_not_the_page_tree(tmp_path):
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >> endobj\n"
+                    b"2 0 obj << /Type /Page /Parent 1 0 R >> endobj\n3 0 obj <</Type/Page/Parent 1 0 R>> endobj\n")
+    assert book.pdf_page_count(pdf) == 2
+    assert book._html_text("Top & bottom <k>") == "Top &amp; bottom &lt;k&gt;"
+
+
+def test_paper_smoke_is_the_paper_profile_with_only_sizes_epochs_and_iterations_changed(tmp_path):
+    paper, tiny = profiles.load_profile("paper"), profiles.load_profile("paper_smoke")
+    assert tiny["profile"] == "paper_smoke" and "inherits" not in tiny and set(tiny) == set(paper)
+    changed = {k for k in paper if k != "profile" and tiny[k] != paper[k]}
+    allowed = ("size", "epochs", "steps", "restarts", "seeds", "images", "iterations", "repeats", "every", "dims",
+               "horizons", "period", "batch", "fractions", "device", "precision")
+    assert all(any(word in k for word in allowed) for k in changed), sorted(changed)
+    for same in ("model", "bench_methods", "bench_fractions", "coreset_fractions", "autoattack_version"):
+        assert tiny[same] == paper[same], same
+    assert len(tiny["bench_fractions"]) == 11 and tiny["bench_methods"] == "all" and tiny["model"] == "resnet18"
+    assert tiny["autoattack_version"] == "standard" and tiny["acs_batch_wise"] > 0 and tiny["pgd_restarts"] > 1
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "a.yaml").write_text("inherits: b\nx: 1\n")
+    (tmp_path / "profiles" / "b.yaml").write_text("inherits: a\ny: 2\n")
+    with pytest.raises(ValueError, match="inherits from itself through a → b → a"):
+        profiles.load_profile("a", tmp_path)

@@ -13,12 +13,12 @@ from .grid import (CELL_KEYS, ResultsFileError, cell_attack, cell_seed, check_re
                    merge_shards, run_grid, shard_path)
 from .scores import score_agreement, score_coreset_grid
 from .training import coreset_config, selection_grid, train_on_selection
-from .verdicts import (SPARSE_VARIANTS, claims, describe_gap, easycore_verdict, paired_difference, paired_gap,
-                       summarize, top_bottom_claim, top_vs_bottom, versus_random)
+from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agreement, describe_gap, easycore_verdict,
+                       paired_difference, paired_gap, scale_note, summarize, top_bottom_claim, top_vs_bottom, versus_random)
 
 __all__ = ["ACS_METHODS", "BENCH_KEYS", "CELL_KEYS", "SPARSE_VARIANTS", "TRACKS", "base_setup", "BaseSetup",
-           "benchmark_from_params", "best_three", "cell_attack", "cell_seed", "check_benchmark_params",
-           "check_results_file", "claims", "coreset_config", "coreset_training_grid", "describe_gap",
+           "benchmark_from_params", "best_three", "cell_attack", "cell_seed", "chapter_agreement", "check_benchmark_params",
+           "check_results_file", "claims", "scale_note", "coreset_config", "coreset_training_grid", "describe_agreement", "describe_gap",
            "distributed_env", "easycore_grid", "easycore_verdict", "fgsm_curves", "merge_shards",
            "paired_difference", "paired_gap", "predicted_speedup", "profile_pools", "ResultsFileError",
            "run_benchmark", "run_grid", "score_agreement", "score_coreset_grid", "selection_cost",

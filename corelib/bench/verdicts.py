@@ -47,22 +47,46 @@ def t_half_width(std, n, confidence: float = 0.95):
 def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
     """The book's rule for two methods' values indexed by seed: the per-seed differences a − b (seeds both have),
     their mean `diff`, count `n`, the two-sided t-interval [`low`, `high`] at `confidence` (NaN with fewer than two
-    pairs) and `clear`: the interval excludes 0."""
+    pairs) and `clear`: the interval excludes 0.
+
+    Two pairs with the same difference (common when accuracy moves in steps of one test image) give a zero spread
+    and a zero-width interval: that is no evidence of a steady gap, so it is never `clear` (`degenerate` says so);
+    from three pairs on, identical differences count as a steady gap."""
     d = (a - b).dropna()
     n = len(d)
     mean = float(d.mean()) if n else float("nan")
-    half = float(t_half_width(d.std(ddof=1), n, confidence)) if n > 1 else float("nan")
-    return {"diff": mean, "n": n, "low": mean - half, "high": mean + half,
-            "clear": bool(n > 1 and (mean - half > 0 or mean + half < 0))}
+    std = float(d.std(ddof=1)) if n > 1 else float("nan")
+    half = float(t_half_width(std, n, confidence)) if n > 1 else float("nan")
+    degenerate = n == 2 and std == 0
+    return {"diff": mean, "n": n, "low": mean - half, "high": mean + half, "degenerate": degenerate,
+            "clear": bool(n > 1 and not degenerate and (mean - half > 0 or mean + half < 0))}
 
 
 def describe_gap(gap: dict, scale: float = 100.0, unit: str = " points") -> str:
     """'+2.1 points, 95 % interval [+0.4, +3.8]: higher' (or 'lower', or 'no clear difference at this scale')."""
     if gap["n"] < 2:
         return f"{scale * gap['diff']:+.1f}{unit} from {gap['n']} seed: no interval, no clear difference"
+    if gap.get("degenerate"):
+        return (f"{scale * gap['diff']:+.1f}{unit} in both seeds: no spread to build an interval from, no clear "
+                "difference")
     word = ("higher" if gap["diff"] > 0 else "lower") if gap["clear"] else "no clear difference at this scale"
     return (f"{scale * gap['diff']:+.1f}{unit}, 95 % interval [{scale * gap['low']:+.1f}, {scale * gap['high']:+.1f}]: "
             f"{word}")
+
+
+def scale_note(low, high, seeds: int, scale: float = 100.0, unit: str = " points") -> str:
+    """'What this scale can and cannot show', computed from a verdict table's intervals: the median half-width of
+    the 95 % intervals of its paired differences (`low`, `high`, multiplied by `scale`) with `seeds` seeds."""
+    widths = (np.asarray(high, dtype=float) - np.asarray(low, dtype=float)) / 2
+    half = scale * float(np.nanmedian(widths)) if np.isfinite(widths).any() else float("nan")
+    if seeds < 2 or not np.isfinite(half):
+        return (f"With {seeds} seed{'' if seeds == 1 else 's'} there is no interval, so no difference here can be "
+                "called clear, and no order of the means is a ranking.")
+    t = float(t_half_width(1.0, seeds) * np.sqrt(seeds))
+    return (f"With {seeds} seeds (t-factor {t:.1f}), the 95 % interval of a paired difference has a median "
+            f"half-width of ± {half:.1f}{unit} here: a difference smaller than that cannot be told from seed noise at "
+            "this scale, whatever the order of the means. More seeds narrow it faster than 1/√n at first, as the "
+            "t-factor falls too (12.7 at two seeds, 4.3 at three, 2.8 at five).")
 
 
 def paired_difference(results: pd.DataFrame, value: str = "test_acc", control: str = "random",
@@ -126,6 +150,62 @@ def top_bottom_claim(verdict: pd.DataFrame, method: str, small: float = 0.05, la
     else:
         head = "The paper's claim does not hold here"
     return f"**{head}** for {method}: {text_small}; {text_large}."
+
+
+def chapter_agreement(chapter: pd.DataFrame, grid: pd.DataFrame, schemes=("isef", "fgsm_cs", "pss"),
+                      value: str = "test_acc") -> pd.DataFrame:
+    """Top vs bottom for each sparse-FGSM score in its own chapter (the chapters' `top_bottom.csv`: method, keep)
+    and in the benchmark grid (methods `<scheme>_top` / `<scheme>_bottom`), each at its smallest fraction: the
+    winner, the paired gap's interval and whether it is clear, and `verdict`: 'agree', 'contradiction' (both
+    clear, opposite winners) or 'disagree within noise' (opposite winners, at least one gap not clear)."""
+    rows = []
+    for scheme in schemes:
+        own = chapter[chapter.method == scheme] if len(chapter) else chapter
+        ours = grid[grid.method.isin([f"{scheme}_top", f"{scheme}_bottom"])]
+        ours = ours.assign(keep=ours.method.str.rsplit("_", n=1).str[1], method=scheme)
+        sides = []
+        for frame in (own, ours):
+            both = frame.groupby("fraction").keep.nunique() if len(frame) else pd.Series(dtype=int)
+            fractions = sorted(both[both == 2].index)
+            if not fractions:
+                sides.append(None)
+                continue
+            v = top_vs_bottom(frame[frame.fraction == fractions[0]], scheme, value).iloc[0]
+            sides.append({"fraction": fractions[0], "winner": v.winner, "low": v.gap_low, "high": v.gap_high,
+                          "clear": bool(v.clear)})
+        if None in sides:
+            continue
+        a, b = sides
+        verdict = ("agree" if a["winner"] == b["winner"] else
+                   "contradiction" if a["clear"] and b["clear"] else "disagree within noise")
+        rows.append({"scheme": scheme, **{f"chapter_{k}": v for k, v in a.items()},
+                     **{f"grid_{k}": v for k, v in b.items()}, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def describe_agreement(table: pd.DataFrame, names: dict, chapters: dict) -> str:
+    """One sentence per score on whether its chapter and the benchmark grid pick the same side (top or bottom)."""
+    if table.empty:
+        return ("The score chapters' top-vs-bottom results are not in this build's results folder, so they are not "
+                "compared with this grid here.")
+    out = []
+    for r in table.itertuples():
+        side = lambda who, f, w, clear, lo, hi: (f"{who} has {w} ahead at {_pct(f)} (gap top − bottom "
+                                                  f"[{100 * lo:+.1f}, {100 * hi:+.1f}] points, "
+                                                  f"{'clear' if clear else 'not clear'})")
+        text = (f"{names.get(r.scheme, r.scheme)}: "
+                f"{side(chapters.get(r.scheme, 'its chapter'), r.chapter_fraction, r.chapter_winner, r.chapter_clear, r.chapter_low, r.chapter_high)}; "
+                f"{side('this grid', r.grid_fraction, r.grid_winner, r.grid_clear, r.grid_low, r.grid_high)}")
+        if r.verdict == "agree":
+            text += ": the two agree."
+        elif r.verdict == "contradiction":
+            text += (": **a contradiction**: both gaps are clear and point opposite ways. The two experiments differ "
+                     "in pool size, epochs and fraction, so at least one of those changes the answer.")
+        else:
+            text += (": they point opposite ways, but not both clearly, so this is seed noise at this scale rather "
+                     "than a contradiction.")
+        out.append(text)
+    return " ".join(out)
 
 
 def easycore_verdict(results: pd.DataFrame, value: str = "robust_acc") -> pd.DataFrame:
