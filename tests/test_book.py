@@ -10,7 +10,7 @@ from corelib import bench, book, profiles
 
 
 def test_unknown_profile_lists_the_choices():
-    with pytest.raises(ValueError, match=r"unknown profile 'fast'.*\['ci', 'paper', 'smoke'\]"):
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'.*\['ci', 'paper', 'paper_smoke', 'smoke'\]"):
         profiles.load_profile("fast")
 
 

@@ -57,7 +57,7 @@ def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
     mean = float(d.mean()) if n else float("nan")
     std = float(d.std(ddof=1)) if n > 1 else float("nan")
     half = float(t_half_width(std, n, confidence)) if n > 1 else float("nan")
-    degenerate = n == 2 and std == 0
+    degenerate = n == 2 and std <= 1e-9  # equal up to floating-point rounding
     return {"diff": mean, "n": n, "low": mean - half, "high": mean + half, "degenerate": degenerate,
             "clear": bool(n > 1 and not degenerate and (mean - half > 0 or mean + half < 0))}
 
