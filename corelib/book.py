@@ -410,8 +410,8 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
             problems.append(f"{name}: no table")
         if "Traceback (most recent call last)" in main:
             problems.append(f"{name}: the page shows a Python traceback")
-        exercises = len(re.findall(r'class="exercise admonition"', main))
-        solutions = len(re.findall(r'class="solution dropdown admonition"', main))
+        exercises = len(re.findall(r'class="exercise\b[^"]*admonition', main))
+        solutions = len(re.findall(r'class="solution\b[^"]*dropdown', main))
         if exercises == 0 or solutions < exercises:
             problems.append(f"{name}: {exercises} exercises and {solutions} solutions in dropdowns (every exercise "
                             "needs its worked solution)")
