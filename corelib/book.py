@@ -497,6 +497,8 @@ def pdf_page_count(path: Path) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", Path(path).read_bytes()))
 
 
+TEACHER_ONLY = ("; its worked solution is in the dropdown below it", " The worked solution is in the dropdown; the "
+                "check below runs it.")  # sentences about the solutions, cut from the student edition
 SOLUTION_BLOCK = re.compile(r"\n*:::\{solution\}.*?\n:::[ \t]*(?=\n|$)", re.S)
 
 
@@ -537,6 +539,8 @@ def student_notebook(nb: dict) -> dict:
             continue
         cell = dict(cell)
         if cell["cell_type"] == "markdown":
+            for sentence in TEACHER_ONLY:
+                src = src.replace(sentence, "")
             cell["source"] = SOLUTION_BLOCK.sub("", src).splitlines(keepends=True)
         else:
             cell["outputs"], cell["execution_count"] = [], None

@@ -173,6 +173,7 @@ def test_the_student_edition_drops_every_solution_and_keeps_everything_else(tmp_
         student = json.loads(path.read_text())["cells"]
         text = "\n".join("".join(c["source"]) for c in student)
         assert "{solution}" not in text and "solution-start" not in text and "solution-end" not in text
+        assert "dropdown" not in text  # no sentence promises a solution the student edition does not have
         assert not [c for c in student if "solution" in c["metadata"].get("tags", [])]
         assert all(not c.get("outputs") for c in student if c["cell_type"] == "code")
         labels = lambda cells: re.findall(r":label: (\S+)", "\n".join("".join(c["source"]) for c in cells))
