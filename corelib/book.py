@@ -305,17 +305,35 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
         execute_chapter(name, profile_name, overrides, force=force, root=root)
     print(f"chapters executed in {_format_seconds(time.perf_counter() - total)}")
     if html:
-        atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
-        cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "html",
-               "-W", "-n", "--keep-going"]
-        assets = root / "_build" / "assets"
-        if fetch_offline_assets(assets):
-            cmd += ["--config", str(offline_config(root, assets))]
-        result = subprocess.run(cmd, cwd=root)
-        if result.returncode:
-            raise ChapterError(f"jupyter-book build failed (exit {result.returncode}); see the warnings above")
+        jupyter_book(root, "html")
         print(f"book written to {root / '_build' / 'html' / 'index.html'}")
     return 0
+
+
+def jupyter_book(root: Path, builder: str) -> None:
+    """Run jupyter-book's `builder` ('html', 'singlehtml') over the executed chapters, warnings as errors, with the
+    offline assets when they can be fetched, after writing the teacher's page's table of chapter times."""
+    atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", builder,
+           "-W", "-n", "--keep-going"]
+    assets = root / "_build" / "assets"
+    if fetch_offline_assets(assets):
+        cmd += ["--config", str(offline_config(root, assets))]
+    result = subprocess.run(cmd, cwd=root)
+    if result.returncode:
+        raise ChapterError(f"jupyter-book build ({builder}) failed (exit {result.returncode}); see the warnings above")
+
+
+def chapter_title(nb: dict, default: str) -> str:
+    """The text of a notebook's first '# ' heading (`default` if it has none)."""
+    return next((line[2:].strip() for c in nb["cells"] if c["cell_type"] == "markdown"
+                 for line in "".join(c["source"]).splitlines() if line.startswith("# ")), default)
+
+
+def chromium_flags(root: Path) -> list[str]:
+    """Headless Chromium with no network chatter and a profile under _build (check-html, make pdf)."""
+    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", f"--user-data-dir={root / '_build' / 'chromium-profile'}"]
 
 
 def chapter_times(root: Path = ROOT) -> str:
@@ -330,8 +348,7 @@ def chapter_times(root: Path = ROOT) -> str:
             continue
         nb = json.loads(path.read_text())
         meta = nb.get("metadata", {}).get("corebook", {})
-        title = next((line[2:].strip() for c in nb["cells"] if c["cell_type"] == "markdown"
-                      for line in "".join(c["source"]).splitlines() if line.startswith("# ")), name)
+        title = chapter_title(nb, name)
         seconds = float(meta.get("runtime_s", float("nan")))
         total += seconds
         rows.append(f"| {title} | `{meta.get('profile', '?')}` | {meta.get('device', '?')} | "
@@ -391,9 +408,7 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
     html_dir = Path(html_dir or root / "_build" / "html")
     browser = _chromium()
     problems = []
-    profile_dir = root / "_build" / "chromium-profile"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", f"--user-data-dir={profile_dir}"]
+    flags = chromium_flags(root)
     for name in chapters(root):
         page = html_dir / CHAPTER_DIR / f"{name}.html"
         if not page.is_file():
@@ -441,19 +456,10 @@ def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[st
     if missing:
         raise UsageError(f"chapters {missing} are not executed yet; run `make book` first")
     out = Path(out or root / "_build" / "pdf" / "corebook.pdf")
-    atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "singlehtml",
-           "-W", "-n", "--keep-going"]
-    assets = root / "_build" / "assets"
-    if fetch_offline_assets(assets):
-        cmd += ["--config", str(offline_config(root, assets))]
-    if subprocess.run(cmd, cwd=root).returncode:
-        raise ChapterError("jupyter-book's single-page build failed; see the warnings above")
+    jupyter_book(root, "singlehtml")
     page = root / "_build" / "singlehtml" / "index.html"
     browser = _chromium()
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", f"--user-data-dir={root / '_build' / 'chromium-profile'}",
-             "--virtual-time-budget=60000"]  # let MathJax typeset before printing
+    flags = [*chromium_flags(root), "--virtual-time-budget=60000"]  # let MathJax typeset before printing
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     subprocess.run([browser, *flags, "--no-pdf-header-footer", f"--print-to-pdf={tmp}", page.as_uri()],
@@ -470,8 +476,7 @@ def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[st
     titles = {}
     for name in names:
         nb = json.loads((root / CHAPTER_DIR / f"{name}.ipynb").read_text())
-        titles[name] = next((line[2:].strip() for c in nb["cells"] if c["cell_type"] == "markdown"
-                             for line in "".join(c["source"]).splitlines() if line.startswith("# ")), name)
+        titles[name] = chapter_title(nb, name)
     starts = {}
     for name, title in titles.items():  # the chapter's <h1>, matched on the title's text before any markup
         found = re.search(r"<h1[^>]*>\s*" + re.escape(_html_text(re.split(r"[*`$]", title)[0].strip())), dom)

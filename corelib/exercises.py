@@ -16,7 +16,6 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
-import pandas as pd
 import torch
 
 from .attacks import FGSM, input_gradient, sparse_from_gradient, sparse_masks
@@ -24,6 +23,7 @@ from .coreset_solvers import facility_location_greedy
 from .models import SmallCNN, eval_mode
 from .sampling import balanced_counts
 from .scores import fgsm_cs as _fgsm_cs, isef as _isef, pss as _pss
+from .sensitivity import probability_table
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,9 @@ class Exercise:
     exact: bool = False  # compare exactly (masks, indices, counts) rather than to a tolerance
 
 
-def _table(probs: torch.Tensor, labels: torch.Tensor, ks) -> pd.DataFrame:
-    """A sensitivity table (index, label, k, p0 … p{C−1}) for probabilities (N, 1 + L, C)."""
-    n, levels, classes = probs.shape
-    frame = pd.DataFrame(probs.reshape(n * levels, classes).double().numpy(), columns=[f"p{c}" for c in range(classes)])
-    frame.insert(0, "index", torch.arange(n).repeat_interleave(levels).numpy())
-    frame.insert(1, "label", labels.repeat_interleave(levels).numpy())
-    frame.insert(2, "k", torch.tensor([0, *ks]).repeat(n).numpy())
-    return frame
+def _table(probs: torch.Tensor, labels: torch.Tensor, ks):
+    """The sensitivity table of probabilities (N, 1 + L, C), samples numbered 0 … N − 1."""
+    return probability_table(torch.arange(len(probs)), labels, probs, ks)
 
 
 def _probability_cases(g: torch.Generator, with_labels: bool = True):

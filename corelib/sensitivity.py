@@ -35,6 +35,20 @@ def sparse_probabilities(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: s
     return torch.cat(out)
 
 
+def probability_table(indices: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor, ks) -> pd.DataFrame:
+    """The tidy sensitivity table of probabilities `probs` (N, 1 + len(ks), C) of the samples `indices` with
+    `labels`: one row per sample and level (index, label, k, p0…p{C-1}, pred, confidence; k = 0 is clean)."""
+    n, levels, classes = probs.shape
+    flat = probs.reshape(n * levels, classes)
+    frame = pd.DataFrame(flat.double().numpy(), columns=[f"p{c}" for c in range(classes)])
+    frame.insert(0, "index", indices.repeat_interleave(levels).numpy())
+    frame.insert(1, "label", labels.repeat_interleave(levels).numpy())
+    frame.insert(2, "k", torch.tensor([0, *ks]).repeat(n).numpy())
+    conf, pred = flat.max(1)
+    frame["pred"], frame["confidence"] = pred.numpy(), conf.double().numpy()
+    return frame
+
+
 def sensitivity_table(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: str = "feature",
                       batch_size: int = 250, cache=None) -> pd.DataFrame:
     """The tidy sensitivity table (columns index, label, k, p0…p{C-1}, pred, confidence), k = 0 being clean.
@@ -42,15 +56,7 @@ def sensitivity_table(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: str 
 
     def compute():
         probs = sparse_probabilities(model, pool, ks, eps, unit, batch_size)
-        n, levels, classes = probs.shape
-        frame = pd.DataFrame(probs.reshape(n * levels, classes).double().numpy(),
-                             columns=[f"p{c}" for c in range(classes)])
-        frame.insert(0, "index", pool.indices.cpu().repeat_interleave(levels).numpy())
-        frame.insert(1, "label", pool.labels.cpu().repeat_interleave(levels).numpy())
-        frame.insert(2, "k", torch.tensor([0, *ks]).repeat(n).numpy())
-        conf, pred = probs.reshape(n * levels, classes).max(1)
-        frame["pred"], frame["confidence"] = pred.numpy(), conf.double().numpy()
-        return frame
+        return probability_table(pool.indices.cpu(), pool.labels.cpu(), probs, ks)
 
     if cache is None:
         return compute()
