@@ -306,8 +306,12 @@ def code_hash(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> str:
 
 
 def git_commit(cwd: str | Path | None = None) -> str:
-    """Short SHA of HEAD, with '-dirty' when the work tree has uncommitted changes; 'unknown' outside git."""
+    """Short SHA of HEAD, with '-dirty' when the work tree has uncommitted changes. Outside git (a copy of the
+    tree sent to another machine, say) it is $CORELIB_COMMIT where set, else 'unknown'."""
     cwd = cwd or PACKAGE_DIR
+    if os.environ.get("CORELIB_COMMIT") and not (Path(cwd) / ".git").exists() and \
+            not (Path(PACKAGE_DIR).parent / ".git").exists():
+        return os.environ["CORELIB_COMMIT"]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
                              text=True, check=True).stdout.strip()
