@@ -35,12 +35,16 @@ test: data
 pdf: install
 	$(BIN)/python -m corelib.book pdf
 
-# the student edition: every chapter with its worked solutions removed (self-checks keep a stub to fill in)
+# the student edition: every chapter's notebook with its worked solutions removed (self-checks keep a stub to fill
+# in) in _build/student, and (after make book) the book's HTML with the solutions hidden in _build/student-book
 student: install
 	$(BIN)/python -m corelib.book student --out _build/student
 
+# the pages in Chromium; then the student edition is built from the same executed chapters and checked
 check-html:
 	$(BIN)/python -m corelib.book check-html --screenshots _build/screenshots
+	$(BIN)/python -m corelib.book student --out _build/student
+	$(BIN)/python -m corelib.book check-student
 
 bench: data
 	mkdir -p _build && rm -f _build/bench.log

@@ -45,6 +45,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0 (hours of cells to start)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m corelib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--record", action="store_true",
                        help="after the run, record the table in the MANIFEST.json beside it (results/<profile>/: "
                             "checksum, command, commit, code hash, device, date)")
+    bench.add_argument("--hours", type=_positive_float, metavar="H",
+                       help="start no new cell after H hours (a cell under way finishes); the same command resumes "
+                            "the grid, so a recorded tier can be produced over several sittings")
     bench.add_argument("--merge", type=_positive_int, metavar="WORLD",
                        help="only merge the shards of a WORLD-process run (WORLD ≥ 1)")
     return parser
@@ -142,7 +155,7 @@ def bench_main(args) -> int:
         dist.init_process_group("gloo")
     log = (lambda msg: print(f"[rank {rank}/{world}] {msg}", flush=True))
     table = bench.benchmark_from_params(params, methods, fractions, seeds, args.out, rank=rank, world=world,
-                                        log=log)
+                                        log=log, hours=args.hours)
     log(f"{len(table)} rows in this process's part of the grid")
     if distributed:
         dist.barrier()
@@ -157,7 +170,8 @@ def bench_main(args) -> int:
         device = resolve_device(params.get("device", "auto"))
         entry = record.update_manifest(args.out, command=args.command_line, profile=args.profile,
                                        code=code_hash(bench.run_benchmark), device=device_description(device),
-                                       precision=precision_description(params.get("precision", "auto"), device))
+                                       precision=precision_description(params.get("precision", "auto"), device),
+                                       cells=len(methods) * len(fractions) * len(seeds))
         log(f"recorded {entry['rows']} rows of {args.out} in {Path(args.out).parent / record.MANIFEST}")
     return 0
 

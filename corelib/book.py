@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -88,10 +89,36 @@ def parameter_reference(name: str, profile: dict, notebooks: list[Path]):
     return None
 
 
+def repository_url(root: Path = ROOT) -> str:
+    """The book's public repository, `repository.url` in `_config.yml`: the one place the chapters' setup cells
+    (install corelib where it is missing) and launch links read it from ('' while the book names none)."""
+    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    return str((config.get("repository") or {}).get("url") or "")
+
+
+def launch_links(name: str, url: str, branch: str = "main") -> str:
+    """A chapter's 'run it yourself' line: Colab and Binder links to its source notebook `notebooks/NAME.ipynb` in
+    the GitHub repository `url` (a clone command for another host; a sentence saying what is missing for '')."""
+    if not url:
+        return ("Launch links (Colab, Binder) appear here once the book names its public repository "
+                "(`repository.url` in `_config.yml`).")
+    found = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", url)
+    if not found:
+        return f"Run it yourself: `git clone {url}`, then `make book` (the README's quick start)."
+    owner, repo = found.groups()
+    colab = f"https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/notebooks/{name}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{owner}/{repo}/{branch}?labpath=notebooks%2F{name}.ipynb"
+    return (f"Run it yourself: [open in Colab]({colab}) · [launch on Binder]({binder}); its first cell installs "
+            "corelib there.")
+
+
 def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, root: Path = ROOT) -> dict:
-    """The profile's values for the parameters this chapter declares, then `overrides` it declares."""
+    """The profile's values for the parameters this chapter declares (and `repository_url` from `_config.yml`), then
+    `overrides` it declares."""
     declared = declared_parameters(source_notebook(name, root))
     params = {k: v for k, v in profile.items() if k in declared}
+    if "repository_url" in declared and (root / "_config.yml").is_file():
+        params["repository_url"] = repository_url(root)
     params.update({k: v for k, v in (overrides or {}).items() if k in declared})
     return params
 
@@ -310,15 +337,57 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
     return 0
 
 
-def jupyter_book(root: Path, builder: str) -> None:
+def results_bundle(name: str, root: Path = ROOT) -> Path:
+    """`book/chapters/NAME_results.zip`, the page's download of its results: every CSV the chapter wrote under
+    `_build/results/NAME/` (the paths below it kept) and a README naming the chapter, the profile and the commit of
+    the executed copy. Entries are sorted and dated 1980-01-01, so the same tables give the same bytes."""
+    folder = root / "_build" / "results" / name
+    out = root / CHAPTER_DIR / f"{name}_results.zip"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    executed = root / CHAPTER_DIR / f"{name}.ipynb"
+    if executed.is_file():
+        meta = json.loads(executed.read_text()).get("metadata", {}).get("corebook", {})
+    csvs = sorted(folder.rglob("*.csv")) if folder.is_dir() else []
+    readme = (f"Results of chapter {name} of corebook, as its executed page shows them.\n"
+              f"profile: {meta.get('profile', 'unknown')}; commit: {meta.get('commit', 'unknown')}; "
+              f"{len(csvs)} CSV files (tidy tables, one row per observation).\n"
+              "Regenerate them with `python -m corelib.book build --profile PROFILE --only " + name + "`.\n")
+    tmp = out.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("README.txt", (1980, 1, 1, 0, 0, 0)), readme)
+        for path in csvs:
+            info = zipfile.ZipInfo(f"{name}/{path.relative_to(folder).as_posix()}", (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, path.read_bytes())
+    os.replace(tmp, out)
+    return out
+
+
+STUDENT_BOOK = Path("_build") / "student-book"  # the student edition's HTML: <root>/_build/student-book/_build/html
+
+
+def jupyter_book(root: Path, builder: str, student: bool = False) -> None:
     """Run jupyter-book's `builder` ('html', 'singlehtml') over the executed chapters, warnings as errors, with the
-    offline assets when they can be fetched, after writing the teacher's page's table of chapter times."""
+    offline assets when they can be fetched, after writing the teacher's page's table of chapter times and each
+    chapter's results download (`results_bundle`). `student`: the same pages with every worked solution left out
+    (sphinx-exercise's `hide_solutions`), built into `STUDENT_BOOK`."""
     atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
+    for name in chapters(root):
+        results_bundle(name, root)
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", builder,
            "-W", "-n", "--keep-going"]
     assets = root / "_build" / "assets"
-    if fetch_offline_assets(assets):
-        cmd += ["--config", str(offline_config(root, assets))]
+    offline = fetch_offline_assets(assets)
+    if offline or student:
+        config = yaml.safe_load((offline_config(root, assets) if offline else root / "_config.yml").read_text())
+        if student:
+            config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+            config["title"] = f"{config.get('title', 'corebook')} (student edition)"
+            cmd += ["--path-output", str(root / STUDENT_BOOK)]
+        path = root / "_build" / ("_config.student.yml" if student else "_config.offline.yml")
+        atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
+        cmd += ["--config", str(path)]
     result = subprocess.run(cmd, cwd=root)
     if result.returncode:
         raise ChapterError(f"jupyter-book build ({builder}) failed (exit {result.returncode}); see the warnings above")
@@ -404,7 +473,8 @@ def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
 def check_html(html_dir: Path | None = None, screenshots: Path | None = None, root: Path = ROOT) -> list[str]:
     """Render every chapter page in headless Chromium and return the problems found: a missing page, a page
     without a figure or a table, a page that shows a Python traceback, an exercise without its solution dropdown,
-    no passing self-check, no licence footer; and a missing teacher's guide."""
+    no passing self-check, no licence footer, no download of the executed notebook or of the results, a table wider
+    than the content column (or a width probe that did not run); and a missing teacher's guide."""
     html_dir = Path(html_dir or root / "_build" / "html")
     browser = _chromium()
     problems = []
@@ -432,10 +502,14 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
                             "needs its worked solution)")
         if "all cases agree with corelib" not in main:
             problems.append(f"{name}: no self-checking exercise whose check passes")
+        if not re.search(rf'href="[^"]*_sources/[^"]*{name}\.ipynb"', dom):
+            problems.append(f"{name}: no download of the executed notebook (.ipynb) on the page")
+        if not re.search(rf'href="[^"]*_downloads/[^"]*{name}_results\.zip"', main):
+            problems.append(f"{name}: no download of the chapter's results (CSV files, {name}_results.zip)")
         if "CC BY 4.0" not in dom:
             problems.append(f"{name}: no licence in the footer")
         for line in wide_tables(page, browser, flags):
-            print(f"{name}: a table wider than the content column: {line}")  # reported; not yet a failure
+            problems.append(f"{name}: a table wider than the content column: {line}")
         if screenshots:
             screenshots.mkdir(parents=True, exist_ok=True)
             subprocess.run([browser, *flags, f"--screenshot={screenshots / (name + '.png')}",
@@ -444,6 +518,34 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
     teacher = html_dir / "book" / "teacher.html"
     if not teacher.is_file() or "chapter" not in teacher.read_text():
         problems.append(f"no teacher's guide at {teacher}")
+    return problems
+
+
+def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[str]:
+    """The student edition's pages (`make student`): each chapter keeps its exercises and shows none of their worked
+    solutions, neither the dropdowns nor the code of a computed solution."""
+    html_dir = Path(html_dir or root / STUDENT_BOOK / "_build" / "html")
+    problems = []
+    for name in chapters(root):
+        page = html_dir / CHAPTER_DIR / f"{name}.html"
+        if not page.is_file():
+            problems.append(f"student edition, {name}: no page at {page} (run make student after make book)")
+            continue
+        main = page.read_text().split("<main", 1)[-1]
+        exercises = len(re.findall(r'class="exercise\b[^"]*admonition', main))
+        solutions = len(re.findall(r'class="solution\b', main))
+        if exercises == 0:
+            problems.append(f"student edition, {name}: no exercises")
+        if solutions:
+            problems.append(f"student edition, {name}: {solutions} worked solutions shown")
+        if "tag_solution" in main:  # jupyter-book gives each cell its tags as classes
+            problems.append(f"student edition, {name}: a computed solution's code cell is on the page")
+        nb = json.loads(source_notebook(name, root).read_text())
+        for cell in nb["cells"]:
+            if "solution" in cell.get("metadata", {}).get("tags", []):
+                for fname in re.findall(r"^def (\w+)", "".join(cell["source"]), re.M):
+                    if f'class="nf">{fname}</span>' in main:
+                        problems.append(f"student edition, {name}: the solution's function {fname} is on the page")
     return problems
 
 
@@ -595,8 +697,11 @@ def main(argv=None) -> int:
     c.add_argument("--html", default=None)
     c.add_argument("--screenshots", default=None)
     sub.add_parser("pdf", help="print the executed book to one PDF (_build/pdf/corebook.pdf)")
-    st = sub.add_parser("student", help="write the student edition of every chapter (solutions removed)")
+    st = sub.add_parser("student", help="write the student edition of every chapter (solutions removed) and, after "
+                                       "make book, its HTML with the solutions hidden")
     st.add_argument("--out", default="_build/student")
+    st.add_argument("--no-html", action="store_true", help="write the notebooks only")
+    sub.add_parser("check-student", help="check the student edition's HTML: exercises kept, no solution shown")
     args = parser.parse_args(argv)
     try:
         if args.command == "pdf":
@@ -607,7 +712,19 @@ def main(argv=None) -> int:
         if args.command == "student":
             for path in student_edition(Path(args.out)):
                 print(path)
+            if not args.no_html:
+                missing = [n for n in chapters() if not (ROOT / CHAPTER_DIR / f"{n}.ipynb").is_file()]
+                if missing:
+                    raise UsageError(f"the student HTML is built from the executed chapters; {missing} are not "
+                                     "executed yet: run make book first (or pass --no-html)")
+                jupyter_book(ROOT, "html", student=True)
+                print(f"student book written to {ROOT / STUDENT_BOOK / '_build' / 'html' / 'index.html'}")
             return 0
+        if args.command == "check-student":
+            problems = check_student_html()
+            for line in problems:
+                print("PROBLEM:", line, file=sys.stderr)
+            return 1 if problems else 0
         if args.command == "build":
             return build(args.profile, args.force, args.only, _parse_overrides(args.parameter), not args.no_html)
         if args.command == "params":

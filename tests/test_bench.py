@@ -639,3 +639,32 @@ def test_the_scale_note_states_the_median_half_width_and_says_when_there_is_no_i
     assert f"{stats.t.ppf(0.975, 2):.1f}" == "4.3"
     assert "no interval" in scale_note([np.nan], [np.nan], seeds=1)
     assert "± 1.5 points" in scale_note(pd.Series([1.0]), pd.Series([4.0]), seeds=2, scale=1.0)
+
+
+def test_ranking_marks_only_clear_differences_and_leaves_collapsed_runs_out():
+    """Exact values on a hand-made grid: 'a' is 5 points above random in every seed (clear), 'b' 1 point above in
+    two seeds and 1 below in one (not clear), 'c' has one collapsed run (NaN), left out and counted."""
+    import numpy as np
+    from scipy import stats
+
+    from corelib.bench import ranking, ranking_table
+
+    rows = []
+    for seed, base in enumerate([0.30, 0.32, 0.34]):
+        rows += [{"method": "random", "fraction": 0.1, "seed": seed, "test_acc": base},
+                 {"method": "a", "fraction": 0.1, "seed": seed, "test_acc": base + 0.05 + 0.001 * seed},
+                 {"method": "b", "fraction": 0.1, "seed": seed, "test_acc": base + (0.01 if seed < 2 else -0.01)},
+                 {"method": "c", "fraction": 0.1, "seed": seed, "test_acc": np.nan if seed == 0 else 0.1}]
+    r = ranking(pd.DataFrame(rows), chance=0.1).set_index("method")
+    assert list(r.index) == ["a", "b", "random", "c"]  # by mean
+    assert r.loc["a", "verdict"] == "higher" and r.loc["b", "verdict"] == "no clear difference"
+    assert r.loc["random", "verdict"] == "control"
+    assert r.loc["a", "diff"] == pytest.approx(0.051) and r.loc["a", "n"] == 3
+    half = stats.t.ppf(0.975, 2) * np.std([0.35, 0.371, 0.392], ddof=1) / np.sqrt(3)
+    assert r.loc["a", "half"] == pytest.approx(half)
+    assert r.loc["c", "seeds"] == 2 and r.loc["c", "excluded"] == 1 and r.loc["c", "near_chance"]
+    assert not r.loc["a", "near_chance"]
+    wide = ranking_table(ranking(pd.DataFrame(rows), chance=0.1))
+    assert list(wide.columns) == ["10 %"] and wide.index[0] == "a"
+    assert wide.loc["a", "10 %"].endswith("▲") and "▲" not in wide.loc["b", "10 %"]
+    assert wide.loc["c", "10 %"].endswith("†") and wide.loc["c", "10 %"].startswith("10.0 ± 0.0")

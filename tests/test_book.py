@@ -2,6 +2,7 @@ import ast
 import inspect
 import json
 import re
+import sys
 
 import pytest
 
@@ -24,11 +25,11 @@ def test_chapters_come_from_the_toc_and_have_clean_sources():
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), f"{name} has outputs"
 
 
-@pytest.mark.parametrize("profile", ["smoke", "ci", "paper", "paper_smoke"])
+@pytest.mark.parametrize("profile", profiles.available_profiles())
 def test_every_profile_sets_every_chapter_parameter(profile):
     values = profiles.load_profile(profile)
     for name in book.chapters():
-        declared = set(book.declared_parameters(book.source_notebook(name))) - {"results_dir"}
+        declared = set(book.declared_parameters(book.source_notebook(name))) - {"results_dir", "repository_url"}
         missing = declared - set(values)
         assert not missing, f"profiles/{profile}.yaml lacks {sorted(missing)} used by {name}"
 
@@ -250,3 +251,109 @@ def test_paper_smoke_is_the_paper_profile_with_only_sizes_epochs_and_iterations_
     (tmp_path / "profiles" / "b.yaml").write_text("inherits: a\ny: 2\n")
     with pytest.raises(ValueError, match="inherits from itself through a → b → a"):
         profiles.load_profile("a", tmp_path)
+
+
+def test_results_bundle_holds_every_csv_of_the_chapter_and_is_byte_stable(tmp_path):
+    """The page's 'results as CSV files' download: every CSV under _build/results/NAME (paths kept), a README with
+    the profile and commit of the executed copy, and the same bytes when the tables are the same."""
+    import json
+    import zipfile
+
+    from corelib.book import CHAPTER_DIR, results_bundle
+
+    folder = tmp_path / "_build" / "results" / "09_x"
+    (folder / "grid").mkdir(parents=True)
+    (folder / "a.csv").write_text("method,acc\nrandom,0.5\n")
+    (folder / "grid" / "b.csv").write_text("k,v\n1,2\n")
+    (folder / "ignored.pt").write_bytes(b"not a table")
+    (tmp_path / CHAPTER_DIR).mkdir(parents=True)
+    (tmp_path / CHAPTER_DIR / "09_x.ipynb").write_text(json.dumps(
+        {"cells": [], "metadata": {"corebook": {"profile": "smoke", "commit": "abc1234"}}}))
+    path = results_bundle("09_x", tmp_path)
+    assert path == tmp_path / CHAPTER_DIR / "09_x_results.zip"
+    with zipfile.ZipFile(path) as z:
+        assert z.namelist() == ["README.txt", "09_x/a.csv", "09_x/grid/b.csv"]
+        assert z.read("09_x/grid/b.csv") == b"k,v\n1,2\n"
+        readme = z.read("README.txt").decode()
+    assert "profile: smoke" in readme and "commit: abc1234" in readme and "2 CSV files" in readme
+    first = path.read_bytes()
+    assert results_bundle("09_x", tmp_path).read_bytes() == first
+    (folder / "a.csv").write_text("method,acc\nrandom,0.6\n")
+    assert results_bundle("09_x", tmp_path).read_bytes() != first
+    assert zipfile.ZipFile(results_bundle("10_empty", tmp_path)).namelist() == ["README.txt"]
+
+
+def _setup_cell(name):
+    nb = json.loads(book.source_notebook(name).read_text())
+    cells = [c for c in nb["cells"] if "setup" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"{name}: one setup cell"
+    order = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    setup = nb["cells"].index(cells[0])
+    assert order[0] < setup == order[1], f"{name}: the setup cell follows the parameters cell, before any import"
+    return "".join(cells[0]["source"])
+
+
+@pytest.mark.parametrize("name", book.chapters())
+def test_the_setup_cell_installs_corelib_only_where_it_is_missing(name, monkeypatch):
+    """Both branches without the network: corelib importable (here) → no install; missing (Colab) → one pip install
+    from the configured repository; missing with no repository configured → an error that says what to do."""
+    import importlib.util
+    import subprocess
+
+    source = _setup_cell(name)
+    calls, glued = [], {}
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    import myst_nb
+
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: glued.update({key: value}))
+    env = {"results_dir": f"../_build/results/{name}", "repository_url": "https://github.com/someone/corebook"}
+    exec(source, dict(env))
+    assert calls == [] and "colab.research.google.com/github/someone/corebook/blob/main/notebooks/" + name + ".ipynb" \
+        in glued["launch"].data
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda mod, *a: None if mod == "corelib" else real(mod, *a))
+    exec(source, dict(env))
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q",
+                      "corelib[notebook] @ git+https://github.com/someone/corebook"]]
+    with pytest.raises(RuntimeError, match="names no repository.*pip install -e"):
+        exec(source, {**env, "repository_url": ""})
+
+
+def test_launch_links_come_from_the_one_configured_url(tmp_path):
+    assert book.repository_url() == "" or book.repository_url().startswith("https://")
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/o/r.git\n")
+    url = book.repository_url(tmp_path)
+    assert url == "https://github.com/o/r.git"
+    text = book.launch_links("03_isef", url)
+    assert "https://colab.research.google.com/github/o/r/blob/main/notebooks/03_isef.ipynb" in text
+    assert "https://mybinder.org/v2/gh/o/r/main?labpath=notebooks%2F03_isef.ipynb" in text
+    assert "git clone https://example.org/x" in book.launch_links("03_isef", "https://example.org/x")
+    assert "appear here once" in book.launch_links("03_isef", "")
+    params = book.chapter_parameters("03_isef", profiles.load_profile("smoke"))
+    assert params["repository_url"] == book.repository_url()
+
+
+def test_the_student_html_check_finds_shown_solutions(tmp_path):
+    """check_student_html on hand-made pages: a page with exercises and no solution passes; a solution dropdown, a
+    computed solution's cell (tag_solution) or a solution's function on the page is named."""
+    from corelib.book import CHAPTER_DIR, check_student_html
+
+    pages = tmp_path / CHAPTER_DIR
+    pages.mkdir(parents=True)
+    clean = '<main><div class="exercise admonition" id="ex-1"><p>Write it.</p></div></main>'
+    for name in book.chapters():
+        (pages / f"{name}.html").write_text(clean)
+    assert check_student_html(tmp_path) == []
+    name = book.chapters()[-1]
+    nb = json.loads(book.source_notebook(name).read_text())
+    fname = next(re.findall(r"^def (\w+)", "".join(c["source"]), re.M)[0] for c in nb["cells"]
+                 if "solution" in c.get("metadata", {}).get("tags", []) and "def " in "".join(c["source"]))
+    (pages / f"{name}.html").write_text(clean.replace("</main>", '<div class="solution dropdown admonition">x</div>'
+                                                      f'<div class="cell tag_solution"><span class=\"nf\">{fname}'
+                                                      '</span></div></main>'))
+    problems = check_student_html(tmp_path)
+    assert any("worked solutions shown" in p for p in problems)
+    assert any("computed solution's code cell" in p for p in problems)
+    assert any(f"function {fname}" in p for p in problems)
+    (pages / f"{book.chapters()[0]}.html").unlink()
+    assert any("no page at" in p for p in check_student_html(tmp_path))

@@ -77,3 +77,45 @@ def test_the_cli_records_what_it_ran(tmp_path, monkeypatch):
     entry = json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]
     assert entry["command"] == "python -m corelib " + " ".join(argv) and entry["profile"] == "ci"
     assert entry["code"] == code_hash(bench.run_benchmark) and entry["precision"] == "fp32"
+    from corelib.profiles import load_profile
+
+    ci = load_profile("ci")  # one method × the profile's fractions and seeds, as the CLI counted them
+    assert entry["cells"] == len(ci["bench_fractions"]) * len(ci["bench_seeds"])
+
+
+def test_a_grid_over_several_sittings_stops_on_time_resumes_and_is_labelled_partial(tmp_path, monkeypatch):
+    """--hours: no new cell after the budget (the cell under way finishes); the same command resumes; the manifest
+    counts the grid's cells, and the page says how many are recorded so far."""
+    import corelib.bench.grid as grid
+
+    clock = iter(range(0, 10 ** 6, 1000))  # every call of the clock: 1,000 s later
+    monkeypatch.setattr(grid.time, "monotonic", lambda: next(clock))
+    path = tmp_path / "bench.csv"
+    messages = []
+    first = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1},
+                     log=messages.append, hours=0.5)  # 1,800 s: the clock passes it after two cells
+    assert 0 < len(first) < len(CELLS)
+    assert any("run the same command again to continue" in m for m in messages)
+    entry = update_manifest(path, command="python -m corelib bench --hours 0.5", profile="cpu_full", code="c",
+                            device="cpu", precision="fp32", cells=len(CELLS))
+    recorded = load_recorded(path, "c")
+    assert recorded.partial and f"{len(first)} of the grid's 4 cells" in recorded.label()
+    monkeypatch.setattr(grid.time, "monotonic", lambda: 0.0)
+    done = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1},
+                    log=lambda *_: None, hours=0.5)
+    assert len(done) == len(CELLS) and entry["cells"] == 4
+    update_manifest(path, command="x", profile="cpu_full", code="c", device="cpu", precision="fp32", cells=4)
+    assert not load_recorded(path, "c").partial
+    with pytest.raises(ValueError, match="hours=0 must be a positive number"):
+        run_grid(CELLS, lambda c: {}, tmp_path / "other.csv", keys=("method", "fraction", "seed"), hours=0)
+
+
+def test_the_commit_of_a_tree_copied_without_git_comes_from_the_environment(tmp_path, monkeypatch):
+    import corelib.utils as utils
+
+    monkeypatch.setenv("CORELIB_COMMIT", "abc1234")
+    assert utils.git_commit(ROOT) != "abc1234"  # inside the repository git answers
+    monkeypatch.setattr(utils, "PACKAGE_DIR", tmp_path / "corelib")
+    assert utils.git_commit(tmp_path) == "abc1234"
+    monkeypatch.delenv("CORELIB_COMMIT")
+    assert utils.git_commit(tmp_path) == "unknown"

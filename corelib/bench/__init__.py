@@ -7,20 +7,22 @@ from __future__ import annotations
 from .adversarial import coreset_training_grid, predicted_speedup, summarize_training, work_passes
 from .base import BaseSetup, base_setup, profile_pools, train_baseline
 from .benchmark import (ACS_METHODS, BENCH_KEYS, TRACKS, benchmark_from_params, best_three, check_benchmark_params,
-                        fgsm_curves, run_benchmark, selection_cost, table_mean_std)
+                        fgsm_curves, recorded_benchmark, run_benchmark, selection_cost, table_mean_std)
 from .easycore import easycore_grid
 from .grid import (CELL_KEYS, ResultsFileError, cell_attack, cell_seed, check_results_file, distributed_env,
                    merge_shards, run_grid, shard_path)
 from .scores import score_agreement, score_coreset_grid
 from .training import coreset_config, selection_grid, train_on_selection
-from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agreement, describe_gap, easycore_verdict,
-                       paired_difference, paired_gap, scale_note, summarize, top_bottom_claim, top_vs_bottom, versus_random)
+from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agreement, describe_gap, describe_ranking,
+                       easycore_verdict, paired_difference, paired_gap, ranking, ranking_table, scale_note, summarize,
+                       top_bottom_claim, top_vs_bottom, versus_random)
 
-__all__ = ["ACS_METHODS", "BENCH_KEYS", "CELL_KEYS", "SPARSE_VARIANTS", "TRACKS", "base_setup", "BaseSetup",
-           "benchmark_from_params", "best_three", "cell_attack", "cell_seed", "chapter_agreement", "check_benchmark_params",
-           "check_results_file", "claims", "scale_note", "coreset_config", "coreset_training_grid", "describe_agreement", "describe_gap",
-           "distributed_env", "easycore_grid", "easycore_verdict", "fgsm_curves", "merge_shards",
-           "paired_difference", "paired_gap", "predicted_speedup", "profile_pools", "ResultsFileError",
-           "run_benchmark", "run_grid", "score_agreement", "score_coreset_grid", "selection_cost",
-           "selection_grid", "shard_path", "summarize", "summarize_training", "table_mean_std", "top_bottom_claim",
-           "top_vs_bottom", "train_baseline", "train_on_selection", "versus_random", "work_passes"]
+__all__ = ["ACS_METHODS", "base_setup", "BaseSetup", "BENCH_KEYS", "benchmark_from_params", "best_three",
+           "cell_attack", "CELL_KEYS", "cell_seed", "chapter_agreement", "check_benchmark_params",
+           "check_results_file", "claims", "coreset_config", "coreset_training_grid", "describe_agreement",
+           "describe_gap", "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "fgsm_curves",
+           "merge_shards", "paired_difference", "paired_gap", "predicted_speedup", "profile_pools", "ranking",
+           "ranking_table", "recorded_benchmark", "ResultsFileError", "run_benchmark", "run_grid", "scale_note",
+           "score_agreement", "score_coreset_grid", "selection_cost", "selection_grid", "shard_path",
+           "SPARSE_VARIANTS", "summarize", "summarize_training", "table_mean_std", "top_bottom_claim",
+           "top_vs_bottom", "TRACKS", "train_baseline", "train_on_selection", "versus_random", "work_passes"]

@@ -18,9 +18,11 @@ from ..models import MODELS
 from ..hardness import aign_series
 from ..sampling import check_fraction, class_balanced_pool, coreset_size
 from ..train import TrainConfig, fit
+from ..profiles import ROOT
 from ..utils import code_hash, state_fingerprint
 from .base import base_setup, profile_pools
 from .grid import cell_attack, distributed_env, run_grid
+from .record import Recorded, load_recorded
 from .training import coreset_config
 from .verdicts import paired_difference, t_half_width
 
@@ -53,7 +55,7 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
                   config: TrainConfig, epochs: int, min_steps: int, selection_epochs: int, fgsm_eps, pgd, path,
                   cache=None, rank: int | None = None, world: int | None = None, method_params: dict | None = None,
                   scorer: baselines.Proxy | None = None, log=print, track: str = "standard", autoattack=None,
-                  acs: dict | None = None, retry: bool = False) -> pd.DataFrame:
+                  acs: dict | None = None, retry: bool = False, hours: float | None = None) -> pd.DataFrame:
     """The benchmark grid method × fraction × seed (DeepCore semantics). Per cell: the seed's proxy model
     (`baselines.train_proxy`, `selection_epochs` on the pool, shared by all methods), the method's coreset, a
     fresh `model_name` trained on it (weighted if the method gives weights) for `epochs` epochs (at least
@@ -161,7 +163,8 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
                                  else robust_accuracy(model, robust_pool, cell_attack(autoattack, cell)))
         return row
 
-    return run_grid(cells, run, path, keys=BENCH_KEYS, config=shared, log=log, rank=rank, world=world, retry=retry)
+    return run_grid(cells, run, path, keys=BENCH_KEYS, config=shared, log=log, rank=rank, world=world, retry=retry,
+                    hours=hours)
 
 
 def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
@@ -307,7 +310,7 @@ def _autoattack(p: dict, track: str):
 
 
 def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=None, rank=None, world=None,
-                          log=print) -> pd.DataFrame:
+                          log=print, hours: float | None = None) -> pd.DataFrame:
     """`run_benchmark` with the settings of a profile (or a chapter's parameters): data (train_size, test_size,
     pool_seed, data_root, device), model, bench_lr / bench_batch_size / bench_warmup_epochs / weight_decay, the
     benchmark pool (bench_pool_size), training (bench_epochs, bench_min_steps, selection_epochs) and evaluation
@@ -335,7 +338,8 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
                          p["bench_epochs"], p["bench_min_steps"], p["selection_epochs"],
                          [e / 255 for e in p["bench_fgsm_eps_255"]], pgd, path, cache=cache, rank=rank, world=world,
                          method_params=method_params, scorer=scorer, log=log, track=track,
-                         autoattack=_autoattack(p, track), acs=_acs(p), retry=bool(p.get("retry_collapsed", False)))
+                         autoattack=_autoattack(p, track), acs=_acs(p), retry=bool(p.get("retry_collapsed", False)),
+                         hours=hours)
 
 
 def selection_cost(results: pd.DataFrame) -> pd.DataFrame:
@@ -343,3 +347,15 @@ def selection_cost(results: pd.DataFrame) -> pd.DataFrame:
     and the proxy's training seconds, sorted by time."""
     return (results.groupby("method")[["select_seconds", "forward_passes", "backward_passes", "proxy_seconds"]]
             .mean().sort_values("select_seconds"))
+
+
+def recorded_benchmark(profile: str = "cpu_full", root=None) -> dict[str, Recorded]:
+    """The recorded benchmark of `profile` by track: `results/<profile>/bench_<track>.csv`, each verified against its
+    manifest (a damaged table is a `RecordError`) and flagged `stale` when `run_benchmark`'s code has changed since it
+    was produced. Tracks with no recorded table are absent (an empty dict: nothing recorded in this checkout)."""
+    from pathlib import Path
+
+    folder = Path(root or ROOT) / "results" / profile
+    code = code_hash(run_benchmark)
+    found = {track: load_recorded(folder / f"bench_{track}.csv", code) for track in TRACKS}
+    return {track: r for track, r in found.items() if r is not None}

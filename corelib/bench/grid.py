@@ -225,7 +225,8 @@ def _release(path: Path, grid_config: str, key_list: list[tuple]) -> None:
 
 def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str | Path,
              keys: Sequence[str] = CELL_KEYS, config: dict | None = None, log=print, rank: int = 0,
-             world: int = 1, poll_seconds: float = 1.0, retry: bool = False) -> pd.DataFrame:
+             world: int = 1, poll_seconds: float = 1.0, retry: bool = False,
+             hours: float | None = None) -> pd.DataFrame:
     """Run every cell whose key has no row yet in the CSV at `path` under this configuration, adding its row
     (cell fields + the dict `run_cell` returns + cell_seconds + grid_config) to the file after each cell (see
     the module docstring for what that guarantees). Returns the rows of `cells`, in their order.
@@ -235,7 +236,13 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     process runs cells rank, rank + world, … and writes them to `shard_path(path, rank, world)` (cells already
     in `path` are skipped); join the shards with `merge_shards`. With `retry`, a cell that diverged or collapsed
     is run once more from seed + `RETRY_SEED_OFFSET` (the cell's function receives that seed); the row keeps the
-    cell's key, the retry's numbers and status, `retried_seed`, and a note saying what happened first."""
+    cell's key, the retry's numbers and status, `retried_seed`, and a note saying what happened first.
+
+    `hours`: start no new cell once this many hours have passed (a cell under way is finished, never cut), so a
+    grid too long for one sitting is recorded over several runs of the same command, each resuming the last."""
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, (int, float)) or not hours > 0):
+        raise ValueError(f"hours={hours!r} must be a positive number of hours (or None: run every cell)")
+    start = time.monotonic()
     cells = list(cells)
     if not cells:
         raise ValueError("the grid has no cells: give at least one method, fraction and seed")
@@ -266,7 +273,11 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
         log(f"resuming {out.name}: {len(mine) - len(todo)} of {len(mine)} cells already done")
     waiting, held = [], []
     try:
-        for cell in todo:
+        for i, cell in enumerate(todo):
+            if hours is not None and time.monotonic() - start >= hours * 3600:
+                log(f"{out.name}: stopping after {hours:g} h with {len(todo) - i} of {len(mine)} cells still to run; "
+                    "run the same command again to continue")
+                break
             key = _key(cell, keys)
             state = _try_claim(out, sources, grid_config, key, keys)
             if state == "busy":

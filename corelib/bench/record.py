@@ -39,10 +39,11 @@ def _read(path: Path) -> dict:
 
 
 def update_manifest(table_path: str | Path, command: str, profile: str, code: str, device: str, precision: str,
-                    root: str | Path | None = None) -> dict:
+                    root: str | Path | None = None, cells: int | None = None) -> dict:
     """Record (or refresh) the entry of the results table at `table_path` in the MANIFEST.json beside it: its
     checksum and rows as they are now on disk, the command, profile, commit, `code` (the grid code's hash),
-    device and precision, the date, and the grid configurations and cell seconds of its rows. Returns the entry."""
+    device and precision, the date, the grid configurations and cell seconds of its rows, and `cells`, the size of
+    the whole grid (a table recorded over several sittings is partial until its rows reach it). Returns the entry."""
     table_path = Path(table_path)
     if not table_path.is_file():
         raise RecordError(f"{table_path} does not exist: run the grid first, then record it")
@@ -54,6 +55,7 @@ def update_manifest(table_path: str | Path, command: str, profile: str, code: st
         "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "grid_configs": sorted(table["grid_config"].astype(str).unique().tolist()) if "grid_config" in table else [],
         "cell_hours": round(float(table["cell_seconds"].sum()) / 3600, 3) if "cell_seconds" in table else None,
+        "cells": None if cells is None else int(cells),
     }
     with file_lock(manifest_path):
         data = _read(manifest_path)
@@ -98,12 +100,20 @@ class Recorded:
     path: Path
     stale: bool  # the grid's code has changed since the table was produced
 
+    @property
+    def partial(self) -> bool:
+        """Fewer rows than the grid has cells (it is being recorded over several sittings)."""
+        return self.entry.get("cells") is not None and self.entry["rows"] < self.entry["cells"]
+
     def label(self) -> str:
         """One sentence for the page: recorded where, when, at which commit, how to regenerate, and whether stale."""
         e = self.entry
         text = (f"Recorded results (not executed in this build): `{self.path.as_posix()}`, {e['rows']} rows, "
                 f"produced on {e['device']} ({e['precision']}) at commit `{e['commit']}`, last run {e['date']}, "
                 f"{e['cell_hours']} h of cells; regenerate with `{e['command']}`.")
+        if self.partial:
+            text += (f" **Partial:** {e['rows']} of the grid's {e['cells']} cells are recorded so far; the same "
+                     "command continues it.")
         if self.stale:
             text += (f" **Stale:** the code that produced these rows has changed since commit `{e['commit']}`; "
                      "they are shown as produced then, not as this code would produce them.")

@@ -104,6 +104,69 @@ def paired_difference(results: pd.DataFrame, value: str = "test_acc", control: s
     return pd.DataFrame(rows, columns=["method", *keys, "diff", "n", "low", "high", "clear"])
 
 
+def ranking(results: pd.DataFrame, value: str = "test_acc", control: str = "random", confidence: float = 0.95,
+            chance: float | None = None) -> pd.DataFrame:
+    """Every method at every fraction, ready to rank without presenting noise as a ranking: the mean over seeds of
+    `value`, the half-width `half` of its t-interval, the seed-paired difference to `control` with its interval
+    (`diff`, `low`, `high`, `n`) and the `verdict` of the book's one rule: 'higher' or 'lower' than `control` when
+    the interval of the paired difference excludes 0, else 'no clear difference'; the control itself gets
+    'control'. Runs whose `value` is NaN (collapsed or diverged) are left out and counted in `excluded`. With
+    `chance`, `near_chance` marks means whose interval contains it. Rows are sorted by fraction, then mean."""
+    ok = results.dropna(subset=[value])
+    excluded = results.groupby(["method", "fraction"])[value].apply(lambda v: int(v.isna().sum()))
+    stats_ = ok.groupby(["method", "fraction"])[value].agg(["mean", "std", "count"]).reset_index()
+    stats_["half"] = np.where(stats_["count"] > 1, t_half_width(stats_["std"].fillna(0), stats_["count"].clip(lower=2),
+                                                                confidence), np.nan)
+    gaps = paired_difference(ok, value, control, confidence=confidence)[["method", "fraction", "diff", "n", "low",
+                                                                         "high", "clear"]]
+    table = stats_.merge(gaps, on=["method", "fraction"], how="left")
+    table["verdict"] = np.where(table["method"] == control, "control",
+                                np.where(~table["clear"].fillna(False).astype(bool), "no clear difference",
+                                         np.where(table["diff"] > 0, "higher", "lower")))
+    table["excluded"] = [int(excluded.get((m, f), 0)) for m, f in zip(table["method"], table["fraction"])]
+    if chance is not None:
+        table["near_chance"] = (table["mean"] - chance).abs() <= table["half"].fillna(0.01)
+    table = table.rename(columns={"count": "seeds"}).drop(columns=["std", "clear"])
+    return table.sort_values(["fraction", "mean"], ascending=[True, False], ignore_index=True)
+
+
+def ranking_table(ranked: pd.DataFrame, scale: float = 100.0) -> pd.DataFrame:
+    """`ranking` as methods × fractions for a page: 'mean ± half-width' in % with ▲ (clearly above the control by
+    the paired interval), ▼ (clearly below), † (within noise of chance, where `ranking` was given it), ordered by
+    the mean over fractions. Nothing else marks a cell: an unmarked order is not a ranking."""
+    marks = {"higher": " ▲", "lower": " ▼"}
+    cells = [f"{scale * m:.1f} ± {scale * h:.1f}{marks.get(v, '')}" if h == h else f"{scale * m:.1f}{marks.get(v, '')}"
+             for m, h, v in zip(ranked["mean"], ranked["half"], ranked["verdict"])]
+    shown = ranked.assign(cell=cells)
+    if "near_chance" in shown:
+        shown.loc[shown["near_chance"], "cell"] += " †"
+    wide = shown.pivot(index="method", columns="fraction", values="cell")
+    order = ranked.groupby("method")["mean"].mean().sort_values(ascending=False).index
+    wide = wide.loc[order]
+    wide.columns = [f"{100 * f:g} %" for f in wide.columns]
+    wide.columns.name = None
+    return wide
+
+
+def describe_ranking(ranked: pd.DataFrame, control: str = "random", scale: float = 100.0) -> str:
+    """What a `ranking` table decides, fraction by fraction, in one computed paragraph: the methods clearly above and
+    clearly below the control (by the paired interval), how many show no clear difference, and the control's own
+    mean at each fraction (with the fractions, a learning curve)."""
+    parts = []
+    for fraction, g in ranked.groupby("fraction", sort=True):
+        ctrl = g[g["method"] == control]
+        others = g[g["method"] != control]
+        up = others[others["verdict"] == "higher"]["method"].tolist()
+        down = others[others["verdict"] == "lower"]["method"].tolist()
+        level = (f"{control} {scale * float(ctrl['mean'].iloc[0]):.1f} %" if len(ctrl) else f"no {control} rows")
+        text = f"At {100 * fraction:g} % ({level}, {len(others)} other methods): "
+        text += (f"clearly above {control}: {', '.join(up)}; " if up else f"none clearly above {control}; ")
+        text += (f"clearly below: {', '.join(down)}; " if down else "none clearly below; ")
+        text += f"{len(others) - len(up) - len(down)} with no clear difference."
+        parts.append(text)
+    return " ".join(parts) if parts else "No rows to rank."
+
+
 def summarize(results: pd.DataFrame, value: str = "test_acc", by=("method", "keep", "fraction")) -> pd.DataFrame:
     """Mean, standard deviation and count of `value` over seeds for each group."""
     return (results.groupby(list(by), as_index=False)[value].agg(["mean", "std", "count"])
