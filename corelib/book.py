@@ -12,6 +12,7 @@ cell declares. An executed chapter whose notebook, parameters and corelib source
 from __future__ import annotations
 
 import argparse
+import html
 import datetime as dt
 import json
 import os
@@ -367,11 +368,28 @@ def results_bundle(name: str, root: Path = ROOT) -> Path:
 STUDENT_BOOK = Path("_build") / "student-book"  # the student edition's HTML: <root>/_build/student-book/_build/html
 
 
+def student_book_sources(root: Path, config: dict) -> Path:
+    """The student edition's book sources in `STUDENT_BOOK`: a copy of book/ with every executed chapter in its
+    student form (`student_notebook`, outputs kept), the table of contents and `config` as its _config.yml. Built
+    from the same executed chapters as the teacher's pages, so the two editions cannot drift apart."""
+    dest = root / STUDENT_BOOK
+    shutil.rmtree(dest / "book", ignore_errors=True)
+    shutil.copytree(root / "book", dest / "book")
+    for name in chapters(root):
+        path = dest / CHAPTER_DIR / f"{name}.ipynb"
+        nb = student_notebook(json.loads(path.read_text()), keep_outputs=True)
+        atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    shutil.copy2(root / "_toc.yml", dest / "_toc.yml")
+    atomic_write_text(dest / "_config.yml", yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
 def jupyter_book(root: Path, builder: str, student: bool = False) -> None:
     """Run jupyter-book's `builder` ('html', 'singlehtml') over the executed chapters, warnings as errors, with the
     offline assets when they can be fetched, after writing the teacher's page's table of chapter times and each
-    chapter's results download (`results_bundle`). `student`: the same pages with every worked solution left out
-    (sphinx-exercise's `hide_solutions`), built into `STUDENT_BOOK`."""
+    chapter's results download (`results_bundle`). `student`: the same pages with every worked solution left out,
+    built from `student_book_sources` into `STUDENT_BOOK` (sphinx-exercise's `hide_solutions` cannot hide gated
+    solutions: its HTML writer fails on their end node)."""
     atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
     for name in chapters(root):
         results_bundle(name, root)
@@ -379,15 +397,14 @@ def jupyter_book(root: Path, builder: str, student: bool = False) -> None:
            "-W", "-n", "--keep-going"]
     assets = root / "_build" / "assets"
     offline = fetch_offline_assets(assets)
-    if offline or student:
+    if student:
         config = yaml.safe_load((offline_config(root, assets) if offline else root / "_config.yml").read_text())
-        if student:
-            config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
-            config["title"] = f"{config.get('title', 'corebook')} (student edition)"
-            cmd += ["--path-output", str(root / STUDENT_BOOK)]
-        path = root / "_build" / ("_config.student.yml" if student else "_config.offline.yml")
-        atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
-        cmd += ["--config", str(path)]
+        if offline:
+            config["sphinx"]["config"]["html_static_path"] = [str(assets.resolve())]
+        config["title"] = f"{config.get('title', 'corebook')} (student edition)"
+        cmd[2] = str(student_book_sources(root, config))
+    elif offline:
+        cmd += ["--config", str(offline_config(root, assets))]
     result = subprocess.run(cmd, cwd=root)
     if result.returncode:
         raise ChapterError(f"jupyter-book build ({builder}) failed (exit {result.returncode}); see the warnings above")
@@ -521,6 +538,13 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
     return problems
 
 
+def _output_text(output: dict) -> str:
+    """The text a notebook output shows (stream, or its text / HTML / Markdown data)."""
+    parts = [output.get("text", "")] + [output.get("data", {}).get(kind, "")
+                                         for kind in ("text/plain", "text/html", "text/markdown")]
+    return html.unescape(re.sub(r"<[^>]+>", "", "".join("".join(p) if isinstance(p, list) else p for p in parts)))
+
+
 def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[str]:
     """The student edition's pages (`make student`): each chapter keeps its exercises and shows none of their worked
     solutions, neither the dropdowns nor the code of a computed solution."""
@@ -540,12 +564,19 @@ def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[
             problems.append(f"student edition, {name}: {solutions} worked solutions shown")
         if "tag_solution" in main:  # jupyter-book gives each cell its tags as classes
             problems.append(f"student edition, {name}: a computed solution's code cell is on the page")
-        nb = json.loads(source_notebook(name, root).read_text())
+        text = html.unescape(re.sub(r"<[^>]+>", "", main))
+        executed = root / CHAPTER_DIR / f"{name}.ipynb"
+        nb = json.loads((executed if executed.is_file() else source_notebook(name, root)).read_text())
+        # what the chapter itself prints outside its solutions (e.g. corelib's source of the formula) is not a leak
+        printed = "\n".join(_output_text(o) for c in nb["cells"] if c["cell_type"] == "code"
+                            and "solution" not in c["metadata"].get("tags", []) for o in c.get("outputs", []))
         for cell in nb["cells"]:
             if "solution" in cell.get("metadata", {}).get("tags", []):
-                for fname in re.findall(r"^def (\w+)", "".join(cell["source"]), re.M):
-                    if f'class="nf">{fname}</span>' in main:
-                        problems.append(f"student edition, {name}: the solution's function {fname} is on the page")
+                body = [line.strip() for line in "".join(cell["source"]).splitlines()]
+                shown = [line for line in body if len(line) >= 20 and line in text and line not in printed
+                         and not line.startswith(("def ", "import ", "from ", "#"))]  # a stub keeps the signature
+                if shown:
+                    problems.append(f"student edition, {name}: the worked answer's code is on the page ({shown[0]!r})")
     return problems
 
 
@@ -622,10 +653,12 @@ def _stub(source: str) -> str:
                       "    ...  # your answer here: replace this line", ""])
 
 
-def student_notebook(nb: dict) -> dict:
+def student_notebook(nb: dict, keep_outputs: bool = False) -> dict:
     """The student edition of a chapter notebook: {solution} blocks cut from the text, every cell between a gated
     solution-start and solution-end removed (a self-check's worked answer becomes a stub with its signature),
-    outputs cleared. Everything else, including the exercises and the check cells, stays as in the teacher's."""
+    outputs cleared. Everything else, including the exercises and the check cells, stays as in the teacher's.
+    `keep_outputs` (the student HTML, built from the executed chapter): the outputs of the cells that stay are kept,
+    except a check cell's, which reported on the worked answer the student does not see."""
     cells, inside, solution = [], False, []
     source = nb["cells"]
     for i, cell in enumerate(source):
@@ -649,7 +682,7 @@ def student_notebook(nb: dict) -> dict:
             for sentence in TEACHER_ONLY:
                 src = src.replace(sentence, "")
             cell["source"] = SOLUTION_BLOCK.sub("", src).splitlines(keepends=True)
-        else:
+        elif not keep_outputs or "check" in cell["metadata"].get("tags", []):
             cell["outputs"], cell["execution_count"] = [], None
         cells.append(cell)
     if inside:

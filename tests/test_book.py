@@ -2,16 +2,18 @@ import ast
 import inspect
 import json
 import re
+import shutil
 import sys
 
 import pytest
+import yaml
 
 import corelib
 from corelib import bench, book, profiles
 
 
 def test_unknown_profile_lists_the_choices():
-    with pytest.raises(ValueError, match=r"unknown profile 'fast'.*\['ci', 'paper', 'paper_smoke', 'smoke'\]"):
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'; choose one of \[.*'ci'.*'paper'.*'paper_smoke'.*'smoke'.*\] \(or add profiles/fast.yaml\)"):
         profiles.load_profile("fast")
 
 
@@ -44,7 +46,7 @@ def test_notebook_defaults_are_the_ci_profile():
 
 def test_a_chapter_gets_only_what_it_declares():
     params = book.chapter_parameters("01_baseline", {"base_epochs": 3, "unrelated": 1}, {"seed": 4, "other": 2})
-    assert params == {"base_epochs": 3, "seed": 4}
+    assert params == {"base_epochs": 3, "seed": 4, "repository_url": book.repository_url()}
 
 
 def test_fingerprint_follows_parameters():
@@ -333,27 +335,66 @@ def test_launch_links_come_from_the_one_configured_url(tmp_path):
     assert params["repository_url"] == book.repository_url()
 
 
+def test_the_student_html_is_built_from_student_notebooks_with_their_outputs(tmp_path):
+    """The student HTML's sources: book/ copied, each executed chapter in its student form with the outputs of the
+    cells that stay (a check cell's output, about the hidden worked answer, cleared), the toc and the config given."""
+    shutil.copy2(book.ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    (tmp_path / book.CHAPTER_DIR).mkdir(parents=True)
+    (tmp_path / "book" / "intro.md").write_text("# corebook\n")
+    output = {"output_type": "stream", "name": "stdout", "text": ["ran\n"]}
+    for name in book.chapters():
+        nb = json.loads(book.source_notebook(name).read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                cell["outputs"] = [output]
+        (tmp_path / book.CHAPTER_DIR / f"{name}.ipynb").write_text(json.dumps(nb))
+    dest = book.student_book_sources(tmp_path, {"title": "corebook (student edition)"})
+    assert dest == tmp_path / book.STUDENT_BOOK
+    assert yaml.safe_load((dest / "_config.yml").read_text())["title"] == "corebook (student edition)"
+    assert (dest / "_toc.yml").read_text() == (tmp_path / "_toc.yml").read_text()
+    assert (dest / "book" / "intro.md").is_file()
+    for name in book.chapters():
+        cells = json.loads((dest / book.CHAPTER_DIR / f"{name}.ipynb").read_text())["cells"]
+        assert not [c for c in cells if "solution" in c["metadata"].get("tags", [])]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        checks = [c for c in code if "check" in c["metadata"].get("tags", [])]
+        assert checks and all(c["outputs"] == [] for c in checks)
+        assert all(c["outputs"] == [] for c in code if c["metadata"].get("tags") == ["answer"])
+        kept = [c for c in code if c not in checks and c["metadata"].get("tags") != ["answer"]]
+        assert kept and all(c["outputs"] == [output] for c in kept)
+
+
 def test_the_student_html_check_finds_shown_solutions(tmp_path):
     """check_student_html on hand-made pages: a page with exercises and no solution passes; a solution dropdown, a
     computed solution's cell (tag_solution) or a solution's function on the page is named."""
     from corelib.book import CHAPTER_DIR, check_student_html
 
+    root = tmp_path / "root"  # the sources without executed chapters: no printed output excuses a line
+    root.mkdir()
+    shutil.copy2(book.ROOT / "_toc.yml", root / "_toc.yml")
+    shutil.copytree(book.ROOT / "notebooks", root / "notebooks")
     pages = tmp_path / CHAPTER_DIR
     pages.mkdir(parents=True)
     clean = '<main><div class="exercise admonition" id="ex-1"><p>Write it.</p></div></main>'
     for name in book.chapters():
         (pages / f"{name}.html").write_text(clean)
-    assert check_student_html(tmp_path) == []
+    assert check_student_html(tmp_path, root) == []
     name = book.chapters()[-1]
     nb = json.loads(book.source_notebook(name).read_text())
-    fname = next(re.findall(r"^def (\w+)", "".join(c["source"]), re.M)[0] for c in nb["cells"]
-                 if "solution" in c.get("metadata", {}).get("tags", []) and "def " in "".join(c["source"]))
+    answer = next("".join(c["source"]) for c in nb["cells"]
+                  if "solution" in c.get("metadata", {}).get("tags", []) and "def " in "".join(c["source"]))
+    line = next(x.strip() for x in answer.splitlines() if len(x.strip()) >= 20
+                and not x.strip().startswith(("#", "def ", "import ", "from ")))
+    escaped = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    signature = '<pre><span class="k">def</span> <span class="nf">my_answer</span>(x):</pre>'  # a stub: allowed
+    (pages / f"{name}.html").write_text(clean.replace("</main>", signature + "</main>"))
+    assert check_student_html(tmp_path, root) == []
     (pages / f"{name}.html").write_text(clean.replace("</main>", '<div class="solution dropdown admonition">x</div>'
-                                                      f'<div class="cell tag_solution"><span class=\"nf\">{fname}'
-                                                      '</span></div></main>'))
-    problems = check_student_html(tmp_path)
+                                                      f'<div class="cell tag_solution"><pre><span>{escaped[:9]}'
+                                                      f'</span>{escaped[9:]}</pre></div></main>'))
+    problems = check_student_html(tmp_path, root)
     assert any("worked solutions shown" in p for p in problems)
     assert any("computed solution's code cell" in p for p in problems)
-    assert any(f"function {fname}" in p for p in problems)
+    assert any("worked answer's code is on the page" in p and line in p for p in problems)
     (pages / f"{book.chapters()[0]}.html").unlink()
-    assert any("no page at" in p for p in check_student_html(tmp_path))
+    assert any("no page at" in p for p in check_student_html(tmp_path, root))
