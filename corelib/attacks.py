@@ -403,7 +403,7 @@ class AutoAttack(Attack):
             "apgd-ce": lambda: torchattacks.APGD(model, eps=self.eps, steps=self.steps, seed=self.seed, loss="ce"),
             "apgd-t": lambda: _targeted(torchattacks.APGDT(model, eps=self.eps, steps=self.steps, seed=self.seed,
                                                            n_classes=num_classes), targets),
-            "fab-t": lambda: _targeted(torchattacks.FAB(model, eps=self.eps, steps=self.steps, seed=self.seed,
+            "fab-t": lambda: _targeted(torchattacks.FAB(_ContiguousInputGrad(model), eps=self.eps, steps=self.steps, seed=self.seed,
                                                         multi_targeted=True, n_classes=num_classes), targets),
             "square": lambda: torchattacks.Square(model, eps=self.eps, n_queries=self.queries, seed=self.seed),
         }
@@ -427,6 +427,32 @@ class AutoAttack(Attack):
                 adv[todo[fooled]] = out[fooled].to(adv.dtype)
                 robust[todo[fooled]] = False
         return adv
+
+
+class _ContiguousGradient(torch.autograd.Function):
+    """Identity whose backward hands the gradient back in the default (NCHW-contiguous) layout."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.contiguous()
+
+
+class _ContiguousInputGrad(torch.nn.Module):
+    """`model` with its input gradient in the default layout. torchattacks' FAB reshapes input gradients with
+    `.view`, which fails on the channels_last gradient of a channels_last model (every corelib model by default);
+    values are unchanged, only the layout. Follows `model`'s train / eval mode."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.train(model.training)
+
+    def forward(self, x):
+        return self.model(_ContiguousGradient.apply(x))
 
 
 def _targeted(attack, targets: int):

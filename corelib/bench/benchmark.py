@@ -99,7 +99,9 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
     if rank is None or world is None:
         rank, world = distributed_env()
     method_params = dict(method_params or {})
-    cells = [{"method": m, "fraction": float(f), "seed": int(s)} for m in methods for f in fractions for s in seeds]
+    # fraction-major: a grid stopped part-way (`hours`) has every method at the first fractions, so the methods can
+    # be compared there while the rest is still to run
+    cells = [{"method": m, "fraction": float(f), "seed": int(s)} for f in fractions for m in methods for s in seeds]
     for f in fractions:
         check_fraction(f)
     shared = {"model": model_name, "pool": pool.fingerprint(), "test_pool": test_pool.fingerprint(),
