@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -130,3 +131,29 @@ def test_in_training_aign_under_trades_is_the_clean_cross_entropy_gradient():
     y = pool.labels[pool.positions(record.indices)]
     (grad,) = torch.autograd.grad(F.cross_entropy(before(x), y, reduction="sum"), x)
     assert torch.allclose(record.input_grad_norm, grad.flatten(1).norm(dim=1), rtol=1e-4, atol=1e-7)
+
+
+def test_robustness_by_hardness_bins_correct_samples_by_aign_rank():
+    from corelib.bench import robustness_by_hardness
+    # ten correct samples with AIGN 1..10 and distances chosen so that the two easiest are robust at 8/255
+    aign = np.arange(1.0, 11.0)
+    distance = np.array([20, 16, 4, 4, 2, 2, 1, 1, 0.5, 0.5]) / 255
+    table = pd.DataFrame({"index": np.arange(10), "aign": aign, "distance": distance, "clean_correct": True})
+    wrong = pd.DataFrame({"index": [10], "aign": [0.1], "distance": [0.0], "clean_correct": [False]})
+    out = robustness_by_hardness(pd.concat([table, wrong]), eps=8 / 255)
+    assert list(out.index.astype(str)) == ["1 (easiest)", "2", "3", "4", "5 (hardest)"]
+    assert out.samples.tolist() == [2, 2, 2, 2, 2]                       # the misclassified sample is left out
+    np.testing.assert_allclose(out.robust_at_eps.to_numpy(), [1.0, 0, 0, 0, 0])
+    np.testing.assert_allclose(out.median_distance_255.to_numpy(), [18, 4, 2, 1, 0.5])
+
+
+def test_robustness_by_hardness_survives_a_model_that_gets_few_or_none_right():
+    from corelib.bench import robustness_by_hardness
+    few = pd.DataFrame({"index": [0, 1, 2], "aign": [3.0, 1.0, 2.0], "distance": [0.0, 0.1, 0.05],
+                        "clean_correct": [True, True, False]})
+    out = robustness_by_hardness(few, eps=8 / 255)
+    assert out.samples.tolist() == [1, 1] and out.robust_at_eps.tolist() == [1.0, 0.0]   # easiest first
+    none = robustness_by_hardness(few.assign(clean_correct=False), eps=8 / 255)
+    assert len(none) == 0 and list(none.columns) == ["samples", "median_distance_255", "robust_at_eps"]
+    with pytest.raises(ValueError, match="aign"):
+        robustness_by_hardness(few.drop(columns="aign"), eps=8 / 255)

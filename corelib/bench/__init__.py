@@ -8,7 +8,7 @@ from .adversarial import coreset_training_grid, predicted_speedup, summarize_tra
 from .base import BaseSetup, base_setup, profile_pools, train_baseline
 from .benchmark import (ACS_METHODS, BENCH_KEYS, TRACKS, benchmark_from_params, best_three, check_benchmark_params,
                         fgsm_curves, recorded_benchmark, run_benchmark, selection_cost, table_mean_std)
-from .easycore import easycore_grid
+from .easycore import easycore_grid, robustness_by_hardness
 from .grid import (CELL_KEYS, ResultsFileError, cell_attack, cell_seed, check_results_file, distributed_env,
                    merge_shards, run_grid, shard_path)
 from .scores import score_agreement, score_coreset_grid
@@ -20,7 +20,7 @@ from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agre
 __all__ = ["ACS_METHODS", "base_setup", "BaseSetup", "BENCH_KEYS", "benchmark_from_params", "best_three",
            "cell_attack", "CELL_KEYS", "cell_seed", "chapter_agreement", "check_benchmark_params",
            "check_results_file", "claims", "coreset_config", "coreset_training_grid", "describe_agreement",
-           "describe_gap", "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "fgsm_curves",
+           "describe_gap", "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "robustness_by_hardness", "fgsm_curves",
            "merge_shards", "paired_difference", "paired_gap", "predicted_speedup", "profile_pools", "ranking",
            "ranking_table", "recorded_benchmark", "ResultsFileError", "run_benchmark", "run_grid", "scale_note",
            "score_agreement", "score_coreset_grid", "selection_cost", "selection_grid", "shard_path",

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..data import Pool
 from ..select import random_selection, select_by_score
+from ..utils import check_integer, check_number
 from .training import selection_grid
 
 
@@ -27,3 +28,35 @@ def easycore_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, aign: dict, fr
 
     return selection_grid(cells, select, pool, test_pool, model_name, configs, epochs, min_steps, path, cache,
                           attack, robust_pool, scores=aign, autoattack=autoattack)
+
+
+QUINTILE_LABELS = ("1 (easiest)", "2", "3", "4", "5 (hardest)")
+
+
+def robustness_by_hardness(distance: pd.DataFrame, eps: float, bins: int = 5) -> pd.DataFrame:
+    """Robustness by AIGN quantile among the correctly classified samples of a `boundary_distance` table with an
+    `aign` column: per quantile (1 = easiest), the number of samples, the median distance to the boundary (× 1/255)
+    and the share PGD cannot flip at `eps` (distance > eps). Quantiles are of AIGN's rank (ties in dataset order), so
+    every bin holds the same number of samples (±1).
+
+    With fewer correctly classified samples than `bins` (a tiny or untrained model) it uses as many bins as there
+    are distinct AIGN values; with none it returns an empty table of the same columns, so a caller's "easiest vs
+    hardest" reads NaN instead of failing."""
+    bins = check_integer("bins", bins, minimum=1, hint="the number of AIGN quantiles, e.g. 5")
+    check_number("eps", eps, low=0, hint="the ℓ∞ budget in [0, 1] units, e.g. 8/255")
+    missing = {"aign", "distance", "clean_correct", "index"} - set(distance.columns)
+    if missing:
+        raise ValueError(f"distance table lacks the column(s) {sorted(missing)}: pass boundary_distance(...) with "
+                         f"an 'aign' column added (distance['aign'] = aign.reindex(distance['index']).to_numpy())")
+    right = distance[distance.clean_correct & distance.aign.notna()]
+    columns = ["samples", "median_distance_255", "robust_at_eps"]
+    n_bins = min(bins, right.aign.nunique())
+    if n_bins == 0:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="aign_quantile")).astype(float)
+    labels = list(QUINTILE_LABELS) if n_bins == 5 else [str(i + 1) for i in range(n_bins)]
+    quantile = pd.qcut(right.aign.rank(method="first"), n_bins, labels=labels)
+    right = right.assign(robust=right.distance > eps, distance_255=255 * right.distance, aign_quantile=quantile)
+    table = right.groupby("aign_quantile", observed=True).agg(samples=("index", "size"),
+                                                            median_distance_255=("distance_255", "median"),
+                                                            robust_at_eps=("robust", "mean"))
+    return table
