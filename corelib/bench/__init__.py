@@ -20,9 +20,9 @@ from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agre
 __all__ = ["ACS_METHODS", "base_setup", "BaseSetup", "BENCH_KEYS", "benchmark_from_params", "best_three",
            "cell_attack", "CELL_KEYS", "cell_seed", "chapter_agreement", "check_benchmark_params",
            "check_results_file", "claims", "coreset_config", "coreset_training_grid", "describe_agreement",
-           "describe_gap", "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "robustness_by_hardness", "fgsm_curves",
+           "describe_gap", "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "fgsm_curves",
            "merge_shards", "paired_difference", "paired_gap", "predicted_speedup", "profile_pools", "ranking",
-           "ranking_table", "recorded_benchmark", "ResultsFileError", "run_benchmark", "run_grid", "scale_note",
-           "score_agreement", "score_coreset_grid", "selection_cost", "selection_grid", "shard_path",
-           "SPARSE_VARIANTS", "summarize", "summarize_training", "table_mean_std", "top_bottom_claim",
+           "ranking_table", "recorded_benchmark", "ResultsFileError", "robustness_by_hardness", "run_benchmark",
+           "run_grid", "scale_note", "score_agreement", "score_coreset_grid", "selection_cost", "selection_grid",
+           "shard_path", "SPARSE_VARIANTS", "summarize", "summarize_training", "table_mean_std", "top_bottom_claim",
            "top_vs_bottom", "TRACKS", "train_baseline", "train_on_selection", "versus_random", "work_passes"]

@@ -56,7 +56,6 @@ def robustness_by_hardness(distance: pd.DataFrame, eps: float, bins: int = 5) ->
     labels = list(QUINTILE_LABELS) if n_bins == 5 else [str(i + 1) for i in range(n_bins)]
     quantile = pd.qcut(right.aign.rank(method="first"), n_bins, labels=labels)
     right = right.assign(robust=right.distance > eps, distance_255=255 * right.distance, aign_quantile=quantile)
-    table = right.groupby("aign_quantile", observed=True).agg(samples=("index", "size"),
-                                                            median_distance_255=("distance_255", "median"),
-                                                            robust_at_eps=("robust", "mean"))
-    return table
+    return right.groupby("aign_quantile", observed=True).agg(samples=("index", "size"),
+                                                           median_distance_255=("distance_255", "median"),
+                                                           robust_at_eps=("robust", "mean"))
