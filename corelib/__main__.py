@@ -3,6 +3,8 @@
     python -m corelib bench --methods random kcenter isef_bottom --fractions 0.1 0.5 --seeds 0 1 --profile ci
     torchrun --nproc_per_node 4 -m corelib bench --profile paper       # the profile's methods, fractions and seeds
     python -m corelib bench --merge 4 --out results.csv      # join the shards of a 4-process run by hand
+    python -m corelib bench --profile cpu_full --track standard --methods random --fractions 0.01 --seeds 0 \
+        --out results/cpu_full/bench_standard.csv --revalidate     # re-run recorded cells with the current code
 
 Under torchrun every process runs every WORLD_SIZE-th cell into its own shard file; when all are done, rank 0
 merges them into --out. Interrupted runs resume: rerun the same command. Several commands may share one --out:
@@ -28,7 +30,8 @@ from .bench import ACS_METHODS, TRACKS, record
 from .data import DataNotFoundError
 from .profiles import check_value, load_profile
 from .sampling import check_fraction
-from .utils import NonFiniteError, code_hash, device_description, precision_description, resolve_device
+from .utils import (NonFiniteError, code_hash, device_description, module_hashes, precision_description,
+                    resolve_device)
 
 
 class UsageError(ValueError):
@@ -74,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--record", action="store_true",
                        help="after the run, record the table in the MANIFEST.json beside it (results/<profile>/: "
                             "checksum, command, commit, code hash, device, date)")
+    bench.add_argument("--revalidate", action="store_true",
+                       help="re-run the named cells (--methods, --fractions, --seeds) of the recorded table --out "
+                            "with the current code, in a temporary file, and compare them with the recorded rows; "
+                            "if every result column agrees exactly, the manifest adopts the current code hash (the "
+                            "table is not touched), else the differences are printed and the exit status is 1")
     bench.add_argument("--hours", type=_positive_float, metavar="H",
                        help="start no new cell after H hours (a cell under way finishes); the same command resumes "
                             "the grid, so a recorded tier can be produced over several sittings")
@@ -141,12 +149,73 @@ def _bench_settings(args):
     return params, methods, fractions, seeds
 
 
+# columns of a benchmark row that are measurements of time or the grid's own bookkeeping (the grid configuration
+# includes the code hash), not results: a revalidation compares every other column
+NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "cell_seconds", "grid_config")
+
+
+def compare_rows(recorded, rerun, keys=bench.BENCH_KEYS) -> list[str]:
+    """The differences between re-run benchmark rows and the recorded rows of the same cells: one line per cell
+    missing from the recorded table or per result column whose value differs (NaN equals NaN; numbers compared
+    exactly, as read back from the CSVs). Empty: the re-run reproduced the recorded rows."""
+    import pandas as pd
+
+    problems = []
+    index = recorded.set_index(list(keys))
+    for row in rerun.to_dict("records"):
+        key = tuple(row[k] for k in keys)
+        name = "/".join(str(k) for k in key)
+        if key not in index.index:
+            problems.append(f"{name}: not in the recorded table")
+            continue
+        old = index.loc[[key]].iloc[-1]
+        for column in rerun.columns:
+            if column in keys or column in NOT_RESULTS:
+                continue
+            a, b = (getattr(v, "item", lambda v=v: v)() for v in (old.get(column), row[column]))  # numpy → Python
+            if not ((pd.isna(a) and pd.isna(b)) or a == b):
+                problems.append(f"{name}: {column} recorded {a!r}, re-run {b!r}")
+    return problems
+
+
+def revalidate_main(args, params, methods, fractions, seeds) -> int:
+    import tempfile
+
+    import pandas as pd
+
+    if args.methods is None or bench.distributed_env()[1] > 1:
+        raise UsageError("--revalidate re-runs the cells you name, in one process: give --methods (and --fractions, "
+                         "--seeds), e.g. --methods random --fractions 0.01 --seeds 0")
+    recorded = record.load_recorded(args.out, code_hash(bench.run_benchmark))
+    if recorded is None:
+        raise UsageError(f"--out {args.out} does not exist: --revalidate checks a recorded table")
+    if not recorded.stale:
+        print(f"{args.out} is current: its code hash is this code's; nothing to revalidate")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        bench.benchmark_from_params(params, methods, fractions, seeds, Path(tmp) / "rerun.csv", rank=0, world=1,
+                                    log=print)
+        rerun = pd.read_csv(Path(tmp) / "rerun.csv")  # read back from CSV, as the recorded table is
+    problems = compare_rows(recorded.table, rerun)
+    if problems:
+        print(f"the current code does not reproduce {args.out}; its manifest is unchanged:", *problems, sep="\n  ")
+        return 1
+    cells = ["/".join(str(r[k]) for k in bench.BENCH_KEYS) for r in rerun.to_dict("records")]
+    record.revalidate_manifest(args.out, code_hash(bench.run_benchmark), module_hashes(bench.run_benchmark), cells,
+                               command=args.command_line)
+    print(f"{len(cells)} cells re-run with the current code reproduce their recorded rows exactly; "
+          f"{Path(args.out).parent / record.MANIFEST} now carries this code's hash")
+    return 0
+
+
 def bench_main(args) -> int:
     if args.merge:
         table = bench.merge_shards(_check_out(args.out), args.merge, keys=bench.BENCH_KEYS)
         print(f"merged {len(table)} rows into {args.out}")
         return 0
     params, methods, fractions, seeds = bench_settings(args)
+    if args.revalidate:
+        return revalidate_main(args, params, methods, fractions, seeds)
     rank, world = bench.distributed_env()
     distributed = world > 1 and "MASTER_ADDR" in os.environ
     if world > 1:
@@ -171,7 +240,8 @@ def bench_main(args) -> int:
         entry = record.update_manifest(args.out, command=args.command_line, profile=args.profile,
                                        code=code_hash(bench.run_benchmark), device=device_description(device),
                                        precision=precision_description(params.get("precision", "auto"), device),
-                                       cells=len(methods) * len(fractions) * len(seeds))
+                                       cells=len(methods) * len(fractions) * len(seeds),
+                                       modules=module_hashes(bench.run_benchmark))
         log(f"recorded {entry['rows']} rows of {args.out} in {Path(args.out).parent / record.MANIFEST}")
     return 0
 

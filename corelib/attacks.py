@@ -410,6 +410,8 @@ class AutoAttack(Attack):
         return [made[name]() for name in AUTOATTACK_VERSIONS[self.version]]
 
     def perturb(self, model, x, y):
+        import torchattacks
+
         check_inputs(x, y)
         adv = x.detach().clone()
         devices = [x.device.index or 0] if x.device.type == "cuda" else []
@@ -421,7 +423,12 @@ class AutoAttack(Attack):
                 todo = robust.nonzero().flatten()
                 if not len(todo):
                     break
-                out = attack(x[todo], y[todo])
+                inputs = x[todo]
+                if isinstance(attack, torchattacks.FAB):
+                    # NCHW-contiguous inputs: FAB-T `.view`s the input gradient, whose layout follows the input's (a
+                    # channels_last batch gives a channels_last gradient whatever the model does); values unchanged
+                    inputs = inputs.contiguous()
+                out = attack(inputs, y[todo])
                 with torch.no_grad():
                     fooled = model(out).argmax(1) != y[todo]
                 adv[todo[fooled]] = out[fooled].to(adv.dtype)

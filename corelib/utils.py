@@ -305,6 +305,34 @@ def code_hash(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> str:
     return h.hexdigest()[:16]
 
 
+def module_hashes(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> dict[str, str]:
+    """{module: hash of its source} over the import closure of `modules` (as `code_hash`): kept beside a recorded
+    table's code hash, so a page can name the modules that changed since, not only that something did."""
+    return {name: hashlib.sha256(_module_file(name, root).read_bytes()).hexdigest()[:16]
+            for name in import_closure(modules, root)}
+
+
+def changed_since(commit: str, modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> list[str] | None:
+    """The modules of the import closure of `modules` whose source differs from their source at git `commit`
+    (committed or not; a module new since then counts). None when git cannot tell (no repository, or the commit
+    is not in it: a shallow clone, a copy of the tree)."""
+    files = {name: _module_file(name, root) for name in import_closure(modules, root)}
+    paths = [str(path) for path in files.values()]
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+
+    try:
+        out = git("diff", "--name-only", commit.removesuffix("-dirty"), "--", *paths)
+        top = Path(git("rev-parse", "--show-toplevel").strip())
+        new = git("ls-files", "--others", "--exclude-standard", "--", *paths)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    changed = {(top / line).resolve() for line in out.splitlines() if line}
+    changed |= {(Path(root) / line).resolve() for line in new.splitlines() if line}
+    return sorted(name for name, path in files.items() if path.resolve() in changed)
+
+
 def git_commit(cwd: str | Path | None = None) -> str:
     """Short SHA of HEAD, with '-dirty' when the work tree has uncommitted changes. Outside git (a copy of the
     tree sent to another machine, say) it is $CORELIB_COMMIT where set, else 'unknown'."""

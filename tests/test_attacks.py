@@ -153,19 +153,39 @@ def test_autoattack_settings_are_checked():
         AutoAttack(steps=0)
 
 
-def test_the_standard_autoattack_runs_on_a_channels_last_resnet18():
-    """The paper profile's yardstick on its model: FAB-T reshapes input gradients with `.view`, which failed on the
-    channels_last gradient of ResNet-18 (found by the paper_smoke run); the four attacks now run, the result stays
-    in the ε-ball and [0, 1], and it is the same with the same seed."""
-    from corelib.attacks import AutoAttack
+@pytest.mark.parametrize("component", ["apgd-ce", "apgd-t", "fab-t", "square"])
+def test_each_standard_autoattack_component_runs_on_channels_last_resnet18_and_inputs(component):
+    """The paper profile's yardstick on its model and its data layout, one attack at a time (in the full ensemble
+    APGD fools an untrained model's images before FAB-T or Square ever run). FAB-T reshapes the input gradient with
+    `.view`, which failed first on a channels_last model's gradient and then on a channels_last *batch*'s (the
+    gradient's layout follows the input's; both found by the paper_smoke run). Each attack runs on the images,
+    the result stays in the ε-ball and [0, 1], and it is the same with the same seed."""
+    from corelib.attacks import AUTOATTACK_VERSIONS, AutoAttack
     from corelib.models import build_model
+
+    class One(AutoAttack):
+        def components(self, model, num_classes=10):
+            made = super().components(model, num_classes)
+            return [made[AUTOATTACK_VERSIONS["standard"].index(component)]]
 
     model = build_model("resnet18", seed=0).eval()
     g = torch.Generator().manual_seed(0)
-    x, y = torch.rand(3, 3, 32, 32, generator=g), torch.tensor([0, 1, 2])
+    x = torch.rand(3, 3, 32, 32, generator=g).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        y = model(x).argmax(1)  # every image starts correctly classified, so every attack runs on it
-    attack = AutoAttack(eps=8 / 255, version="standard", steps=2, targets=2, queries=5, seed=1)
+        y = model(x).argmax(1)  # every image starts correctly classified, so the attack runs on every one
+    calls = []
+    attack = One(eps=8 / 255, version="standard", steps=2, targets=2, queries=5, seed=1)
+    original = attack.components
+
+    def spying(model, num_classes=10):
+        made = original(model, num_classes)
+        for a in made:
+            forward = a.forward
+            a.forward = lambda images, labels, forward=forward: calls.append(len(images)) or forward(images, labels)
+        return made
+
+    attack.components = spying
     x_adv = attack(model, x, y)
+    assert calls == [3]
     assert (x_adv - x).abs().max() <= 8 / 255 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
     assert torch.equal(x_adv, attack(model, x, y))

@@ -21,7 +21,7 @@ LAYERS = {
                 "baselines.boundary", "baselines.training_dynamics", "baselines.gradient_matching",
                 "baselines.hardness_scores", "baselines"],
     "experiments": ["bench.grid", "bench.record", "bench.verdicts", "bench.training", "bench.base", "bench.scores", "bench.easycore",
-                    "bench.adversarial", "bench.benchmark", "bench"],
+                    "bench.adversarial", "bench.benchmark", "bench.tables", "bench"],
     "presentation": ["plots", "reference", "exercises", "book", "__main__", ""],  # "" is the package itself (corelib/__init__)
 }
 ORDER = [f"corelib.{m}".rstrip(".") for layer in LAYERS.values() for m in layer]

@@ -119,3 +119,119 @@ def test_the_commit_of_a_tree_copied_without_git_comes_from_the_environment(tmp_
     assert utils.git_commit(tmp_path) == "abc1234"
     monkeypatch.delenv("CORELIB_COMMIT")
     assert utils.git_commit(tmp_path) == "unknown"
+
+
+def test_a_stale_label_names_the_modules_that_changed_and_the_path_inside_the_repository(tmp_path):
+    """Per-module hashes in the manifest: a stale page names what changed (a module edited, added or removed),
+    not only that something did; the path is the one a reader's checkout has (relative to the repository)."""
+    folder = ROOT / "_build" / "test-record"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"bench-{tmp_path.name}.csv"
+    try:
+        _grid(path)
+        update_manifest(path, command="x", profile="cpu_full", code="c1", device="cpu", precision="fp32",
+                        modules={"corelib.a": "1", "corelib.b": "2", "corelib.gone": "3"})
+        recorded = load_recorded(path, "c2", {"corelib.a": "1", "corelib.b": "9", "corelib.new": "4"})
+        assert recorded.stale and recorded.changed == ["corelib.b", "corelib.gone", "corelib.new"]
+        label = recorded.label()
+        assert "(in `corelib.b`, `corelib.gone`, `corelib.new`)" in label
+        assert f"`_build/test-record/{path.name}`" in label and str(ROOT) not in label
+        assert load_recorded(path, "c1", {"corelib.a": "1"}).changed is None  # not stale: nothing to name
+    finally:
+        path.unlink(missing_ok=True)
+        (folder / MANIFEST).unlink(missing_ok=True)
+
+
+def test_without_per_module_hashes_git_names_the_changed_modules(tmp_path):
+    """Manifests written before per-module hashes: git compares the recorded commit with the work tree, over the
+    modules the hash covered; a commit git does not know gives None (unknown), never an invented list."""
+    import subprocess
+
+    import corelib.utils as utils
+
+    repo = tmp_path / "repo"
+    pkg = repo / "corelib"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("X = 1\n")
+    (pkg / "c.py").write_text("Y = 1\n")  # outside a's closure
+    git = lambda *args: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo,
+                                       check=True, capture_output=True, text=True).stdout
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "recorded")
+    commit = git("rev-parse", "--short", "HEAD").strip()
+    assert utils.changed_since(commit, "corelib.a", pkg) == []
+    (pkg / "b.py").write_text("X = 2\n")
+    (pkg / "c.py").write_text("Y = 2\n")
+    assert utils.changed_since(commit, "corelib.a", pkg) == ["corelib.b"]
+    (pkg / "a.py").write_text("from . import b, d\n")
+    (pkg / "d.py").write_text("Z = 1\n")  # new since the commit, not yet in git
+    assert utils.changed_since(commit + "-dirty", "corelib.a", pkg) == ["corelib.a", "corelib.b", "corelib.d"]
+    assert utils.changed_since("0" * 40, "corelib.a", pkg) is None
+    hashes = utils.module_hashes("corelib.a", pkg)
+    assert sorted(hashes) == ["corelib.a", "corelib.b", "corelib.d"] and all(len(h) == 16 for h in hashes.values())
+
+
+def test_revalidation_adopts_the_new_code_hash_only_through_the_manifest_and_says_so(tmp_path):
+    from corelib.bench.record import revalidate_manifest
+
+    path = tmp_path / "bench.csv"
+    _grid(path)
+    _record(path, code="old")
+    before = path.read_bytes()
+    entry = revalidate_manifest(path, "new", {"corelib.a": "1"}, ["a/0.1/0"], command="python -m corelib bench …")
+    assert path.read_bytes() == before and verify_results(tmp_path) == []  # the table itself is untouched
+    assert entry["code"] == "new" and entry["revalidated"][0]["from_code"] == "old"
+    recorded = load_recorded(path, "new", {"corelib.a": "1"})
+    assert not recorded.stale and "re-running a/0.1/0 with that code reproduced the recorded rows exactly" in recorded.label()
+    path.write_bytes(before.replace(b"0.6", b"0.9"))
+    with pytest.raises(RecordError, match="restore it before revalidating"):
+        revalidate_manifest(path, "newer", {}, ["a/0.1/0"], command="x")
+    with pytest.raises(RecordError, match="only a recorded table"):
+        revalidate_manifest(tmp_path / "other.csv", "newer", {}, [], command="x")
+
+
+def test_the_cli_revalidates_only_rows_it_reproduces_exactly(tmp_path, monkeypatch):
+    """`--revalidate` re-runs the named cells into a temporary file and compares every result column with the
+    recorded rows (timings and the grid configuration excepted): equal rows move the manifest to this code's hash;
+    one differing value leaves the manifest as it was, prints the difference and exits 1."""
+    import corelib.__main__ as cli
+    from corelib import bench
+
+    out = tmp_path / "results" / "cpu_full" / "bench.csv"
+    _grid(out)
+    _record(out, code="old")
+    manifest = (out.parent / MANIFEST).read_bytes()
+    shift = {"value": 0.0}
+
+    def rerun(params, methods, fractions, seeds, path, **kwargs):
+        cells = [c for c in CELLS if c["method"] in methods and c["seed"] in seeds]
+        return run_grid(cells, lambda c: {"acc": 0.5 + 0.1 * c["seed"] + shift["value"]}, path,
+                        keys=("method", "fraction", "seed"), config={"v": 2}, log=lambda *_: None)
+
+    monkeypatch.setattr(bench, "benchmark_from_params", rerun)
+    argv = ["bench", "--profile", "ci", "--methods", "a", "--fractions", "0.1", "--seeds", "1", "--out", str(out),
+            "--revalidate"]
+    monkeypatch.setattr(cli.baselines, "check_method", lambda m: None)
+    shift["value"] = 0.01
+    assert cli.main(argv) == 1 and (out.parent / MANIFEST).read_bytes() == manifest
+    shift["value"] = 0.0
+    assert cli.main(argv) == 0
+    entry = json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]
+    assert entry["code"] == code_hash(bench.run_benchmark) and entry["revalidated"][0]["cells"] == ["a/0.1/1"]
+    assert cli.main(argv) == 0  # now current: nothing to do
+    assert len(json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]["revalidated"]) == 1
+    assert cli.main(["bench", "--profile", "ci", "--out", str(out), "--revalidate"]) == 2  # the cells must be named
+
+
+def test_compare_rows_names_each_differing_value_and_ignores_timings():
+    from corelib.__main__ import compare_rows
+
+    recorded = pd.DataFrame({"method": ["a"], "fraction": [0.1], "seed": [0], "acc": [0.5], "pgd": [float("nan")],
+                             "cell_seconds": [3.0], "grid_config": ["x"]})
+    same = recorded.assign(cell_seconds=9.0, grid_config="y")
+    assert compare_rows(recorded, same) == []
+    assert compare_rows(recorded, same.assign(acc=0.5000001)) == ["a/0.1/0: acc recorded 0.5, re-run 0.5000001"]
+    assert compare_rows(recorded, same.assign(seed=1)) == ["a/0.1/1: not in the recorded table"]

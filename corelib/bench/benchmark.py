@@ -1,5 +1,7 @@
 """The benchmark (chapter 8): every selection method × fraction × seed under DeepCore's semantics, with clean,
-FGSM-ε and PGD accuracy and the selection's cost, from a profile or the command line; and its tables."""
+FGSM-ε and PGD accuracy and the selection's cost, from a profile or the command line. Only what a cell computes
+lives here (its import closure is the code hash that marks recorded rows stale); the tables that present the rows
+are in `bench.tables`."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,13 +20,10 @@ from ..models import MODELS
 from ..hardness import aign_series
 from ..sampling import check_fraction, class_balanced_pool, coreset_size
 from ..train import TrainConfig, fit
-from ..profiles import ROOT
 from ..utils import code_hash, state_fingerprint
 from .base import base_setup, profile_pools
 from .grid import cell_attack, distributed_env, run_grid
-from .record import Recorded, load_recorded
 from .training import coreset_config
-from .verdicts import paired_difference, t_half_width
 
 
 BENCH_KEYS = ("method", "fraction", "seed")
@@ -169,44 +168,6 @@ def run_benchmark(methods, fractions, seeds, pool: Pool, test_pool: Pool, robust
                     hours=hours)
 
 
-def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
-    """The fgsm_<ε> columns of benchmark rows as a tidy table: method, fraction, seed, eps_255, accuracy."""
-    cols = [c for c in results.columns if c.startswith("fgsm_")]
-    tidy = results.melt(id_vars=["method", "fraction", "seed"], value_vars=cols, var_name="eps_255",
-                        value_name="accuracy")
-    tidy["eps_255"] = tidy["eps_255"].str.removeprefix("fgsm_").astype(float)
-    return tidy
-
-
-def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float = 100.0,
-                   chance: float | None = None) -> pd.DataFrame:
-    """methods × fractions: 'mean ± std' over seeds (in % by default), as the papers print them. With `chance`
-    (e.g. 0.1 for ten balanced classes), a cell whose 95 % t-interval over seeds contains the chance level gets a
-    trailing '†' (within noise of chance; a single seed: within 1 point of it)."""
-    s = results.groupby(["method", "fraction"])[value].agg(["mean", "std", "count"]).reset_index()
-    s["cell"] = [f"{scale * m:.1f} ± {scale * (0 if pd.isna(sd) else sd):.1f}" for m, sd in zip(s["mean"], s["std"])]
-    if chance is not None:
-        half = t_half_width(s["std"].fillna(0), s["count"].clip(lower=2))
-        near = ((s["mean"] - chance).abs() <= half) | ((s["count"] <= 1) & ((s["mean"] - chance).abs() < 0.01))
-        s.loc[near, "cell"] = s.loc[near, "cell"] + " †"
-    return s.pivot(index="method", columns="fraction", values="cell")
-
-
-def best_three(results: pd.DataFrame, value: str = "test_acc", control: str | None = "random") -> pd.DataFrame:
-    """methods × fractions of booleans: is the method among the three best means of its column, *and* clearly
-    above `control` (the t-interval of its seed-paired difference to the control excludes 0:
-    `verdicts.paired_difference`)? A ranking inside the noise is not highlighted: with every interval containing
-    0, nothing is. `control=None` highlights the three best means regardless (not what the book shows)."""
-    means = results.groupby(["method", "fraction"])[value].mean().unstack("fraction")
-    if control is None or control not in means.index:
-        return means.rank(ascending=False, method="min") <= 3
-    paired = paired_difference(results, value, control)
-    above = paired[paired.clear & (paired["diff"] > 0)].set_index(["method", "fraction"]).index
-    eligible = means.where(pd.DataFrame({f: [(m, f) in above for m in means.index] for f in means.columns},
-                                        index=means.index))
-    return eligible.rank(ascending=False, method="min") <= 3
-
-
 def _check_int(p: dict, name: str, low: int, high: int | None = None, why: str = "") -> int:
     value = p.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -342,22 +303,3 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
                          method_params=method_params, scorer=scorer, log=log, track=track,
                          autoattack=_autoattack(p, track), acs=_acs(p), retry=bool(p.get("retry_collapsed", False)),
                          hours=hours)
-
-
-def selection_cost(results: pd.DataFrame) -> pd.DataFrame:
-    """Per method: mean selection seconds, forward and backward passes over the pool (beyond the shared proxy),
-    and the proxy's training seconds, sorted by time."""
-    return (results.groupby("method")[["select_seconds", "forward_passes", "backward_passes", "proxy_seconds"]]
-            .mean().sort_values("select_seconds"))
-
-
-def recorded_benchmark(profile: str = "cpu_full", root=None) -> dict[str, Recorded]:
-    """The recorded benchmark of `profile` by track: `results/<profile>/bench_<track>.csv`, each verified against its
-    manifest (a damaged table is a `RecordError`) and flagged `stale` when `run_benchmark`'s code has changed since it
-    was produced. Tracks with no recorded table are absent (an empty dict: nothing recorded in this checkout)."""
-    from pathlib import Path
-
-    folder = Path(root or ROOT) / "results" / profile
-    code = code_hash(run_benchmark)
-    found = {track: load_recorded(folder / f"bench_{track}.csv", code) for track in TRACKS}
-    return {track: r for track, r in found.items() if r is not None}

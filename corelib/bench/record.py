@@ -17,13 +17,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..utils import atomic_write_text, file_lock, file_sha256, git_commit
+from ..profiles import ROOT
+from ..utils import atomic_write_text, changed_since, file_lock, file_sha256, git_commit
 
 MANIFEST = "MANIFEST.json"
 
 
 class RecordError(ValueError):
     """A recorded table that does not match its manifest (edited, truncated or missing)."""
+
+
+def _now() -> str:
+    return f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
 def _read(path: Path) -> dict:
@@ -39,11 +44,13 @@ def _read(path: Path) -> dict:
 
 
 def update_manifest(table_path: str | Path, command: str, profile: str, code: str, device: str, precision: str,
-                    root: str | Path | None = None, cells: int | None = None) -> dict:
+                    root: str | Path | None = None, cells: int | None = None,
+                    modules: dict[str, str] | None = None) -> dict:
     """Record (or refresh) the entry of the results table at `table_path` in the MANIFEST.json beside it: its
-    checksum and rows as they are now on disk, the command, profile, commit, `code` (the grid code's hash),
-    device and precision, the date, the grid configurations and cell seconds of its rows, and `cells`, the size of
-    the whole grid (a table recorded over several sittings is partial until its rows reach it). Returns the entry."""
+    checksum and rows as they are now on disk, the command, profile, commit, `code` (the grid code's hash) and
+    `modules` (its per-module hashes, `utils.module_hashes`, so a stale page can name what changed), device and
+    precision, the date, the grid configurations and cell seconds of its rows, and `cells`, the size of the whole
+    grid (a table recorded over several sittings is partial until its rows reach it). Returns the entry."""
     table_path = Path(table_path)
     if not table_path.is_file():
         raise RecordError(f"{table_path} does not exist: run the grid first, then record it")
@@ -52,14 +59,40 @@ def update_manifest(table_path: str | Path, command: str, profile: str, code: st
     entry = {
         "sha256": file_sha256(table_path), "rows": int(len(table)), "command": command, "profile": profile,
         "commit": git_commit(root or table_path.parent), "code": code, "device": device, "precision": precision,
-        "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "date": _now(),
         "grid_configs": sorted(table["grid_config"].astype(str).unique().tolist()) if "grid_config" in table else [],
         "cell_hours": round(float(table["cell_seconds"].sum()) / 3600, 3) if "cell_seconds" in table else None,
         "cells": None if cells is None else int(cells),
     }
+    if modules is not None:
+        entry["modules"] = dict(sorted(modules.items()))
     with file_lock(manifest_path):
         data = _read(manifest_path)
         data["files"][table_path.name] = entry
+        atomic_write_text(manifest_path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return entry
+
+
+def revalidate_manifest(table_path: str | Path, code: str, modules: dict[str, str], cells: list[str], command: str,
+                        root: str | Path | None = None) -> dict:
+    """After `cells` of the recorded table at `table_path` were re-run with the current code and reproduced their
+    recorded rows exactly (the caller has compared them), adopt the current `code` hash and `modules` for the
+    entry: its rows are those this code produces. The table itself is not touched (its checksum still holds), and
+    the entry keeps the commit that produced it and gains a `revalidated` record: the commit and date of the
+    check, the code hash it replaced, the cells re-run and the command. Returns the entry."""
+    table_path = Path(table_path)
+    manifest_path = table_path.parent / MANIFEST
+    with file_lock(manifest_path):
+        data = _read(manifest_path)
+        entry = data["files"].get(table_path.name)
+        if entry is None:
+            raise RecordError(f"{table_path} has no entry in {manifest_path}: only a recorded table can be revalidated")
+        if file_sha256(table_path) != entry["sha256"]:
+            raise RecordError(f"{table_path} does not match its recorded SHA-256: restore it before revalidating")
+        entry.setdefault("revalidated", []).append({
+            "commit": git_commit(root or table_path.parent), "date": _now(),
+            "from_code": entry.get("code"), "code": code, "cells": list(cells), "command": command})
+        entry["code"], entry["modules"] = code, dict(sorted(modules.items()))
         atomic_write_text(manifest_path, json.dumps(data, indent=1, sort_keys=True) + "\n")
     return entry
 
@@ -99,31 +132,47 @@ class Recorded:
     entry: dict
     path: Path
     stale: bool  # the grid's code has changed since the table was produced
+    changed: list[str] | None = None  # the modules that changed (None: unknown)
 
     @property
     def partial(self) -> bool:
         """Fewer rows than the grid has cells (it is being recorded over several sittings)."""
         return self.entry.get("cells") is not None and self.entry["rows"] < self.entry["cells"]
 
+    def shown_path(self) -> str:
+        """The table's path relative to the repository (where it lies inside it), as a reader's checkout has it."""
+        try:
+            return self.path.resolve().relative_to(Path(ROOT).resolve()).as_posix()
+        except ValueError:
+            return self.path.as_posix()
+
     def label(self) -> str:
-        """One sentence for the page: recorded where, when, at which commit, how to regenerate, and whether stale."""
+        """One sentence for the page: recorded where, when, at which commit, how to regenerate, whether it was
+        revalidated since, and whether stale (with the modules that changed)."""
         e = self.entry
-        text = (f"Recorded results (not executed in this build): `{self.path.as_posix()}`, {e['rows']} rows, "
+        text = (f"Recorded results (not executed in this build): `{self.shown_path()}`, {e['rows']} rows, "
                 f"produced on {e['device']} ({e['precision']}) at commit `{e['commit']}`, last run {e['date']}, "
                 f"{e['cell_hours']} h of cells; regenerate with `{e['command']}`.")
+        for check in e.get("revalidated", []):
+            text += (f" Revalidated at commit `{check['commit']}` ({check['date']}): re-running "
+                     f"{', '.join(check['cells'])} with that code reproduced the recorded rows exactly.")
         if self.partial:
             text += (f" **Partial:** {e['rows']} of the grid's {e['cells']} cells are recorded so far; the same "
                      "command continues it.")
         if self.stale:
-            text += (f" **Stale:** the code that produced these rows has changed since commit `{e['commit']}`; "
+            where = f" (in {', '.join(f'`{m}`' for m in self.changed)})" if self.changed else ""
+            text += (f" **Stale:** the code that produced these rows has changed since it was recorded{where}; "
                      "they are shown as produced then, not as this code would produce them.")
         return text
 
 
-def load_recorded(path: str | Path, code: str) -> Recorded | None:
+def load_recorded(path: str | Path, code: str, modules: dict[str, str] | None = None,
+                  closure=None) -> Recorded | None:
     """The recorded table at `path` (None when the file is absent: the page then shows its live run only), verified
     against its manifest (a mismatch is a `RecordError`), with `stale` set when `code` (the current hash of the
-    grid's code) differs from the recorded one."""
+    grid's code) differs from the recorded one. A stale table names the modules that changed: from the per-module
+    hashes (`modules`, the current ones) where the manifest keeps them, else from git between the recorded commit
+    and the work tree for the modules of `closure` (what `utils.code_hash` was given); unknown (None) otherwise."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -133,4 +182,10 @@ def load_recorded(path: str | Path, code: str) -> Recorded | None:
                           "and --record")
     if file_sha256(path) != entry["sha256"]:
         raise RecordError(f"{path} does not match its recorded SHA-256; regenerate it with: {entry['command']}")
-    return Recorded(pd.read_csv(path), entry, path, stale=entry.get("code") != code)
+    stale = entry.get("code") != code
+    changed = None
+    if stale and modules is not None and "modules" in entry:
+        changed = sorted(m for m in set(entry["modules"]) | set(modules) if entry["modules"].get(m) != modules.get(m))
+    elif stale and closure is not None:
+        changed = changed_since(str(entry.get("commit", "")), closure)
+    return Recorded(pd.read_csv(path), entry, path, stale=stale, changed=changed)

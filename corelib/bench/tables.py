@@ -1,0 +1,70 @@
+"""The benchmark's tables (chapter 8): FGSM curves, mean ± std and best-three tables, selection cost, and the
+recorded tier. Presentation only, outside the code closure of `benchmark.run_benchmark`: editing a table or a
+label never marks recorded rows stale."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..profiles import ROOT
+from ..utils import code_hash, module_hashes
+from .benchmark import TRACKS, run_benchmark
+from .record import Recorded, load_recorded
+from .verdicts import paired_difference, t_half_width
+
+
+def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
+    """The fgsm_<ε> columns of benchmark rows as a tidy table: method, fraction, seed, eps_255, accuracy."""
+    cols = [c for c in results.columns if c.startswith("fgsm_")]
+    tidy = results.melt(id_vars=["method", "fraction", "seed"], value_vars=cols, var_name="eps_255",
+                        value_name="accuracy")
+    tidy["eps_255"] = tidy["eps_255"].str.removeprefix("fgsm_").astype(float)
+    return tidy
+
+
+def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float = 100.0,
+                   chance: float | None = None) -> pd.DataFrame:
+    """methods × fractions: 'mean ± std' over seeds (in % by default), as the papers print them. With `chance`
+    (e.g. 0.1 for ten balanced classes), a cell whose 95 % t-interval over seeds contains the chance level gets a
+    trailing '†' (within noise of chance; a single seed: within 1 point of it)."""
+    s = results.groupby(["method", "fraction"])[value].agg(["mean", "std", "count"]).reset_index()
+    s["cell"] = [f"{scale * m:.1f} ± {scale * (0 if pd.isna(sd) else sd):.1f}" for m, sd in zip(s["mean"], s["std"])]
+    if chance is not None:
+        half = t_half_width(s["std"].fillna(0), s["count"].clip(lower=2))
+        near = ((s["mean"] - chance).abs() <= half) | ((s["count"] <= 1) & ((s["mean"] - chance).abs() < 0.01))
+        s.loc[near, "cell"] = s.loc[near, "cell"] + " †"
+    return s.pivot(index="method", columns="fraction", values="cell")
+
+
+def best_three(results: pd.DataFrame, value: str = "test_acc", control: str | None = "random") -> pd.DataFrame:
+    """methods × fractions of booleans: is the method among the three best means of its column, *and* clearly
+    above `control` (the t-interval of its seed-paired difference to the control excludes 0:
+    `verdicts.paired_difference`)? A ranking inside the noise is not highlighted: with every interval containing
+    0, nothing is. `control=None` highlights the three best means regardless (not what the book shows)."""
+    means = results.groupby(["method", "fraction"])[value].mean().unstack("fraction")
+    if control is None or control not in means.index:
+        return means.rank(ascending=False, method="min") <= 3
+    paired = paired_difference(results, value, control)
+    above = paired[paired.clear & (paired["diff"] > 0)].set_index(["method", "fraction"]).index
+    eligible = means.where(pd.DataFrame({f: [(m, f) in above for m in means.index] for f in means.columns},
+                                        index=means.index))
+    return eligible.rank(ascending=False, method="min") <= 3
+
+
+def selection_cost(results: pd.DataFrame) -> pd.DataFrame:
+    """Per method: mean selection seconds, forward and backward passes over the pool (beyond the shared proxy),
+    and the proxy's training seconds, sorted by time."""
+    return (results.groupby("method")[["select_seconds", "forward_passes", "backward_passes", "proxy_seconds"]]
+            .mean().sort_values("select_seconds"))
+
+
+def recorded_benchmark(profile: str = "cpu_full", root=None) -> dict[str, Recorded]:
+    """The recorded benchmark of `profile` by track: `results/<profile>/bench_<track>.csv`, each verified against its
+    manifest (a damaged table is a `RecordError`) and flagged `stale`, with the modules that changed, when
+    `run_benchmark`'s code (its import closure) has changed since it was produced or last revalidated. Tracks with no recorded table are absent (an empty dict: nothing recorded in this checkout)."""
+    folder = Path(root or ROOT) / "results" / profile
+    code, modules = code_hash(run_benchmark), module_hashes(run_benchmark)
+    found = {track: load_recorded(folder / f"bench_{track}.csv", code, modules, closure=run_benchmark)
+             for track in TRACKS}
+    return {track: r for track, r in found.items() if r is not None}
