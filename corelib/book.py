@@ -601,33 +601,60 @@ def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[st
     if not tmp.is_file() or tmp.stat().st_size == 0:
         return out, ["Chromium wrote no PDF"]
     os.replace(tmp, out)
-    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=300).stdout
     pages = pdf_page_count(out)
     if pages == 0:
         problems.append(f"{out} has no pages")
-    titles = {}
-    for name in names:
-        nb = json.loads((root / CHAPTER_DIR / f"{name}.ipynb").read_text())
-        titles[name] = chapter_title(nb, name)
-    starts = {}
-    for name, title in titles.items():  # the chapter's <h1>, matched on the title's text before any markup
-        found = re.search(r"<h1[^>]*>\s*" + re.escape(_html_text(re.split(r"[*`$]", title)[0].strip())), dom)
-        starts[name] = found.start() if found else -1
-    for name, start in starts.items():
-        if start < 0:
-            problems.append(f"{name}: its title {titles[name]!r} is not in the printed book")
-            continue
-        end = min([s for s in starts.values() if s > start] + [len(dom)])
-        if not re.search(r"<img\b[^>]*src=\"[^\"]+\.(?:png|svg|jpg)", dom[start:end]):
-            problems.append(f"{name}: no figure in the printed book")
+    titles = {name: chapter_title(json.loads((root / CHAPTER_DIR / f"{name}.ipynb").read_text()), name)
+              for name in names}
+    problems += check_pdf(pdf_pages(out), titles)
     print(f"{out}: {pages} pages, {out.stat().st_size / 1e6:.1f} MB")
     return out, problems
 
 
-def _html_text(text: str) -> str:
-    """How a heading's text appears in HTML (the characters Sphinx escapes)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def pdf_pages(path: Path) -> list[tuple[str, int]]:
+    """Per page of a PDF, read back with pypdf: its text and the number of images drawn on it."""
+    from pypdf import PdfReader
+
+    found = []
+    for page in PdfReader(str(path)).pages:
+        resources = page.get("/Resources") or {}
+        xobjects = resources.get("/XObject") or {}
+        images = sum(1 for x in xobjects.values() if x.get_object().get("/Subtype") == "/Image")
+        found.append((page.extract_text() or "", images))
+    return found
+
+
+def _letters(text: str) -> str:
+    """Text reduced to lower-case letters and digits: how a title is compared with what a PDF's text layer holds
+    (line breaks, hyphenation points and ligature spacing differ)."""
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def check_pdf(pages: list[tuple[str, int]], titles: dict[str, str]) -> list[str]:
+    """What is wrong with a printed book, from its pages as `pdf_pages` reads them: a chapter whose title is not in
+    its text, or a chapter with no image on its pages. A chapter starts on the page its title is printed on, the
+    first occurrence after the previous chapter's start and after the contents (the first page that names most
+    chapters), and runs to the next chapter's start."""
+    if not pages:
+        return ["the PDF has no pages"]
+    text = [_letters(t) for t, _ in pages]
+    names = list(titles)
+    key = {n: _letters(re.split(r"[*`$]", titles[n])[0]) for n in names}
+    listing = [p for p, t in enumerate(text) if 2 * sum(bool(k) and k in t for k in key.values()) > len(names)]
+    after = listing[0] + 1 if listing else 0  # past the contents: the first page naming most chapters
+    problems, starts = [], {}
+    for name in names:
+        hit = next((p for p in range(after, len(pages)) if key[name] and key[name] in text[p]), None)
+        if hit is None:
+            problems.append(f"{name}: its title {titles[name]!r} is not in the printed book")
+            continue
+        starts[name] = after = hit
+    ordered = list(starts)
+    for i, name in enumerate(ordered):
+        end = starts[ordered[i + 1]] if i + 1 < len(ordered) else len(pages) - 1
+        if not sum(images for _, images in pages[starts[name]:end + 1]):
+            problems.append(f"{name}: no figure on its pages {starts[name] + 1}–{end + 1} of the printed book")
+    return problems
 
 
 def pdf_page_count(path: Path) -> int:

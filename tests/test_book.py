@@ -234,7 +234,21 @@ def test_pdf_pages_are_counted_from_page_objects_not_the_page_tree(tmp_path):
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >> endobj\n"
                     b"2 0 obj << /Type /Page /Parent 1 0 R >> endobj\n3 0 obj <</Type/Page/Parent 1 0 R>> endobj\n")
     assert book.pdf_page_count(pdf) == 2
-    assert book._html_text("Top & bottom <k>") == "Top &amp; bottom &lt;k&gt;"
+
+
+def test_the_pdf_check_finds_each_title_after_the_contents_and_a_figure_on_each_chapters_pages():
+    titles = {"01_a": "Baseline: *ResNet*", "02_b": "Sparse FGSM", "03_c": "Top & bottom"}
+    contents = ("corebook Contents Baseline: ResNet Sparse FGSM Top & bottom", 0)
+    good = [contents, ("Base-\nline: ResNet\ntext", 1), ("Sparse  FGSM text", 0), ("more", 2), ("Top & bottom", 1)]
+    assert book.check_pdf(good, titles) == []
+    shared = good[:3] + [("more", 0)] + good[4:]  # 02_b ends on the page 03_c starts on, which has a figure
+    assert book.check_pdf(shared, titles) == []
+    bare = [contents, ("Baseline: ResNet", 1), ("Sparse FGSM", 0), ("more", 0), ("Top & bottom", 0), ("end", 0)]
+    assert book.check_pdf(bare, titles) == ["02_b: no figure on its pages 3–5 of the printed book",
+                                            "03_c: no figure on its pages 5–6 of the printed book"]
+    only_listed = [contents, ("Baseline: ResNet", 1), ("Sparse FGSM", 1)]
+    assert book.check_pdf(only_listed, titles) == ["03_c: its title 'Top & bottom' is not in the printed book"]
+    assert book.check_pdf([], titles) == ["the PDF has no pages"]
 
 
 def test_paper_smoke_is_the_paper_profile_with_only_sizes_epochs_and_iterations_changed(tmp_path):
@@ -242,11 +256,16 @@ def test_paper_smoke_is_the_paper_profile_with_only_sizes_epochs_and_iterations_
     assert tiny["profile"] == "paper_smoke" and "inherits" not in tiny and set(tiny) == set(paper)
     changed = {k for k in paper if k != "profile" and tiny[k] != paper[k]}
     allowed = ("size", "epochs", "steps", "restarts", "seeds", "images", "iterations", "repeats", "every", "dims",
-               "horizons", "period", "batch", "fractions", "device", "precision")
-    assert all(any(word in k for word in allowed) for k in changed), sorted(changed)
-    for same in ("model", "bench_methods", "bench_fractions", "coreset_fractions", "autoattack_version"):
+               "horizons", "period", "batch", "fractions", "queries", "device", "precision")
+    assert all(any(word in k for word in allowed) for k in changed - {"bench_small_methods"}), sorted(changed)
+    for same in ("model", "bench_methods", "coreset_fractions", "autoattack_version"):
         assert tiny[same] == paper[same], same
-    assert len(tiny["bench_fractions"]) == 11 and tiny["bench_methods"] == "all" and tiny["model"] == "resnet18"
+    # the benchmark chapter: every method at the extreme fractions, random at the nine between (the only change of
+    # which methods run where; bench_small_methods names it): together the paper's 11 fractions
+    assert sorted(tiny["bench_fractions"] + tiny["bench_small_fractions"]) == sorted(paper["bench_fractions"])
+    assert tiny["bench_fractions"] == [min(paper["bench_fractions"]), max(paper["bench_fractions"])]
+    assert tiny["bench_small_methods"] == ["random"]
+    assert len(paper["bench_fractions"]) == 11 and tiny["bench_methods"] == "all" and tiny["model"] == "resnet18"
     assert tiny["autoattack_version"] == "standard" and tiny["acs_batch_wise"] > 0 and tiny["pgd_restarts"] > 1
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "a.yaml").write_text("inherits: b\nx: 1\n")

@@ -5,7 +5,7 @@ difference that every computed sentence of the book uses."""
 from __future__ import annotations
 
 from .adversarial import coreset_training_grid, predicted_speedup, summarize_training, work_passes
-from .base import BaseSetup, base_setup, profile_pools, train_baseline
+from .base import BaseSetup, autoattack_from_params, base_setup, profile_pools, train_baseline
 from .benchmark import ACS_METHODS, BENCH_KEYS, TRACKS, benchmark_from_params, check_benchmark_params, run_benchmark
 from .easycore import easycore_grid, robustness_by_hardness
 from .grid import (CELL_KEYS, ResultsFileError, cell_attack, cell_seed, check_results_file, distributed_env,
@@ -17,8 +17,8 @@ from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agre
                        easycore_verdict, paired_difference, paired_gap, ranking, ranking_table, scale_note, summarize,
                        top_bottom_claim, top_vs_bottom, versus_random)
 
-__all__ = ["ACS_METHODS", "base_setup", "BaseSetup", "BENCH_KEYS", "benchmark_from_params", "best_three",
-           "cell_attack", "CELL_KEYS", "cell_seed", "chapter_agreement", "check_benchmark_params",
+__all__ = ["ACS_METHODS", "autoattack_from_params", "base_setup", "BaseSetup", "BENCH_KEYS", "benchmark_from_params",
+           "best_three", "cell_attack", "CELL_KEYS", "cell_seed", "chapter_agreement", "check_benchmark_params",
            "check_results_file", "claims", "coreset_config", "coreset_training_grid", "describe_agreement",
            "describe_gap", "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "fgsm_curves",
            "merge_shards", "paired_difference", "paired_gap", "predicted_speedup", "profile_pools", "ranking",

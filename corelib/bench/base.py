@@ -11,6 +11,7 @@ from typing import Mapping
 
 import torch
 
+from ..attacks import AutoAttack
 from ..cache import ArtifactCache
 from ..data import Pool
 from ..hardness import AIGN
@@ -25,6 +26,18 @@ def profile_pools(params: Mapping) -> tuple[Pool, Pool]:
     device = resolve_device(params.get("device", "auto"))
     return load_pools(params["train_size"], params["test_size"], seed=params["pool_seed"],
                       root=params.get("data_root"), device=device)
+
+
+def autoattack_from_params(params: Mapping) -> AutoAttack | None:
+    """The profile's AutoAttack (`autoattack_version`: 'ci', 'standard' or 'none', which gives None;
+    `autoattack_steps`, `autoattack_targets`, `autoattack_queries`; ε = eps_255/255, seeded by `seed`): the
+    yardstick the EasyCore, ACS and benchmark tables report beside PGD."""
+    version = params.get("autoattack_version", "ci")
+    if version == "none":
+        return None
+    return AutoAttack(eps=params["eps_255"] / 255, version=version, steps=int(params.get("autoattack_steps", 100)),
+                      targets=params.get("autoattack_targets"), queries=int(params.get("autoattack_queries", 5000)),
+                      seed=params["seed"])
 
 
 def train_baseline(model_name: str, train_pool: Pool, test_pool: Pool, *, epochs: int, lr: float, batch_size: int,

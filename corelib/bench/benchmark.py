@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import baselines
 from ..adversarial_coreset import train_adversarial_coreset
-from ..attacks import PGD, AutoAttack
+from ..attacks import PGD
 from ..cache import ArtifactCache
 from ..data import Pool
 from ..baselines.training_dynamics import GRAND_REPEATS
@@ -21,7 +21,7 @@ from ..hardness import aign_series
 from ..sampling import check_fraction, class_balanced_pool, coreset_size
 from ..train import TrainConfig, fit
 from ..utils import code_hash, state_fingerprint
-from .base import base_setup, profile_pools
+from .base import autoattack_from_params, base_setup, profile_pools
 from .grid import cell_attack, distributed_env, run_grid
 from .training import coreset_config
 
@@ -263,13 +263,9 @@ def _track_config(p: dict, track: str) -> TrainConfig:
 
 
 def _autoattack(p: dict, track: str):
-    """AutoAttack for the adversarial track (`autoattack_version`: 'ci', 'standard' or 'none'; `autoattack_steps`,
-    `autoattack_targets`); None in the standard track, whose models PGD already leaves near 0 at 8/255."""
-    version = p.get("autoattack_version", "ci")
-    if track == "standard" or version == "none":
-        return None
-    return AutoAttack(eps=p["eps_255"] / 255, version=version, steps=int(p.get("autoattack_steps", 100)),
-                      targets=p.get("autoattack_targets"), seed=p["seed"])
+    """AutoAttack for the adversarial track (`base.autoattack_from_params`); None in the standard track, whose
+    models PGD already leaves near 0 at 8/255."""
+    return None if track == "standard" else autoattack_from_params(p)
 
 
 def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=None, rank=None, world=None,
@@ -296,7 +292,8 @@ def benchmark_from_params(params: dict, methods, fractions, seeds, path, cache=N
     pgd = _bench_pgd(p)
     cache = ArtifactCache() if cache is None else cache
     scorer = base_scorer(base_setup(p, cache=cache, progress=False).run, pool) if scoring == "base" else None
-    method_params = {"grand": {"repeats": int(p.get("grand_repeats", GRAND_REPEATS))}}
+    method_params = {"grand": {"repeats": int(p.get("grand_repeats", GRAND_REPEATS))},
+                     "deepfool": {"max_iter": int(p.get("deepfool_iterations", 50))}}
     return run_benchmark(methods, fractions, seeds, pool, test_pool, robust_pool, p["model"], config,
                          p["bench_epochs"], p["bench_min_steps"], p["selection_epochs"],
                          [e / 255 for e in p["bench_fgsm_eps_255"]], pgd, path, cache=cache, rank=rank, world=world,
