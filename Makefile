@@ -8,7 +8,7 @@ PROFILE ?= ci
 export CORELIB_DATA ?= $(HOME)/.cache/corelib/data
 SHARED_CIFAR := ../shared/data/cifar10/prepare.py
 
-.PHONY: book test data install check-html bench clean student pdf
+.PHONY: book test test-paper data install check-html bench clean student pdf
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ book: data
 
 test: data
 	$(BIN)/python -m pytest
+
+# the paper profile's code paths end to end at tiny sizes (profiles/paper_smoke.yaml; about 6 min on 2 CPU cores)
+test-paper: data
+	$(BIN)/python -m pytest -m paper_smoke tests/test_paper_smoke.py
 
 # the whole book as one PDF (after make book): single-page HTML printed by headless Chromium, checked
 pdf: install

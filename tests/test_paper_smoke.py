@@ -4,7 +4,8 @@ benchmark method and the paper's 11 fractions, and the benchmark's adversarial t
 the standard AutoAttack with FAB-T and Square) through the command line. A bug on these paths is caught here,
 before anyone spends GPU-days on the paper profile. Its numbers mean nothing.
 
-Needs the data root (`make test` prepares it)."""
+About 6 minutes on 2 CPU cores, so it runs as its own step, `make test-paper` (CI runs it after `make test`),
+keeping `make test` within its 10 minutes. Needs the data root (`make test` prepares it)."""
 import json
 import math
 
@@ -14,7 +15,7 @@ import pytest
 from corelib import book
 
 
-@pytest.mark.chapters
+@pytest.mark.paper_smoke
 def test_every_chapter_and_the_adversarial_track_run_on_the_paper_profiles_code_paths(tmp_path, monkeypatch):
     import corelib.__main__ as cli
     from corelib import profiles
