@@ -20,7 +20,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import unicodedata
 import warnings
 import zipfile
 from pathlib import Path
@@ -42,16 +44,16 @@ class UsageError(ValueError):
     """A build request that cannot work (exit status 2)."""
 
 
-def chapters(root: Path = ROOT) -> list[str]:
-    """Chapter names in table-of-contents order."""
+def toc_pages(root: Path = ROOT) -> list[str]:
+    """Every page of the book in table-of-contents order (the root page first), as `_toc.yml` names them."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    found = []
+    found = [toc["root"]] if isinstance(toc.get("root"), str) else []
 
     def walk(node):
         if isinstance(node, dict):
             f = node.get("file")
-            if isinstance(f, str) and f.startswith(CHAPTER_DIR + "/"):
-                found.append(f[len(CHAPTER_DIR) + 1:].removesuffix(".ipynb"))
+            if isinstance(f, str):
+                found.append(f.removesuffix(".ipynb").removesuffix(".md"))
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -60,6 +62,11 @@ def chapters(root: Path = ROOT) -> list[str]:
 
     walk(toc)
     return found
+
+
+def chapters(root: Path = ROOT) -> list[str]:
+    """Chapter names in table-of-contents order."""
+    return [f[len(CHAPTER_DIR) + 1:] for f in toc_pages(root) if f.startswith(CHAPTER_DIR + "/")]
 
 
 def source_notebook(name: str, root: Path = ROOT) -> Path:
@@ -333,7 +340,7 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
         execute_chapter(name, profile_name, overrides, force=force, root=root)
     print(f"chapters executed in {_format_seconds(time.perf_counter() - total)}")
     if html:
-        jupyter_book(root, "html")
+        jupyter_book(root)
         print(f"book written to {root / '_build' / 'html' / 'index.html'}")
     return 0
 
@@ -384,8 +391,8 @@ def student_book_sources(root: Path, config: dict) -> Path:
     return dest
 
 
-def jupyter_book(root: Path, builder: str, student: bool = False) -> None:
-    """Run jupyter-book's `builder` ('html', 'singlehtml') over the executed chapters, warnings as errors, with the
+def jupyter_book(root: Path, student: bool = False) -> None:
+    """Run jupyter-book's html builder over the executed chapters, warnings as errors, with the
     offline assets when they can be fetched, after writing the teacher's page's table of chapter times and each
     chapter's results download (`results_bundle`). `student`: the same pages with every worked solution left out,
     built from `student_book_sources` into `STUDENT_BOOK` (sphinx-exercise's `hide_solutions` cannot hide gated
@@ -393,7 +400,7 @@ def jupyter_book(root: Path, builder: str, student: bool = False) -> None:
     atomic_write_text(root / "book" / "generated" / "chapter_times.md", chapter_times(root))
     for name in chapters(root):
         results_bundle(name, root)
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", builder,
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", "html",
            "-W", "-n", "--keep-going"]
     assets = root / "_build" / "assets"
     offline = fetch_offline_assets(assets)
@@ -407,7 +414,7 @@ def jupyter_book(root: Path, builder: str, student: bool = False) -> None:
         cmd += ["--config", str(offline_config(root, assets))]
     result = subprocess.run(cmd, cwd=root)
     if result.returncode:
-        raise ChapterError(f"jupyter-book build ({builder}) failed (exit {result.returncode}); see the warnings above")
+        raise ChapterError(f"jupyter-book build failed (exit {result.returncode}); see the warnings above")
 
 
 def chapter_title(nb: dict, default: str) -> str:
@@ -490,12 +497,14 @@ def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
 def check_html(html_dir: Path | None = None, screenshots: Path | None = None, root: Path = ROOT) -> list[str]:
     """Render every chapter page in headless Chromium and return the problems found: a missing page, a page
     without a figure or a table, a page that shows a Python traceback, an exercise without its solution dropdown,
-    no passing self-check, no licence footer, no download of the executed notebook or of the results, a table wider
-    than the content column (or a width probe that did not run); and a missing teacher's guide."""
+    no passing self-check, no licence footer, no download of the executed notebook or of the results, no Colab and
+    Binder links when `_config.yml` names the repository, a table wider than the content column (or a width probe
+    that did not run); and a missing teacher's guide."""
     html_dir = Path(html_dir or root / "_build" / "html")
     browser = _chromium()
     problems = []
     flags = chromium_flags(root)
+    url = repository_url(root) if (root / "_config.yml").is_file() else ""
     for name in chapters(root):
         page = html_dir / CHAPTER_DIR / f"{name}.html"
         if not page.is_file():
@@ -523,6 +532,8 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
             problems.append(f"{name}: no download of the executed notebook (.ipynb) on the page")
         if not re.search(rf'href="[^"]*_downloads/[^"]*{name}_results\.zip"', main):
             problems.append(f"{name}: no download of the chapter's results (CSV files, {name}_results.zip)")
+        if url and not all(f"{host}/" in main for host in ("colab.research.google.com", "mybinder.org")):
+            problems.append(f"{name}: no Colab and Binder launch links for {url} on the page")
         if "CC BY 4.0" not in dom:
             problems.append(f"{name}: no licence in the footer")
         for line in wide_tables(page, browser, flags):
@@ -581,33 +592,46 @@ def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[
 
 
 def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[str]]:
-    """The whole book as one PDF (`make pdf`): jupyter-book's single-page HTML of the executed chapters (run `make
-    book` first), printed by headless Chromium. Returns (the PDF, problems): a chapter title missing from the
-    printed page, a chapter without figures, a PDF without pages."""
+    """The whole book as one PDF (`make pdf`, after `make book`): each page of the built HTML, in the order of the
+    table of contents, printed by headless Chromium (the theme's print style drops the navigation), joined into one
+    file with pypdf. Returns (the PDF, problems): a chapter title missing from the printed book, a chapter without
+    figures, a PDF without pages. (jupyter-book's single-page builder cannot be used: it fails on the collapsed
+    input cells, myst-nb's `HideCodeCellNode`.)"""
+    from pypdf import PdfWriter
+
     names = chapters(root)
+    html_dir = root / "_build" / "html"
     missing = [n for n in names if not (root / CHAPTER_DIR / f"{n}.ipynb").is_file()]
-    if missing:
-        raise UsageError(f"chapters {missing} are not executed yet; run `make book` first")
+    pages = [html_dir / f"{page}.html" for page in toc_pages(root)]
+    unbuilt = [str(p.relative_to(root)) for p in pages if not p.is_file()]
+    if missing or unbuilt:
+        raise UsageError(f"the book is not built yet (no executed {missing} or no pages {unbuilt}); run `make book` "
+                         "first")
     out = Path(out or root / "_build" / "pdf" / "corebook.pdf")
-    jupyter_book(root, "singlehtml")
-    page = root / "_build" / "singlehtml" / "index.html"
-    browser = _chromium()
-    flags = [*chromium_flags(root), "--virtual-time-budget=60000"]  # let MathJax typeset before printing
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    subprocess.run([browser, *flags, "--no-pdf-header-footer", f"--print-to-pdf={tmp}", page.as_uri()],
-                   capture_output=True, timeout=600)
-    problems = []
-    if not tmp.is_file() or tmp.stat().st_size == 0:
-        return out, ["Chromium wrote no PDF"]
-    os.replace(tmp, out)
-    pages = pdf_page_count(out)
-    if pages == 0:
-        problems.append(f"{out} has no pages")
-    titles = {name: chapter_title(json.loads((root / CHAPTER_DIR / f"{name}.ipynb").read_text()), name)
-              for name in names}
-    problems += check_pdf(pdf_pages(out), titles)
-    print(f"{out}: {pages} pages, {out.stat().st_size / 1e6:.1f} MB")
+    browser = _chromium()
+    flags = [*chromium_flags(root), "--virtual-time-budget=30000", "--no-pdf-header-footer"]  # MathJax typesets first
+    writer, problems, spans = PdfWriter(), [], {}
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        for i, page in enumerate(pages):
+            part = Path(tmp) / f"{i:02d}.pdf"
+            subprocess.run([browser, *flags, f"--print-to-pdf={part}", page.as_uri()], capture_output=True,
+                           timeout=300)
+            if not part.is_file() or part.stat().st_size == 0:
+                problems.append(f"Chromium printed nothing for {page.relative_to(root)}")
+                continue
+            first = len(writer.pages)
+            writer.append(str(part))
+            if page.parent.name == Path(CHAPTER_DIR).name and page.stem in names:
+                nb = json.loads((root / CHAPTER_DIR / f"{page.stem}.ipynb").read_text())
+                spans[page.stem] = (chapter_title(nb, page.stem), first, len(writer.pages) - 1)
+        tmp_out = Path(tmp) / out.name
+        with open(tmp_out, "wb") as f:
+            writer.write(f)
+        os.replace(tmp_out, out)
+    printed = pdf_pages(out)
+    problems += check_pdf(printed, spans)
+    print(f"{out}: {len(printed)} pages, {out.stat().st_size / 1e6:.1f} MB")
     return out, problems
 
 
@@ -626,40 +650,28 @@ def pdf_pages(path: Path) -> list[tuple[str, int]]:
 
 def _letters(text: str) -> str:
     """Text reduced to lower-case letters and digits: how a title is compared with what a PDF's text layer holds
-    (line breaks, hyphenation points and ligature spacing differ)."""
-    return re.sub(r"[^0-9a-z]", "", text.lower())
+    (line breaks, hyphenation points and ligature spacing differ, and ligatures such as 'ﬂ' are single
+    characters, which NFKC spells out)."""
+    return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKC", text).lower())
 
 
-def check_pdf(pages: list[tuple[str, int]], titles: dict[str, str]) -> list[str]:
-    """What is wrong with a printed book, from its pages as `pdf_pages` reads them: a chapter whose title is not in
-    its text, or a chapter with no image on its pages. A chapter starts on the page its title is printed on, the
-    first occurrence after the previous chapter's start and after the contents (the first page that names most
-    chapters), and runs to the next chapter's start."""
+def check_pdf(pages: list[tuple[str, int]], spans: dict[str, tuple[str, int, int]]) -> list[str]:
+    """What is wrong with a printed book, from its pages as `pdf_pages` reads them and, per chapter, (its title, the
+    first and the last of its pages, counted from 0): a chapter whose first page does not carry its title (compared
+    as letters and digits, up to the first markup), or a chapter with no image on its pages."""
     if not pages:
         return ["the PDF has no pages"]
-    text = [_letters(t) for t, _ in pages]
-    names = list(titles)
-    key = {n: _letters(re.split(r"[*`$]", titles[n])[0]) for n in names}
-    listing = [p for p, t in enumerate(text) if 2 * sum(bool(k) and k in t for k in key.values()) > len(names)]
-    after = listing[0] + 1 if listing else 0  # past the contents: the first page naming most chapters
-    problems, starts = [], {}
-    for name in names:
-        hit = next((p for p in range(after, len(pages)) if key[name] and key[name] in text[p]), None)
-        if hit is None:
-            problems.append(f"{name}: its title {titles[name]!r} is not in the printed book")
+    problems = []
+    for name, (title, first, last) in spans.items():
+        if not 0 <= first <= last < len(pages):
+            problems.append(f"{name}: pages {first + 1}–{last + 1} are not in the {len(pages)}-page book")
             continue
-        starts[name] = after = hit
-    ordered = list(starts)
-    for i, name in enumerate(ordered):
-        end = starts[ordered[i + 1]] if i + 1 < len(ordered) else len(pages) - 1
-        if not sum(images for _, images in pages[starts[name]:end + 1]):
-            problems.append(f"{name}: no figure on its pages {starts[name] + 1}–{end + 1} of the printed book")
+        key = _letters(re.split(r"[*`$]", title)[0])
+        if not key or key not in _letters(pages[first][0]):
+            problems.append(f"{name}: its title {title!r} is not on its first page ({first + 1}) of the printed book")
+        if not sum(images for _, images in pages[first:last + 1]):
+            problems.append(f"{name}: no figure on its pages {first + 1}–{last + 1} of the printed book")
     return problems
-
-
-def pdf_page_count(path: Path) -> int:
-    """Pages of a PDF, counted from its page objects (Chromium writes them uncompressed)."""
-    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", Path(path).read_bytes()))
 
 
 TEACHER_ONLY = ("; its worked solution is in the dropdown below it", " The worked solution is in the dropdown; the "
@@ -777,7 +789,7 @@ def main(argv=None) -> int:
                 if missing:
                     raise UsageError(f"the student HTML is built from the executed chapters; {missing} are not "
                                      "executed yet: run make book first (or pass --no-html)")
-                jupyter_book(ROOT, "html", student=True)
+                jupyter_book(ROOT, student=True)
                 print(f"student book written to {ROOT / STUDENT_BOOK / '_build' / 'html' / 'index.html'}")
             return 0
         if args.command == "check-student":

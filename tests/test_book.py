@@ -229,26 +229,27 @@ def test_one_version_everywhere_and_a_licence_for_code_and_text():
 
 
 
-def test_pdf_pages_are_counted_from_page_objects_not_the_page_tree(tmp_path):
-    pdf = tmp_path / "a.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >> endobj\n"
-                    b"2 0 obj << /Type /Page /Parent 1 0 R >> endobj\n3 0 obj <</Type/Page/Parent 1 0 R>> endobj\n")
-    assert book.pdf_page_count(pdf) == 2
+def test_toc_pages_list_every_page_in_order_and_chapters_are_the_notebook_ones(tmp_path):
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n"
+        "      - file: book/chapters/01_a\n      - file: book/chapters/02_b.ipynb\n"
+        "  - caption: B\n    chapters:\n      - file: book/teacher.md\n")
+    assert book.toc_pages(tmp_path) == ["book/intro", "book/chapters/01_a", "book/chapters/02_b", "book/teacher"]
+    assert book.chapters(tmp_path) == ["01_a", "02_b"]
 
 
-def test_the_pdf_check_finds_each_title_after_the_contents_and_a_figure_on_each_chapters_pages():
-    titles = {"01_a": "Baseline: *ResNet*", "02_b": "Sparse FGSM", "03_c": "Top & bottom"}
-    contents = ("corebook Contents Baseline: ResNet Sparse FGSM Top & bottom", 0)
-    good = [contents, ("Base-\nline: ResNet\ntext", 1), ("Sparse  FGSM text", 0), ("more", 2), ("Top & bottom", 1)]
-    assert book.check_pdf(good, titles) == []
-    shared = good[:3] + [("more", 0)] + good[4:]  # 02_b ends on the page 03_c starts on, which has a figure
-    assert book.check_pdf(shared, titles) == []
-    bare = [contents, ("Baseline: ResNet", 1), ("Sparse FGSM", 0), ("more", 0), ("Top & bottom", 0), ("end", 0)]
-    assert book.check_pdf(bare, titles) == ["02_b: no figure on its pages 3–5 of the printed book",
-                                            "03_c: no figure on its pages 5–6 of the printed book"]
-    only_listed = [contents, ("Baseline: ResNet", 1), ("Sparse FGSM", 1)]
-    assert book.check_pdf(only_listed, titles) == ["03_c: its title 'Top & bottom' is not in the printed book"]
-    assert book.check_pdf([], titles) == ["the PDF has no pages"]
+def test_the_pdf_check_wants_each_chapters_title_on_its_first_page_and_a_figure_on_its_pages():
+    pages = [("corebook Contents Baseline: ResNet Sparse FGSM", 0), ("Base-\nline: ResNet\ntext", 1),
+             ("Sparse  FGSM: which samples\nﬂip text", 0), ("more", 2), ("Teaching: Baseline: ResNet, Sparse FGSM", 0)]
+    spans = {"01_a": ("Baseline: *ResNet*", 1, 1), "02_b": ("Sparse FGSM: which samples flip", 2, 3)}
+    assert book.check_pdf(pages, spans) == []
+    bare = pages[:3] + [("more", 0)] + pages[4:]
+    assert book.check_pdf(bare, spans) == ["02_b: no figure on its pages 3–4 of the printed book"]
+    shifted = {"01_a": ("Baseline: *ResNet*", 1, 1), "02_b": ("Sparse FGSM", 3, 4)}  # its title is on page 3
+    assert book.check_pdf(pages, shifted) == [
+        "02_b: its title 'Sparse FGSM' is not on its first page (4) of the printed book"]
+    assert book.check_pdf(pages, {"03_c": ("Top", 4, 6)}) == ["03_c: pages 5–7 are not in the 5-page book"]
+    assert book.check_pdf([], spans) == ["the PDF has no pages"]
 
 
 def test_paper_smoke_is_the_paper_profile_with_only_sizes_epochs_and_iterations_changed(tmp_path):
