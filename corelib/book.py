@@ -591,12 +591,24 @@ def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[
     return problems
 
 
+PRINT_STYLE = """<style>@media print {
+  pre, .highlight pre, .output pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+  div.highlight, div.cell_output, div.output { overflow: visible !important; }
+}</style>"""
+
+
+def with_print_style(page: str) -> str:
+    """An HTML page with `PRINT_STYLE` added at the end of its head (unchanged if it has no head)."""
+    return page.replace("</head>", PRINT_STYLE + "</head>", 1)
+
+
 def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[str]]:
     """The whole book as one PDF (`make pdf`, after `make book`): each page of the built HTML, in the order of the
     table of contents, printed by headless Chromium (the theme's print style drops the navigation), joined into one
     file with pypdf. Returns (the PDF, problems): a chapter title missing from the printed book, a chapter without
-    figures, a PDF without pages. (jupyter-book's single-page builder cannot be used: it fails on the collapsed
-    input cells, myst-nb's `HideCodeCellNode`.)"""
+    figures, a PDF without pages. Each page is printed with `PRINT_STYLE`, so that code lines wrap instead of being
+    cut at the margin. (jupyter-book's single-page builder cannot be used: it fails on the collapsed input cells,
+    myst-nb's `HideCodeCellNode`.)"""
     from pypdf import PdfWriter
 
     names = chapters(root)
@@ -615,8 +627,13 @@ def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[st
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         for i, page in enumerate(pages):
             part = Path(tmp) / f"{i:02d}.pdf"
-            subprocess.run([browser, *flags, f"--print-to-pdf={part}", page.as_uri()], capture_output=True,
-                           timeout=300)
+            printable = page.with_name(f".print-{page.name}")  # beside the page, so its relative links resolve
+            atomic_write_text(printable, with_print_style(page.read_text()))
+            try:
+                subprocess.run([browser, *flags, f"--print-to-pdf={part}", printable.as_uri()], capture_output=True,
+                               timeout=300)
+            finally:
+                printable.unlink(missing_ok=True)
             if not part.is_file() or part.stat().st_size == 0:
                 problems.append(f"Chromium printed nothing for {page.relative_to(root)}")
                 continue

@@ -238,6 +238,14 @@ def test_toc_pages_list_every_page_in_order_and_chapters_are_the_notebook_ones(t
     assert book.chapters(tmp_path) == ["01_a", "02_b"]
 
 
+def test_printed_pages_wrap_their_code_lines():
+    page = "<html><head><title>t</title></head><body><pre>x</pre></body></html>"
+    styled = book.with_print_style(page)
+    assert styled.startswith("<html><head><title>t</title><style>@media print") and styled.endswith("</html>")
+    assert "white-space: pre-wrap" in styled and styled.count("</head>") == 1
+    assert book.with_print_style("<p>no head</p>") == "<p>no head</p>"
+
+
 def test_the_pdf_check_wants_each_chapters_title_on_its_first_page_and_a_figure_on_its_pages():
     pages = [("corebook Contents Baseline: ResNet Sparse FGSM", 0), ("Base-\nline: ResNet\ntext", 1),
              ("Sparse  FGSM: which samples\nﬂip text", 0), ("more", 2), ("Teaching: Baseline: ResNet, Sparse FGSM", 0)]
