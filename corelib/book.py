@@ -615,6 +615,7 @@ def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[st
     html_dir = root / "_build" / "html"
     missing = [n for n in names if not (root / CHAPTER_DIR / f"{n}.ipynb").is_file()]
     pages = [html_dir / f"{page}.html" for page in toc_pages(root)]
+    chapter_of = {html_dir / CHAPTER_DIR / f"{name}.html": name for name in names}
     unbuilt = [str(p.relative_to(root)) for p in pages if not p.is_file()]
     if missing or unbuilt:
         raise UsageError(f"the book is not built yet (no executed {missing} or no pages {unbuilt}); run `make book` "
@@ -639,9 +640,10 @@ def build_pdf(root: Path = ROOT, out: Path | None = None) -> tuple[Path, list[st
                 continue
             first = len(writer.pages)
             writer.append(str(part))
-            if page.parent.name == Path(CHAPTER_DIR).name and page.stem in names:
-                nb = json.loads((root / CHAPTER_DIR / f"{page.stem}.ipynb").read_text())
-                spans[page.stem] = (chapter_title(nb, page.stem), first, len(writer.pages) - 1)
+            name = chapter_of.get(page)
+            if name:
+                title = chapter_title(json.loads((root / CHAPTER_DIR / f"{name}.ipynb").read_text()), name)
+                spans[name] = (title, first, len(writer.pages) - 1)
         tmp_out = Path(tmp) / out.name
         with open(tmp_out, "wb") as f:
             writer.write(f)
