@@ -99,7 +99,10 @@ def parameter_reference(name: str, profile: dict, notebooks: list[Path]):
 
 def repository_url(root: Path = ROOT) -> str:
     """The book's public repository, `repository.url` in `_config.yml`: the one place the chapters' setup cells
-    (install corelib where it is missing) and launch links read it from ('' while the book names none)."""
+    (install corelib where it is missing) and launch links read it from ('' while the book names none, or has no
+    `_config.yml`)."""
+    if not (root / "_config.yml").is_file():
+        return ""
     config = yaml.safe_load((root / "_config.yml").read_text()) or {}
     return str((config.get("repository") or {}).get("url") or "")
 
@@ -125,7 +128,7 @@ def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, 
     `overrides` it declares."""
     declared = declared_parameters(source_notebook(name, root))
     params = {k: v for k, v in profile.items() if k in declared}
-    if "repository_url" in declared and (root / "_config.yml").is_file():
+    if "repository_url" in declared:
         params["repository_url"] = repository_url(root)
     params.update({k: v for k, v in (overrides or {}).items() if k in declared})
     return params
@@ -497,14 +500,14 @@ def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
 def check_html(html_dir: Path | None = None, screenshots: Path | None = None, root: Path = ROOT) -> list[str]:
     """Render every chapter page in headless Chromium and return the problems found: a missing page, a page
     without a figure or a table, a page that shows a Python traceback, an exercise without its solution dropdown,
-    no passing self-check, no licence footer, no download of the executed notebook or of the results, no Colab and
-    Binder links when `_config.yml` names the repository, a table wider than the content column (or a width probe
+    no passing self-check, no licence footer, no download of the executed notebook or of the results, not the Colab and
+    Binder links `launch_links` gives for the repository `_config.yml` names, a table wider than the content column (or a width probe
     that did not run); and a missing teacher's guide."""
     html_dir = Path(html_dir or root / "_build" / "html")
     browser = _chromium()
     problems = []
     flags = chromium_flags(root)
-    url = repository_url(root) if (root / "_config.yml").is_file() else ""
+    url = repository_url(root)
     for name in chapters(root):
         page = html_dir / CHAPTER_DIR / f"{name}.html"
         if not page.is_file():
@@ -532,7 +535,8 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
             problems.append(f"{name}: no download of the executed notebook (.ipynb) on the page")
         if not re.search(rf'href="[^"]*_downloads/[^"]*{name}_results\.zip"', main):
             problems.append(f"{name}: no download of the chapter's results (CSV files, {name}_results.zip)")
-        if url and not all(f"{host}/" in main for host in ("colab.research.google.com", "mybinder.org")):
+        links = re.findall(r"\]\((https://[^)]+)\)", launch_links(name, url))  # none for '' or a non-GitHub host
+        if not all(html.escape(link) in main or link in main for link in links):
             problems.append(f"{name}: no Colab and Binder launch links for {url} on the page")
         if "CC BY 4.0" not in dom:
             problems.append(f"{name}: no licence in the footer")

@@ -351,6 +351,7 @@ def test_the_setup_cell_installs_corelib_only_where_it_is_missing(name, monkeypa
 
 def test_launch_links_come_from_the_one_configured_url(tmp_path):
     assert book.repository_url() == "" or book.repository_url().startswith("https://")
+    assert book.repository_url(tmp_path) == ""  # a folder without _config.yml names no repository
     (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/o/r.git\n")
     url = book.repository_url(tmp_path)
     assert url == "https://github.com/o/r.git"
