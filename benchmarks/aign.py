@@ -11,7 +11,7 @@ import time
 
 import corelib as cl
 from common import finish, paired, result, setup
-from corelib.hardness import AIGN, input_gradient_norms
+from corelib.easycore import AIGN, input_gradient_norms
 
 
 def run(pool, config, model_name, hooks):

@@ -1,4 +1,4 @@
-"""Selection cost of every method in corelib.baselines relative to one training epoch of the same model on the
+"""Selection cost of every method in corelib.methods relative to one training epoch of the same model on the
 same pool, measured in one run (the proxy's own training, shared by all methods, is reported separately); and
 `craig_busy_vs_quiet`: CRAIG's selection time while another process keeps one core busy, over its time on a quiet
 machine (pairs alternate busy / quiet; goal ≤ 3: the greedy loops run on one thread, so a neighbour does not make
@@ -27,8 +27,8 @@ def options(parser):
 
 def main():
     args, device, profile, pool = setup(__doc__, images=2000, repeats=3, extra=options)
-    methods = sorted(baselines.METHODS) if args.methods == ["all"] else args.methods
-    proxy = baselines.train_proxy(profile["model"], pool, args.selection_epochs, seed=0, lr=profile["base_lr"],
+    methods = sorted(methods.METHODS) if args.methods == ["all"] else args.methods
+    proxy = methods.train_proxy(profile["model"], pool, args.selection_epochs, seed=0, lr=profile["base_lr"],
                                   batch_size=profile["base_batch_size"], weight_decay=profile["weight_decay"])
     config = cl.TrainConfig(epochs=1, lr=profile["base_lr"], batch_size=profile["base_batch_size"])
     model = cl.build_model(profile["model"], device=device)
@@ -37,7 +37,7 @@ def main():
     epoch = time.perf_counter() - start
     rows = []
     for method in methods:
-        sel = baselines.select_coreset(method, proxy, args.fraction, seed=0)
+        sel = methods.select_coreset(method, proxy, args.fraction, seed=0)
         rows.append({"method": method, "seconds": sel.seconds, "epochs": sel.seconds / epoch,
                      "forward_passes": sel.config["forward_passes"], "backward_passes": sel.config["backward_passes"]})
     table = pd.DataFrame(rows).sort_values("epochs").set_index("method")
@@ -47,7 +47,7 @@ def main():
     print(table.round(3).to_string())
 
     def craig():
-        baselines.select_coreset("craig", proxy, args.fraction, seed=0)
+        methods.select_coreset("craig", proxy, args.fraction, seed=0)
 
     craig()  # warm-up
     quiet, busy = [], []

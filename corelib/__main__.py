@@ -25,11 +25,12 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from . import baselines, bench
-from .bench import ACS_METHODS, TRACKS, record
+from . import experiments, methods
+from .experiments import ACS_METHODS, TRACKS, record
 from .data import DataNotFoundError
-from .profiles import check_value, load_profile
+from .profiles import RENAMED, check_value, load_profile, rename_keys
 from .sampling import check_fraction
+from .settings import Settings
 from .utils import (NonFiniteError, code_hash, device_description, module_hashes, precision_description,
                     resolve_device)
 
@@ -91,19 +92,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_out(out: str) -> Path:
-    """--out as a results file (`bench.check_results_file`: not a folder, a .csv name, not a foreign table); a
+    """--out as a results file (`experiments.check_results_file`: not a folder, a .csv name, not a foreign table); a
     trailing separator, which Path drops, also names a folder."""
     path = Path(out)
     if out.endswith(("/", os.sep)):
         raise UsageError(f"--out {out} is a folder; give the results file, e.g. --out {path / 'bench.csv'}")
     try:
-        bench.check_results_file(path, bench.BENCH_KEYS)
+        experiments.check_results_file(path, experiments.BENCH_KEYS)
     except ValueError as err:
         raise UsageError(str(err)) from None
     return path
 
 
-def bench_settings(args) -> tuple[dict, list, list, list]:
+def bench_settings(args) -> tuple[Settings, list, list, list]:
     """The profile with the -p overrides, and the methods, fractions and seeds, all checked before any work
     (any problem is a `UsageError`)."""
     try:
@@ -118,6 +119,7 @@ def _bench_settings(args):
     _check_out(args.out)
     params = load_profile(args.profile)
     for name, text in args.param:
+        name = next(iter(rename_keys({name: ""}))) if name in RENAMED else name
         if name not in params:
             raise UsageError(f"unknown parameter {name!r} for profile {args.profile!r}; known: {sorted(params)}")
         try:
@@ -127,26 +129,26 @@ def _bench_settings(args):
         params[name] = check_value(name, value, params[name])
     if getattr(args, "track", None):
         params["bench_track"] = args.track
-    track = params.get("bench_track", "standard")
+    settings = Settings.from_mapping(params)  # every value checked, before any work
+    track = settings.benchmark.track
     acs_methods = sorted(ACS_METHODS) if track == "adversarial" else []
-    methods = args.methods or params["bench_methods"]
-    methods = sorted(baselines.METHODS) + acs_methods if methods in ("all", ["all"]) else list(methods)
-    for m in methods:
+    names = args.methods or settings.benchmark.methods
+    names = sorted(methods.METHODS) + acs_methods if names in ("all", ["all"], ("all",)) else list(names)
+    for m in names:
         if m in ACS_METHODS and track != "adversarial":
             raise UsageError(f"{m} is adversarial coreset training (Algorithm 1): add --track adversarial")
         if m not in ACS_METHODS:
-            baselines.check_method(m)
-    fractions = list(args.fractions or params["bench_fractions"])
-    seeds = list(args.seeds or params["bench_seeds"])
-    for name, values in (("methods", methods), ("fractions", fractions), ("seeds", seeds)):
+            methods.check_method(m)
+    fractions = list(args.fractions or settings.benchmark.fractions)
+    seeds = list(args.seeds or settings.benchmark.seeds)
+    for name, values in (("methods", names), ("fractions", fractions), ("seeds", seeds)):
         if not values:
             raise UsageError(f"no {name} to run: give at least one (--{name} or -p bench_{name})")
     for f in fractions:
         check_fraction(f)
     if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise UsageError(f"seeds {seeds} must be integers ≥ 0")
-    bench.check_benchmark_params(params)
-    return params, methods, fractions, seeds
+    return settings, names, fractions, seeds
 
 
 # columns of a benchmark row that are measurements of time or the grid's own bookkeeping (the grid configuration
@@ -154,7 +156,7 @@ def _bench_settings(args):
 NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "cell_seconds", "grid_config")
 
 
-def compare_rows(recorded, rerun, keys=bench.BENCH_KEYS) -> list[str]:
+def compare_rows(recorded, rerun, keys=experiments.BENCH_KEYS) -> list[str]:
     """The differences between re-run benchmark rows and the recorded rows of the same cells: one line per cell
     missing from the recorded table or per result column whose value differs (NaN equals NaN; numbers compared
     exactly, as read back from the CSVs). Empty: the re-run reproduced the recorded rows."""
@@ -178,30 +180,30 @@ def compare_rows(recorded, rerun, keys=bench.BENCH_KEYS) -> list[str]:
     return problems
 
 
-def revalidate_main(args, params, methods, fractions, seeds) -> int:
+def revalidate_main(args, settings: Settings, names, fractions, seeds) -> int:
     import tempfile
 
     import pandas as pd
 
-    if args.methods is None or bench.distributed_env()[1] > 1:
+    if args.methods is None or experiments.distributed_env()[1] > 1:
         raise UsageError("--revalidate re-runs the cells you name, in one process: give --methods (and --fractions, "
                          "--seeds), e.g. --methods random --fractions 0.01 --seeds 0")
-    recorded = record.load_recorded(args.out, code_hash(bench.run_benchmark))
+    recorded = record.load_recorded(args.out, code_hash(experiments.run_benchmark))
     if recorded is None:
         raise UsageError(f"--out {args.out} does not exist: --revalidate checks a recorded table")
     if not recorded.stale:
         print(f"{args.out} is current: its code hash is this code's; nothing to revalidate")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        bench.benchmark_from_params(params, methods, fractions, seeds, Path(tmp) / "rerun.csv", rank=0, world=1,
-                                    log=print)
+        experiments.benchmark_grid(settings, names, fractions, seeds, Path(tmp) / "rerun.csv",
+                                   options=experiments.GridOptions(rank=0, world=1))
         rerun = pd.read_csv(Path(tmp) / "rerun.csv")  # read back from CSV, as the recorded table is
     problems = compare_rows(recorded.table, rerun)
     if problems:
         print(f"the current code does not reproduce {args.out}; its manifest is unchanged:", *problems, sep="\n  ")
         return 1
-    cells = ["/".join(str(r[k]) for k in bench.BENCH_KEYS) for r in rerun.to_dict("records")]
-    record.revalidate_manifest(args.out, code_hash(bench.run_benchmark), module_hashes(bench.run_benchmark), cells,
+    cells = ["/".join(str(r[k]) for k in experiments.BENCH_KEYS) for r in rerun.to_dict("records")]
+    record.revalidate_manifest(args.out, code_hash(experiments.run_benchmark), module_hashes(experiments.run_benchmark), cells,
                                command=args.command_line)
     print(f"{len(cells)} cells re-run with the current code reproduce their recorded rows exactly; "
           f"{Path(args.out).parent / record.MANIFEST} now carries this code's hash")
@@ -210,38 +212,38 @@ def revalidate_main(args, params, methods, fractions, seeds) -> int:
 
 def bench_main(args) -> int:
     if args.merge:
-        table = bench.merge_shards(_check_out(args.out), args.merge, keys=bench.BENCH_KEYS)
+        table = experiments.merge_shards(_check_out(args.out), args.merge, keys=experiments.BENCH_KEYS)
         print(f"merged {len(table)} rows into {args.out}")
         return 0
-    params, methods, fractions, seeds = bench_settings(args)
+    settings, names, fractions, seeds = bench_settings(args)
     if args.revalidate:
-        return revalidate_main(args, params, methods, fractions, seeds)
-    rank, world = bench.distributed_env()
+        return revalidate_main(args, settings, names, fractions, seeds)
+    rank, world = experiments.distributed_env()
     distributed = world > 1 and "MASTER_ADDR" in os.environ
     if world > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     if distributed:
         dist.init_process_group("gloo")
     log = (lambda msg: print(f"[rank {rank}/{world}] {msg}", flush=True))
-    table = bench.benchmark_from_params(params, methods, fractions, seeds, args.out, rank=rank, world=world,
-                                        log=log, hours=args.hours)
+    table = experiments.benchmark_grid(settings, names, fractions, seeds, args.out,
+                                      options=experiments.GridOptions(log=log, rank=rank, world=world, hours=args.hours))
     log(f"{len(table)} rows in this process's part of the grid")
     if distributed:
         dist.barrier()
         if rank == 0:
-            merged = bench.merge_shards(args.out, world, keys=bench.BENCH_KEYS)
+            merged = experiments.merge_shards(args.out, world, keys=experiments.BENCH_KEYS)
             log(f"merged {len(merged)} rows into {args.out}")
         dist.barrier()
         dist.destroy_process_group()
     elif world > 1:
-        log(f"shard written to {bench.shard_path(args.out, rank, world)}; merge with --merge {world}")
+        log(f"shard written to {experiments.shard_path(args.out, rank, world)}; merge with --merge {world}")
     if args.record and rank == 0 and (world == 1 or distributed):
-        device = resolve_device(params.get("device", "auto"))
+        device = resolve_device(settings.data.device)
         entry = record.update_manifest(args.out, command=args.command_line, profile=args.profile,
-                                       code=code_hash(bench.run_benchmark), device=device_description(device),
-                                       precision=precision_description(params.get("precision", "auto"), device),
-                                       cells=len(methods) * len(fractions) * len(seeds),
-                                       modules=module_hashes(bench.run_benchmark))
+                                       code=code_hash(experiments.run_benchmark), device=device_description(device),
+                                       precision=precision_description(settings.data.precision, device),
+                                       cells=len(names) * len(fractions) * len(seeds),
+                                       modules=module_hashes(experiments.run_benchmark))
         log(f"recorded {entry['rows']} rows of {args.out} in {Path(args.out).parent / record.MANIFEST}")
     return 0
 
@@ -256,7 +258,7 @@ def main(argv=None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (DataNotFoundError, NonFiniteError, bench.ResultsFileError, record.RecordError, OSError) as err:
+    except (DataNotFoundError, NonFiniteError, experiments.ResultsFileError, record.RecordError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 2  # pragma: no cover

@@ -30,7 +30,8 @@ from pathlib import Path
 import yaml
 
 from .data import ensure_cifar10
-from .profiles import ROOT, check_value, load_profile
+from .profiles import ROOT, check_value, load_profile, rename_keys
+from .settings import Settings
 from .utils import (atomic_write_text, code_hash, config_hash, device_description, git_commit, precision_description,
                     resolve_device)
 CHAPTER_DIR = "book/chapters"
@@ -325,6 +326,7 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
     except ValueError as err:
         raise UsageError(str(err)) from None
     if overrides:
+        overrides = rename_keys(overrides)
         notebooks = [source_notebook(n, root) for n in names]
         declared = set().union(*(declared_parameters(nb) for nb in notebooks))
         stray = sorted(set(overrides) - declared)
@@ -334,6 +336,12 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
             overrides = {k: check_value(k, v, parameter_reference(k, profile, notebooks)) for k, v in overrides.items()}
         except ValueError as err:
             raise UsageError(str(err)) from None
+    for name in names:  # every selected chapter's settings, checked before any chapter runs
+        if not only or name in only:
+            try:
+                Settings.from_mapping(chapter_parameters(name, profile, overrides, root))
+            except ValueError as err:
+                raise UsageError(f"chapter {name}: {err}") from None
     os.environ.setdefault("CORELIB_CACHE", str(root / "_build" / "cache"))
     os.environ.setdefault("CORELIB_PROGRESS", "0")  # no progress bars frozen into the pages
     total = time.perf_counter()

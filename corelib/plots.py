@@ -307,7 +307,7 @@ def gamma_traces(table):
 
 def highlight_best(table, best):
     """A pandas Styler of a methods × fractions text table with the cells in `best` (same shape, booleans) bold on
-    a light background (the book passes `bench.best_three`: among the three best of the column and clearly above
+    a light background (the book passes `experiments.best_three`: among the three best of the column and clearly above
     random by the paired interval)."""
     def style(column):
         return ["font-weight: bold; background-color: #d8ecd8" if best.loc[i, column.name] else "" for i in column.index]

@@ -4,11 +4,29 @@ and `paper` (the papers' setting, for a GPU). The book and the command line both
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Mapping
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# old flat name → new flat name: still accepted for one release, with a warning naming the new one
+RENAMED = {"model": "model_name"}
+
+
+def rename_keys(flat: Mapping) -> dict:
+    """`flat` with every renamed key (`RENAMED`) under its new name, and a warning for each old one given (a
+    mapping that has both keeps the new name's value). A non-string `model` (a chapter's network) is not a setting."""
+    out = dict(flat)
+    for old, new in RENAMED.items():
+        if old in out and isinstance(out[old], str):
+            value = out.pop(old)
+            if new not in out:
+                warnings.warn(f"the setting {old!r} is now {new!r}; {old!r} will stop working in the next release",
+                              FutureWarning, stacklevel=3)
+                out[new] = value
+    return out
 
 
 def profiles_dir(root: Path = ROOT) -> Path:
@@ -30,7 +48,7 @@ def load_profile(name: str, root: Path = ROOT, _seen: tuple = ()) -> dict:
                          f"(or add profiles/{name}.yaml)")
     if name in _seen:
         raise ValueError(f"profile {name!r} inherits from itself through {' → '.join((*_seen, name))}")
-    params = yaml.safe_load(path.read_text()) or {}
+    params = rename_keys(yaml.safe_load(path.read_text()) or {})
     base = params.pop("inherits", None)
     if base is not None:
         params = {**load_profile(str(base), root, (*_seen, name)), **params}

@@ -46,7 +46,7 @@ def coreadv_table1() -> pd.DataFrame:
     return table.assign(corelib_method=table["method"].map(PAPER_METHOD_NAMES), source=COREADV_SETTING)
 
 
-PAPER_METHOD_NAMES = {  # the papers' labels → corelib.baselines method names
+PAPER_METHOD_NAMES = {  # the papers' labels → corelib.methods method names
     "Random": "random", "CD": "contextual_diversity", "Contextual Diversity": "contextual_diversity",
     "Herding": "herding", "k-Center Greedy": "kcenter", "Least Confidence": "least_confidence", "Entropy": "entropy",
     "Margin": "margin", "Forgetting": "forgetting", "GraNd": "grand", "Cal": "cal", "Craig": "craig",

@@ -234,7 +234,7 @@ def config_hash(config: dict) -> str:
 
 
 def _module_file(name: str, root: Path) -> Path | None:
-    """The source file of corelib module `name` ('corelib', 'corelib.train', 'corelib.bench.grid') under `root`."""
+    """The source file of corelib module `name` ('corelib', 'corelib.train', 'corelib.experiments.grid') under `root`."""
     parts = name.split(".")[1:]
     base = root.joinpath(*parts)
     for candidate in (base / "__init__.py", base.with_suffix(".py")):
@@ -245,8 +245,8 @@ def _module_file(name: str, root: Path) -> Path | None:
 
 def module_imports(name: str, root: Path = PACKAGE_DIR) -> set[str]:
     """The corelib modules that module `name` imports anywhere in its source (top level or inside functions),
-    read from its syntax tree without running it. `from .bench import grid` counts `corelib.bench.grid` where
-    `grid` is a module, and `corelib.bench` where it is a name defined there; a parent package is not counted
+    read from its syntax tree without running it. `from .experiments import grid` counts `corelib.experiments.grid` where
+    `grid` is a module, and `corelib.experiments` where it is a name defined there; a parent package is not counted
     for its submodules."""
     path = _module_file(name, root)
     if path is None:

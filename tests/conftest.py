@@ -71,3 +71,14 @@ def write_fake_cifar(root, n_train_per_batch=20, n_test=30, seed=0):
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({"label_names": ["c"] * 10}, f)
     return root
+
+
+def toy_benchmark(pool, test, config, pgd, autoattack=None, track="standard", acs=None, epochs=4, min_steps=8):
+    """A `Benchmark` on synthetic pools: the small CNN, one selection epoch, FGSM at 8/255, PGD (and AutoAttack) on
+    the test pool."""
+    from corelib.experiments import Benchmark, EvaluationSuite
+
+    suite = EvaluationSuite.of(test, test, fgsm_eps=[8 / 255], pgd=pgd, autoattack=autoattack, always_autoattack=True)
+    extra = {} if acs is None else {"acs": acs}
+    return Benchmark(pool, "small_cnn", config, suite, epochs, min_steps, 1, track,
+                     sizes={"test_size": len(test), "robust_size": len(test)}, **extra)

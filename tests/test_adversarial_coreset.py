@@ -8,7 +8,7 @@ from conftest import TinyNet, synthetic_pool
 from corelib.adversarial_coreset import (AdversarialCoreset, gradient_error, last_layer_gradients, selection_gradients,
                                         speedup_model, trades_last_layer_gradient, train_adversarial_coreset)
 from corelib.attacks import PGD
-from corelib.bench import summarize_training
+from corelib.experiments import summarize_training
 from corelib.objectives import TRADES
 from corelib.sampling import uniform_random
 from corelib.train import RecordPerSample, TrainConfig, train
@@ -178,9 +178,9 @@ def test_coreset_training_with_fast_and_trades_objectives(objective, params, mon
 def test_summarize_training_speedup_is_relative_to_full():
     import pandas as pd
 
-    rows = pd.DataFrame([{"method": "full", "fraction": 1.0, "seed": s, "clean_acc": 0.5, "robust_acc": 0.2,
+    rows = pd.DataFrame([{"method": "full", "fraction": 1.0, "seed": s, "test_acc": 0.5, "pgd_acc": 0.2,
                           "train_seconds": 100.0, "select_seconds": 0.0} for s in (0, 1)] +
-                        [{"method": "craig", "fraction": 0.5, "seed": s, "clean_acc": 0.4 + 0.1 * s, "robust_acc": 0.2,
+                        [{"method": "craig", "fraction": 0.5, "seed": s, "test_acc": 0.4 + 0.1 * s, "pgd_acc": 0.2,
                           "train_seconds": 40.0 + 20 * s, "select_seconds": 5.0} for s in (0, 1)])
     out = summarize_training(rows).set_index("method")
     # wall time paired by seed: 100/40 = 2.5 and 100/60 ≈ 1.67, median 2.08 (the ratio of means would say 2.0)
@@ -197,10 +197,10 @@ def test_counted_work_speedup_ignores_a_disturbed_timing():
     in seed 1) show as a range."""
     import pandas as pd
 
-    full = [{"method": "full", "fraction": 1.0, "seed": s, "clean_acc": 0.5, "robust_acc": 0.2, "renewals": 0,
+    full = [{"method": "full", "fraction": 1.0, "seed": s, "test_acc": 0.5, "pgd_acc": 0.2, "renewals": 0,
              "train_samples": 800, "pool_size": 100, "train_seconds": t, "select_seconds": 0.0}
             for s, t in ((0, 28.4), (1, 70.0))]  # seed 1's machine was busy
-    core = [{"method": "craig", "fraction": 0.5, "seed": s, "clean_acc": 0.4, "robust_acc": 0.2, "renewals": 2,
+    core = [{"method": "craig", "fraction": 0.5, "seed": s, "test_acc": 0.4, "pgd_acc": 0.2, "renewals": 2,
              "train_samples": 500, "pool_size": 100, "train_seconds": 20.0, "select_seconds": 2.0} for s in (0, 1)]
     out = summarize_training(pd.DataFrame(full + core)).set_index("method")
     assert out.loc["craig", "work_speedup"] == pytest.approx(800 / 700) and out.loc["full", "work_speedup"] == 1.0
@@ -219,17 +219,18 @@ def test_the_acs_grid_reports_autoattack_beside_pgd(tmp_path, monkeypatch):
     """With an AutoAttack, every row of `coreset_training_grid` has `autoattack_acc` ≤ its PGD accuracy (the
     per-image worst case of a stronger attack), and `summarize_training` reports its mean."""
     from corelib.attacks import PGD, AutoAttack
-    from corelib.bench import coreset_training_grid
+    from corelib.experiments import AdversarialCoresetGrid, EvaluationSuite, coreset_training_grid
 
     monkeypatch.setattr(sys.modules["corelib.train"], "build_model", lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
     pool, test = synthetic_pool(n=32), synthetic_pool(n=24, seed=5)
     config = TrainConfig(epochs=3, batch_size=8, objective="fgsm_rs", objective_params={"eps": 0.03}, augment=False,
                          channels_last=False)
-    rows = coreset_training_grid(pool, test, test, PGD(0.03, 0.01, 3, seed=0), "tiny", config, ["full", "random"],
-                                 [0.5], [0], 0.34, 2, tmp_path / "acs.csv",
-                                 autoattack=AutoAttack(0.03, version="ci", steps=3, targets=1))
+    suite = EvaluationSuite.of(test, test, pgd=PGD(0.03, 0.01, 3, seed=0),
+                               autoattack=AutoAttack(0.03, version="ci", steps=3, targets=1))
+    grid = AdversarialCoresetGrid(pool, "tiny", config, suite, ("full", "random"), (0.5,), (0,), 0.34, 2)
+    rows = coreset_training_grid(grid, tmp_path / "acs.csv")
     ok = rows[rows.status == "ok"]
-    assert len(ok) and (ok["autoattack_acc"] <= ok["robust_acc"] + 1e-9).all()
+    assert len(ok) and (ok["autoattack_acc"] <= ok["pgd_acc"] + 1e-9).all()
     summary = summarize_training(rows).set_index("method")
     assert "autoattack_mean" in summary and summary["autoattack_mean"].notna().all()
 

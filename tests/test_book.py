@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import corelib
-from corelib import bench, book, profiles
+from corelib import book, experiments, profiles
 
 
 def test_unknown_profile_lists_the_choices():
@@ -97,21 +97,21 @@ def test_offline_config_points_widgets_and_math_at_local_files(tmp_path):
 
 
 def test_chapters_that_use_the_base_model_declare_all_of_its_parameters():
-    """Every chapter must pass the same base-model parameters, or it trains (and caches) another base model."""
+    """Every chapter must pass the same base-model settings, or it trains (and caches) another base model: each
+    chapter that uses it declares every setting of `BaseTrainingSettings` and `DataSettings` (read from the typed
+    settings by `Chapter.start`), and a chapter that trains it itself passes each one on."""
+    from corelib.settings import BaseTrainingSettings, DataSettings
+
+    needed = set(BaseTrainingSettings.keys()) | set(DataSettings.keys())
     declared = {n: set(book.declared_parameters(book.source_notebook(n))) for n in book.chapters()}
-    base = {n: {p for p in d if p.startswith("base_")} for n, d in declared.items()}
-    users = [n for n in base if base[n]]
+    users = [n for n, d in declared.items() if d & set(BaseTrainingSettings.keys())]
     assert len(users) >= 2
-    assert all(base[n] == base[users[0]] for n in users), {n: sorted(base[n]) for n in users}
     for n in users:
+        assert needed <= declared[n], f"{n} lacks {sorted(needed - declared[n])}"
         source = "".join("".join(c["source"]) for c in json.loads(book.source_notebook(n).read_text())["cells"])
-        if "base_setup(globals())" in source or "benchmark_from_params(globals()" in source:
-            # passes every parameter (benchmark_from_params hands them to base_setup); it must read each base_ one
-            read = set(re.findall(r'params(?:\.get)?\[?\(?"(base_\w+)"', inspect.getsource(bench.base_setup)))
-            assert base[n] <= read, f"{n} declares {sorted(base[n] - read)}, which base_setup does not read"
-            continue
-        for p in base[n]:
-            assert f"={p}" in source.replace(" ", ""), f"{n} declares {p} but does not pass it on"
+        if "Chapter.start(globals())" not in source:
+            for p in set(BaseTrainingSettings.keys()):
+                assert f"={p}" in source.replace(" ", ""), f"{n} declares {p} but does not pass it on"
 
 
 def _tiny_book(tmp_path, cells):
@@ -267,14 +267,14 @@ def test_paper_smoke_is_the_paper_profile_with_only_sizes_epochs_and_iterations_
     allowed = ("size", "epochs", "steps", "restarts", "seeds", "images", "iterations", "repeats", "every", "dims",
                "horizons", "period", "batch", "fractions", "queries", "device", "precision")
     assert all(any(word in k for word in allowed) for k in changed - {"bench_small_methods"}), sorted(changed)
-    for same in ("model", "bench_methods", "coreset_fractions", "autoattack_version"):
+    for same in ("model_name", "bench_methods", "coreset_fractions", "autoattack_version"):
         assert tiny[same] == paper[same], same
     # the benchmark chapter: every method at the extreme fractions, random at the nine between (the only change of
     # which methods run where; bench_small_methods names it): together the paper's 11 fractions
     assert sorted(tiny["bench_fractions"] + tiny["bench_small_fractions"]) == sorted(paper["bench_fractions"])
     assert tiny["bench_fractions"] == [min(paper["bench_fractions"]), max(paper["bench_fractions"])]
     assert tiny["bench_small_methods"] == ["random"]
-    assert len(paper["bench_fractions"]) == 11 and tiny["bench_methods"] == "all" and tiny["model"] == "resnet18"
+    assert len(paper["bench_fractions"]) == 11 and tiny["bench_methods"] == "all" and tiny["model_name"] == "resnet18"
     assert tiny["autoattack_version"] == "standard" and tiny["acs_batch_wise"] > 0 and tiny["pgd_restarts"] > 1
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "a.yaml").write_text("inherits: b\nx: 1\n")

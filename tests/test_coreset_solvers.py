@@ -106,7 +106,7 @@ def test_greedy_loops_run_on_one_thread_and_restore_the_setting():
     import torch
 
     from corelib import coreset_solvers as cs
-    from corelib.baselines.gradient_matching import glister_greedy
+    from corelib.methods.gradient_matching import glister_greedy
     from corelib.utils import one_thread
 
     seen = []

@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from corelib import baselines, scores
+from corelib import methods, scores
 from corelib.attacks import FGSM, PGD, AutoAttack, sparse_fgsm_levels
 from corelib.evaluate import robust_accuracy
 from corelib.models import build_model
@@ -134,14 +134,14 @@ def test_training_on_the_device_learns_with_bf16_and_channels_last(device):
 
 def test_every_selection_method_runs_on_the_device_and_agrees_with_the_cpu(device):
     pool = synthetic_pool(n=200, num_classes=10, size=32, seed=4, noise=0.3)
-    proxy = baselines.train_proxy("small_cnn", pool, epochs=2, seed=0, batch_size=32, precision="fp32")
+    proxy = methods.train_proxy("small_cnn", pool, epochs=2, seed=0, batch_size=32, precision="fp32")
     on_device = replace(proxy, model=copy.deepcopy(proxy.model).to(device), pool=pool.to(device), memo={},
                         training={**proxy.training})
     overlaps = {}
-    for method in baselines.METHODS:
+    for method in methods.METHODS:
         params = {"repeats": 2} if method == "grand" else {}
-        a = baselines.select_coreset(method, proxy, 0.2, seed=0, **params)
-        b = baselines.select_coreset(method, on_device, 0.2, seed=0, **params)
+        a = methods.select_coreset(method, proxy, 0.2, seed=0, **params)
+        b = methods.select_coreset(method, on_device, 0.2, seed=0, **params)
         assert len(b.indices) == len(a.indices) == 40, method
         assert set(b.indices.tolist()) <= set(pool.indices.tolist()), method
         assert torch.bincount(pool.labels[pool.positions(b.indices)], minlength=10).tolist() == [4] * 10, method

@@ -8,23 +8,12 @@ from pathlib import Path
 import pytest
 
 import corelib
-from corelib import utils
+from corelib import layers, utils
 
 PACKAGE = Path(corelib.__file__).resolve().parent
 
-# bottom-up; within a layer, a module may import only the modules listed before it
-LAYERS = {
-    "infrastructure": ["utils", "cache", "profiles"],
-    "substrate": ["data", "sampling", "models", "attacks", "objectives", "evaluate", "train"],
-    "methods": ["select", "sensitivity", "scores", "hardness", "coreset_solvers", "adversarial_coreset", "convex_toy",
-                "baselines.registry", "baselines.proxy", "baselines.uncertainty", "baselines.geometry",
-                "baselines.boundary", "baselines.training_dynamics", "baselines.gradient_matching",
-                "baselines.hardness_scores", "baselines"],
-    "experiments": ["bench.grid", "bench.record", "bench.verdicts", "bench.training", "bench.base", "bench.scores", "bench.easycore",
-                    "bench.adversarial", "bench.benchmark", "bench.tables", "bench"],
-    "presentation": ["plots", "reference", "exercises", "book", "__main__", ""],  # "" is the package itself (corelib/__init__)
-}
-ORDER = [f"corelib.{m}".rstrip(".") for layer in LAYERS.values() for m in layer]
+# bottom-up; within a layer, a module may import only the modules listed before it (corelib/layers.py)
+ORDER = layers.modules()
 LIGHT_ENTRY_POINT = "light entry point"
 
 
@@ -64,7 +53,7 @@ def all_modules():
 
 def test_every_module_is_placed_in_a_layer():
     found = {module_name(p) for p in all_modules()}
-    assert found - set(ORDER) == set(), "place new modules in LAYERS (tests/test_layers.py) and in the README"
+    assert found - set(ORDER) == set(), "place new modules in corelib/layers.py (LAYERS)"
     assert set(ORDER) - found == set(), "LAYERS names modules that do not exist"
 
 
@@ -104,16 +93,16 @@ def test_no_import_cycle():
 def test_the_layer_checker_sees_a_planted_upward_import_and_cycle(tmp_path, monkeypatch):
     """The checks above would fail on a bad package: an upward import is found, and the cycle detector too."""
     fake = tmp_path / "corelib"
-    (fake / "bench").mkdir(parents=True)
+    (fake / "experiments").mkdir(parents=True)
     (fake / "__init__.py").write_text("")
-    (fake / "bench" / "__init__.py").write_text("")
-    (fake / "data.py").write_text("def f():\n    from .bench import grid\n")
-    (fake / "bench" / "grid.py").write_text("from ..data import f\n")
+    (fake / "experiments" / "__init__.py").write_text("")
+    (fake / "data.py").write_text("def f():\n    from .experiments import grid\n")
+    (fake / "experiments" / "grid.py").write_text("from ..data import f\n")
     monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
     found = list(corelib_imports(fake / "data.py"))
-    assert found == [(2, "corelib.bench.grid", True)]
-    assert ORDER.index("corelib.bench.grid") > ORDER.index("corelib.data")  # would be reported as upward
-    assert list(corelib_imports(fake / "bench" / "grid.py")) == [(1, "corelib.data", False)]
+    assert found == [(2, "corelib.experiments.grid", True)]
+    assert ORDER.index("corelib.experiments.grid") > ORDER.index("corelib.data")  # would be reported as upward
+    assert list(corelib_imports(fake / "experiments" / "grid.py")) == [(1, "corelib.data", False)]
 
 
 def test_code_hash_follows_the_import_closure(tmp_path):
@@ -123,17 +112,17 @@ def test_code_hash_follows_the_import_closure(tmp_path):
     copy = tmp_path / "corelib"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     closure = utils.import_closure("corelib.train", copy)
-    assert "corelib.models" in closure and "corelib.plots" not in closure and "corelib.hardness" not in closure
+    assert "corelib.models" in closure and "corelib.plots" not in closure and "corelib.easycore" not in closure
     before = utils.code_hash("corelib.train", copy)
     (copy / "plots.py").write_text((copy / "plots.py").read_text() + "\n# an unrelated edit\n")
-    (copy / "bench" / "verdicts.py").write_text((copy / "bench" / "verdicts.py").read_text() + "\n# unrelated\n")
+    (copy / "experiments" / "verdicts.py").write_text((copy / "experiments" / "verdicts.py").read_text() + "\n# unrelated\n")
     assert utils.code_hash("corelib.train", copy) == before
     (copy / "models.py").write_text((copy / "models.py").read_text() + "\n# train imports models\n")
     after = utils.code_hash("corelib.train", copy)
     assert after != before
-    (copy / "sampling.py").write_text((copy / "sampling.py").read_text() + "\n# two imports away from bench.scores\n")
-    assert "corelib.sampling" not in utils.module_imports("corelib.bench.scores", copy)
-    assert "corelib.sampling" in utils.import_closure("corelib.bench.scores", copy)
+    (copy / "sampling.py").write_text((copy / "sampling.py").read_text() + "\n# two imports away from experiments.top_bottom\n")
+    assert "corelib.sampling" not in utils.module_imports("corelib.experiments.top_bottom", copy)
+    assert "corelib.sampling" in utils.import_closure("corelib.experiments.top_bottom", copy)
     assert utils.code_hash("corelib.train", copy) == after
     # a subpackage's modules are part of the closure of what imports it
-    assert "corelib.baselines.geometry" in utils.import_closure("corelib.bench.benchmark", copy)
+    assert "corelib.methods.geometry" in utils.import_closure("corelib.experiments.benchmark", copy)

@@ -1,12 +1,12 @@
-"""Recorded results (`corelib.bench.record`): manifests written by the project's commands, verified on every test
+"""Recorded results (`corelib.experiments.record`): manifests written by the project's commands, verified on every test
 run, and read by the chapters with a stale flag."""
 import json
 
 import pandas as pd
 import pytest
 
-from corelib.bench import run_grid
-from corelib.bench.record import MANIFEST, RecordError, load_recorded, update_manifest, verify_results
+from corelib.experiments import GridOptions, run_grid
+from corelib.experiments.record import MANIFEST, RecordError, load_recorded, update_manifest, verify_results
 from corelib.profiles import ROOT
 from corelib.utils import code_hash
 
@@ -15,7 +15,7 @@ CELLS = [{"method": m, "fraction": 0.1, "seed": s} for m in ("a", "b") for s in 
 
 def _grid(path):
     return run_grid(CELLS, lambda c: {"acc": 0.5 + 0.1 * c["seed"]}, path, keys=("method", "fraction", "seed"),
-                    config={"v": 1}, log=lambda *_: None)
+                    config={"v": 1}, options=GridOptions(log=lambda *_: None))
 
 
 def _record(path, code="code-1"):
@@ -68,15 +68,15 @@ def test_load_recorded_says_recorded_and_stale(tmp_path):
 
 def test_the_cli_records_what_it_ran(tmp_path, monkeypatch):
     import corelib.__main__ as cli
-    from corelib import bench
+    from corelib import experiments
 
     out = tmp_path / "results" / "ci" / "bench.csv"
-    monkeypatch.setattr(bench, "benchmark_from_params", lambda params, *a, **k: _grid(out))
+    monkeypatch.setattr(experiments, "benchmark_grid", lambda params, *a, **k: _grid(out))
     argv = ["bench", "--profile", "ci", "--methods", "random", "--out", str(out), "--record"]
     assert cli.main(argv) == 0
     entry = json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]
     assert entry["command"] == "python -m corelib " + " ".join(argv) and entry["profile"] == "ci"
-    assert entry["code"] == code_hash(bench.run_benchmark) and entry["precision"] == "fp32"
+    assert entry["code"] == code_hash(experiments.run_benchmark) and entry["precision"] == "fp32"
     from corelib.profiles import load_profile
 
     ci = load_profile("ci")  # one method × the profile's fractions and seeds, as the CLI counted them
@@ -86,14 +86,13 @@ def test_the_cli_records_what_it_ran(tmp_path, monkeypatch):
 def test_a_grid_over_several_sittings_stops_on_time_resumes_and_is_labelled_partial(tmp_path, monkeypatch):
     """--hours: no new cell after the budget (the cell under way finishes); the same command resumes; the manifest
     counts the grid's cells, and the page says how many are recorded so far."""
-    import corelib.bench.grid as grid
+    import corelib.experiments.grid as grid
 
     clock = iter(range(0, 10 ** 6, 1000))  # every call of the clock: 1,000 s later
     monkeypatch.setattr(grid.time, "monotonic", lambda: next(clock))
     path = tmp_path / "bench.csv"
     messages = []
-    first = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1},
-                     log=messages.append, hours=0.5)  # 1,800 s: the clock passes it after two cells
+    first = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1}, options=GridOptions(log=messages.append, hours=0.5))  # 1,800 s: the clock passes it after two cells
     assert 0 < len(first) < len(CELLS)
     assert any("run the same command again to continue" in m for m in messages)
     entry = update_manifest(path, command="python -m corelib bench --hours 0.5", profile="cpu_full", code="c",
@@ -101,13 +100,12 @@ def test_a_grid_over_several_sittings_stops_on_time_resumes_and_is_labelled_part
     recorded = load_recorded(path, "c")
     assert recorded.partial and f"{len(first)} of the grid's 4 cells" in recorded.label()
     monkeypatch.setattr(grid.time, "monotonic", lambda: 0.0)
-    done = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1},
-                    log=lambda *_: None, hours=0.5)
+    done = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1}, options=GridOptions(log=lambda *_: None, hours=0.5))
     assert len(done) == len(CELLS) and entry["cells"] == 4
     update_manifest(path, command="x", profile="cpu_full", code="c", device="cpu", precision="fp32", cells=4)
     assert not load_recorded(path, "c").partial
     with pytest.raises(ValueError, match="hours=0 must be a positive number"):
-        run_grid(CELLS, lambda c: {}, tmp_path / "other.csv", keys=("method", "fraction", "seed"), hours=0)
+        run_grid(CELLS, lambda c: {}, tmp_path / "other.csv", keys=("method", "fraction", "seed"), options=GridOptions(hours=0))
 
 
 def test_the_commit_of_a_tree_copied_without_git_comes_from_the_environment(tmp_path, monkeypatch):
@@ -175,7 +173,7 @@ def test_without_per_module_hashes_git_names_the_changed_modules(tmp_path):
 
 
 def test_revalidation_adopts_the_new_code_hash_only_through_the_manifest_and_says_so(tmp_path):
-    from corelib.bench.record import revalidate_manifest
+    from corelib.experiments.record import revalidate_manifest
 
     path = tmp_path / "bench.csv"
     _grid(path)
@@ -198,7 +196,7 @@ def test_the_cli_revalidates_only_rows_it_reproduces_exactly(tmp_path, monkeypat
     recorded rows (timings and the grid configuration excepted): equal rows move the manifest to this code's hash;
     one differing value leaves the manifest as it was, prints the difference and exits 1."""
     import corelib.__main__ as cli
-    from corelib import bench
+    from corelib import experiments
 
     out = tmp_path / "results" / "cpu_full" / "bench.csv"
     _grid(out)
@@ -209,18 +207,18 @@ def test_the_cli_revalidates_only_rows_it_reproduces_exactly(tmp_path, monkeypat
     def rerun(params, methods, fractions, seeds, path, **kwargs):
         cells = [c for c in CELLS if c["method"] in methods and c["seed"] in seeds]
         return run_grid(cells, lambda c: {"acc": 0.5 + 0.1 * c["seed"] + shift["value"]}, path,
-                        keys=("method", "fraction", "seed"), config={"v": 2}, log=lambda *_: None)
+                        keys=("method", "fraction", "seed"), config={"v": 2}, options=GridOptions(log=lambda *_: None))
 
-    monkeypatch.setattr(bench, "benchmark_from_params", rerun)
+    monkeypatch.setattr(experiments, "benchmark_grid", rerun)
     argv = ["bench", "--profile", "ci", "--methods", "a", "--fractions", "0.1", "--seeds", "1", "--out", str(out),
             "--revalidate"]
-    monkeypatch.setattr(cli.baselines, "check_method", lambda m: None)
+    monkeypatch.setattr(cli.methods, "check_method", lambda m: None)
     shift["value"] = 0.01
     assert cli.main(argv) == 1 and (out.parent / MANIFEST).read_bytes() == manifest
     shift["value"] = 0.0
     assert cli.main(argv) == 0
     entry = json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]
-    assert entry["code"] == code_hash(bench.run_benchmark) and entry["revalidated"][0]["cells"] == ["a/0.1/1"]
+    assert entry["code"] == code_hash(experiments.run_benchmark) and entry["revalidated"][0]["cells"] == ["a/0.1/1"]
     assert cli.main(argv) == 0  # now current: nothing to do
     assert len(json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]["revalidated"]) == 1
     assert cli.main(["bench", "--profile", "ci", "--out", str(out), "--revalidate"]) == 2  # the cells must be named

@@ -185,7 +185,7 @@ def test_precision_resolution_and_description():
 
 def test_fit_cache_key_holds_hook_settings_and_the_code_of_the_hook_module(tmp_path, monkeypatch):
     from corelib import utils
-    from corelib.hardness import AIGN
+    from corelib.easycore import AIGN
 
     pool = synthetic_pool(n=16)
     cache = ArtifactCache(tmp_path)
@@ -198,7 +198,7 @@ def test_fit_cache_key_holds_hook_settings_and_the_code_of_the_hook_module(tmp_p
     assert len(cache.misses) == 3  # another setting of the hook
     real = utils.code_hash
     monkeypatch.setattr("corelib.cache.code_hash", lambda modules="corelib": real(modules) + (
-        "-edited" if "corelib.hardness" in utils.import_closure(modules) else ""))  # as if hardness.py were edited
+        "-edited" if "corelib.easycore" in utils.import_closure(modules) else ""))  # as if hardness.py were edited
     fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": RecordPerSample()})
     assert len(cache.misses) == 3  # the trainer does not import hardness: still a hit
     fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact")})

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from conftest import TinyNet, synthetic_pool
-from corelib import baselines as bl
+from corelib import methods as bl
 from corelib.attacks import FGSM, PGD, SparseFGSM, input_gradient, sparse_fgsm_levels
 from corelib.cache import ArtifactCache
-from corelib.hardness import boundary_distance
+from corelib.easycore import boundary_distance
 from corelib.select import Selection, select_by_score
 from corelib.train import NonFiniteError, RecordPerSample, TrainConfig, fit, train
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from conftest import TinyNet, synthetic_pool
 from corelib.data import Pool
-from corelib.hardness import AIGN, aign_series, boundary_distance, easycore, input_gradient_norms
+from corelib.easycore import AIGN, aign_series, boundary_distance, easycore, input_gradient_norms
 from corelib.train import RecordPerSample, TrainConfig, fit, train
 
 PLAIN = dict(augment=False, channels_last=False, momentum=0.0, nesterov=False, weight_decay=0.0, schedule="constant")
@@ -134,7 +134,7 @@ def test_in_training_aign_under_trades_is_the_clean_cross_entropy_gradient():
 
 
 def test_robustness_by_hardness_bins_correct_samples_by_aign_rank():
-    from corelib.bench import robustness_by_hardness
+    from corelib.experiments import robustness_by_hardness
     # ten correct samples with AIGN 1..10 and distances chosen so that the two easiest are robust at 8/255
     aign = np.arange(1.0, 11.0)
     distance = np.array([20, 16, 4, 4, 2, 2, 1, 1, 0.5, 0.5]) / 255
@@ -148,7 +148,7 @@ def test_robustness_by_hardness_bins_correct_samples_by_aign_rank():
 
 
 def test_robustness_by_hardness_survives_a_model_that_gets_few_or_none_right():
-    from corelib.bench import robustness_by_hardness
+    from corelib.experiments import robustness_by_hardness
     few = pd.DataFrame({"index": [0, 1, 2], "aign": [3.0, 1.0, 2.0], "distance": [0.0, 0.1, 0.05],
                         "clean_correct": [True, True, False]})
     out = robustness_by_hardness(few, eps=8 / 255)

@@ -1,43 +1,40 @@
 """What every chapter starts from: the profile's data (a class-balanced train pool and test set on the device)
 and the base model of chapter 1, trained once and cached, with EasyCore's AIGN recorded along the way.
 
-    setup = corelib.bench.base_setup(globals())   # in a chapter: its parameters
+    setup = corelib.experiments.base_setup(Settings.from_mapping(load_profile("ci")))
     setup.train_pool, setup.test_pool, setup.model, setup.run.history
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
-
 import torch
 
 from ..attacks import AutoAttack
 from ..cache import ArtifactCache
 from ..data import Pool
-from ..hardness import AIGN
+from ..easycore import AIGN
 from ..sampling import load_pools
+from ..settings import DataSettings, Settings
 from ..train import TrainConfig, TrainResult, fit
 from ..utils import resolve_device
 
 
-def profile_pools(params: Mapping) -> tuple[Pool, Pool]:
-    """The train pool and test set of a profile's (or a chapter's) parameters: train_size, test_size, pool_seed,
-    data_root and device ('auto' picks CUDA when available)."""
-    device = resolve_device(params.get("device", "auto"))
-    return load_pools(params["train_size"], params["test_size"], seed=params["pool_seed"],
-                      root=params.get("data_root"), device=device)
+def profile_pools(data: DataSettings) -> tuple[Pool, Pool]:
+    """The train pool and test set of the data settings: train_size, test_size, pool_seed, data_root and device
+    ('auto' picks CUDA when available)."""
+    return load_pools(data.train_size, data.test_size, seed=data.pool_seed, root=data.data_root,
+                      device=resolve_device(data.device))
 
 
-def autoattack_from_params(params: Mapping) -> AutoAttack | None:
-    """The profile's AutoAttack (`autoattack_version`: 'ci', 'standard' or 'none', which gives None;
+def autoattack_for(settings: Settings) -> AutoAttack | None:
+    """The settings' AutoAttack (`autoattack_version`: 'ci', 'standard' or 'none', which gives None;
     `autoattack_steps`, `autoattack_targets`, `autoattack_queries`; ε = eps_255/255, seeded by `seed`): the
     yardstick the EasyCore, ACS and benchmark tables report beside PGD."""
-    version = params.get("autoattack_version", "ci")
-    if version == "none":
+    ev = settings.evaluation
+    if ev.autoattack_version == "none":
         return None
-    return AutoAttack(eps=params["eps_255"] / 255, version=version, steps=int(params.get("autoattack_steps", 100)),
-                      targets=params.get("autoattack_targets"), queries=int(params.get("autoattack_queries", 5000)),
-                      seed=params["seed"])
+    return AutoAttack(eps=ev.eps, version=ev.autoattack_version, steps=ev.autoattack_steps,
+                      targets=ev.autoattack_targets, queries=ev.autoattack_queries, seed=settings.data.seed)
 
 
 def train_baseline(model_name: str, train_pool: Pool, test_pool: Pool, *, epochs: int, lr: float, batch_size: int,
@@ -77,14 +74,13 @@ class BaseSetup:
                 f"{self.test_acc:.3f} on {len(self.test_pool):,} (cached from the baseline chapter); device {self.device}")
 
 
-def base_setup(params: Mapping, cache=None, progress: bool = True) -> BaseSetup:
-    """The pools and the (cached) base model of a chapter's parameters (`globals()` in a chapter, or a profile):
-    train_size, test_size, pool_seed, data_root, device, model, seed, base_epochs, base_lr, base_batch_size,
-    base_warmup_epochs, weight_decay, base_aign_every and precision (default 'auto')."""
-    train_pool, test_pool = profile_pools(params)
-    run = train_baseline(params["model"], train_pool, test_pool, epochs=params["base_epochs"], lr=params["base_lr"],
-                         batch_size=params["base_batch_size"], warmup_epochs=params["base_warmup_epochs"],
-                         weight_decay=params["weight_decay"], seed=params["seed"],
-                         aign_every=params.get("base_aign_every"), cache=cache, progress=progress,
-                         precision=params.get("precision", "auto"))
+def base_setup(settings: Settings, cache=None, progress: bool = True) -> BaseSetup:
+    """The pools and the (cached) base model of the settings (`Settings.from_mapping` of a chapter's parameters or
+    a profile): the data settings and the base model's training (`settings.base`)."""
+    train_pool, test_pool = profile_pools(settings.data)
+    base = settings.base
+    run = train_baseline(settings.data.model_name, train_pool, test_pool, epochs=base.epochs, lr=base.lr,
+                         batch_size=base.batch_size, warmup_epochs=base.warmup_epochs,
+                         weight_decay=base.weight_decay, seed=settings.data.seed, aign_every=base.aign_every,
+                         cache=cache, progress=progress, precision=settings.data.precision)
     return BaseSetup(train_pool.device, train_pool, test_pool, run)

@@ -1,8 +1,9 @@
 import pandas as pd
 import pytest
 
-from conftest import synthetic_pool
-from corelib.bench import coreset_config, run_grid, score_coreset_grid, top_vs_bottom
+from conftest import synthetic_pool, toy_benchmark
+from corelib.experiments import (CoresetRuns, EvaluationSuite, GridOptions, coreset_config, run_grid,
+                                 score_coreset_grid, top_vs_bottom)
 from corelib.train import TrainConfig
 
 CELLS = [{"method": m, "keep": "top", "fraction": f, "seed": 0} for m in ("a", "b") for f in (0.1, 0.5)]
@@ -26,7 +27,7 @@ def test_an_interrupted_grid_resumes_without_recomputing(tmp_path):
         calls.append(cell)
         return {"acc": cell["fraction"] * 2}
 
-    table = run_grid(CELLS, healthy, path, log=lambda *_: None)
+    table = run_grid(CELLS, healthy, path, options=GridOptions(log=lambda *_: None))
     assert len(calls) == 4 and calls[2:] == CELLS[2:]  # only the missing cells ran
     assert table[["method", "fraction", "acc"]].values.tolist() == [["a", 0.1, 0.2], ["a", 0.5, 1.0],
                                                                     ["b", 0.1, 0.2], ["b", 0.5, 1.0]]
@@ -49,8 +50,8 @@ def test_score_grid_trains_every_cell_and_reports_a_verdict(tmp_path):
     pool, test = synthetic_pool(n=80, seed=0), synthetic_pool(n=40, seed=3)
     scores = {"demo": pd.Series(range(80), index=pool.indices.numpy(), dtype=float)}
     config = TrainConfig(batch_size=16, augment=False, lr=0.05)
-    results = score_coreset_grid(pool, test, scores, fractions=(0.25, 0.5), seeds=(0, 1), model_name="small_cnn",
-                                 config=config, epochs=4, min_steps=8, path=tmp_path / "r.csv")
+    runs = CoresetRuns(pool, "small_cnn", {"standard": config}, {"standard": 4}, 8, EvaluationSuite.of(test))
+    results = score_coreset_grid(runs, scores, fractions=(0.25, 0.5), seeds=(0, 1), path=tmp_path / "r.csv")
     assert len(results) == 2 * 2 * 2 + 2 * 2  # top/bottom × fractions × seeds, plus random
     ok = results[results["status"] == "ok"]  # tiny runs may collapse to one class: flagged, their accuracy NaN
     assert len(ok) >= 10 and ok["test_acc"].between(0, 1).all() and set(results["size"]) == {20, 40}
@@ -61,7 +62,7 @@ def test_score_grid_trains_every_cell_and_reports_a_verdict(tmp_path):
 
 
 def test_claim_sentence_reports_direction_and_spread():
-    from corelib.bench import top_bottom_claim
+    from corelib.experiments import top_bottom_claim
 
     verdict = pd.DataFrame({"fraction": [0.01, 0.3], "top": [0.1, 0.3], "bottom": [0.3, 0.6], "top_std": [0.01, 0.01],
                             "bottom_std": [0.01, 0.01], "winner": ["bottom", "bottom"], "clear": [True, True]})
@@ -81,43 +82,43 @@ def test_a_grid_resumes_only_its_own_configuration(tmp_path):
         calls.append(cell)
         return {"acc": 0.5}
 
-    run_grid(CELLS, run, path, config={"epochs": 8}, log=lambda *_: None)
-    run_grid(CELLS, run, path, config={"epochs": 8}, log=lambda *_: None)
+    run_grid(CELLS, run, path, config={"epochs": 8}, options=GridOptions(log=lambda *_: None))
+    run_grid(CELLS, run, path, config={"epochs": 8}, options=GridOptions(log=lambda *_: None))
     assert len(calls) == 4  # same configuration: nothing recomputed
     messages = []
-    table = run_grid(CELLS, run, path, config={"epochs": 9}, log=messages.append)
+    table = run_grid(CELLS, run, path, config={"epochs": 9}, options=GridOptions(log=messages.append))
     assert len(calls) == 8 and len(table) == 4  # another configuration: every cell recomputed
     assert "keeping 4 rows of other configurations" in messages[0]
     on_disk = pd.read_csv(path)
     assert len(on_disk) == 8 and on_disk["grid_config"].nunique() == 2  # the earlier rows are still in the file
-    run_grid(CELLS, run, path, config={"epochs": 8}, log=lambda *_: None)
+    run_grid(CELLS, run, path, config={"epochs": 8}, options=GridOptions(log=lambda *_: None))
     assert len(calls) == 8  # and the first configuration resumes from them
 
 
 def test_shards_split_the_grid_and_merge_into_one_table(tmp_path):
-    from corelib.bench import merge_shards, run_grid, shard_path
+    from corelib.experiments import merge_shards, run_grid, shard_path
 
     cells = [{"method": m, "fraction": f, "seed": s} for m in ("a", "b", "c") for f in (0.1, 0.5) for s in (0,)]
     keys = ("method", "fraction", "seed")
     seen = {0: [], 1: []}
     for rank in (0, 1):
         run_grid(cells, lambda c, r=rank: seen[r].append(c["method"] + str(c["fraction"])) or {"v": 1.0},
-                 tmp_path / "g.csv", keys=keys, rank=rank, world=2, log=lambda *_: None)
+                 tmp_path / "g.csv", keys=keys, options=GridOptions(rank=rank, world=2, log=lambda *_: None))
     assert len(seen[0]) == len(seen[1]) == 3 and not set(seen[0]) & set(seen[1])
     assert shard_path(tmp_path / "g.csv", 1, 2).name == "g.rank1-of-2.csv"
     merged = merge_shards(tmp_path / "g.csv", 2, keys=keys)
     assert len(merged) == 6 and not list(tmp_path.glob("g.rank*"))
     calls = []
-    again = run_grid(cells, lambda c: calls.append(c) or {"v": 2.0}, tmp_path / "g.csv", keys=keys, log=lambda *_: None)
+    again = run_grid(cells, lambda c: calls.append(c) or {"v": 2.0}, tmp_path / "g.csv", keys=keys, options=GridOptions(log=lambda *_: None))
     assert calls == [] and (again["v"] == 1.0).all()  # a merged grid is complete
     with pytest.raises(ValueError, match="rank 2 must lie in"):
-        run_grid(cells, lambda c: {}, tmp_path / "g.csv", keys=keys, rank=2, world=2)
+        run_grid(cells, lambda c: {}, tmp_path / "g.csv", keys=keys, options=GridOptions(rank=2, world=2))
 
 
 def test_benchmark_table_helpers_mean_std_and_best_three():
     import pandas as pd
 
-    from corelib.bench import best_three, fgsm_curves, table_mean_std
+    from corelib.experiments import best_three, fgsm_curves, table_mean_std
 
     rows = pd.DataFrame({"method": ["a", "a", "b", "b", "c", "c", "d", "d"], "fraction": 0.1, "seed": [0, 1] * 4,
                          "test_acc": [0.5, 0.7, 0.4, 0.4, 0.3, 0.3, 0.9, 0.1], "fgsm_0": 0.5, "fgsm_8": 0.1})
@@ -139,7 +140,7 @@ def test_paired_difference_interval_and_the_highlight_only_for_clear_gains():
     import pandas as pd
     from scipy import stats
 
-    from corelib.bench import best_three, paired_difference
+    from corelib.experiments import best_three, paired_difference
 
     acc = {"random": [0.30, 0.40, 0.50], "steady": [0.32, 0.42, 0.52], "lucky": [0.30, 0.40, 0.80],
            "worse": [0.20, 0.30, 0.40]}
@@ -192,7 +193,7 @@ def test_cli_runs_a_grid_in_two_torchrun_processes_and_merges(tmp_path):
 def test_claims_give_verdicts_from_the_numbers():
     import pandas as pd
 
-    from corelib.bench import claims
+    from corelib.experiments import claims
 
     rows = []
     for seed in (0, 1):
@@ -250,7 +251,7 @@ def _published_rows():
 def test_claim_checks_hold_on_the_papers_own_table1():
     """A fair check passes the paper's own Table 1 wherever the paper makes the claim (one value per cell, no
     seeds: every spread is 0). The table has no FGSM column, so the robustness claim is not tested on it."""
-    from corelib.bench import claims
+    from corelib.experiments import claims
 
     verdicts = claims(_published_rows())
     assert list(verdicts.columns) == ["claim", "rule", "evidence", "verdict"]
@@ -264,7 +265,7 @@ def test_claim_checks_hold_on_the_papers_own_table1():
 
 
 def test_claim_checks_fail_on_a_table_that_contradicts_them():
-    from corelib.bench import claims
+    from corelib.experiments import claims
 
     table = _published_rows()
     small = table.fraction <= 0.2
@@ -288,11 +289,11 @@ def test_claim_checks_fail_on_a_table_that_contradicts_them():
 
 
 def test_coreadv_rows_map_to_our_method_names_with_submodular_as_graph_cut():
-    from corelib import baselines, reference
+    from corelib import methods, reference
 
     table = reference.coreadv_table1().set_index("method")
     assert table.loc["Submodular", "corelib_method"] == "graph_cut"  # the report's text: GraphCut
-    assert set(table["corelib_method"].dropna()) <= set(baselines.METHODS)
+    assert set(table["corelib_method"].dropna()) <= set(methods.METHODS)
 
 
 def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeypatch):
@@ -301,10 +302,10 @@ def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeyp
     import torch
 
     from conftest import TinyNet
-    from corelib import baselines, models
-    from corelib.bench.benchmark import base_scorer
+    from corelib import methods, models
+    from corelib.experiments.benchmark import base_scorer
     from corelib.train import TrainConfig, fit
-    from corelib.hardness import AIGN
+    from corelib.easycore import AIGN
 
     monkeypatch.setattr(models, "build_model",
                         lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
@@ -313,17 +314,17 @@ def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeyp
     base = fit("tiny", big, TrainConfig(epochs=2, batch_size=10), model_seed=5, progress=False,
                recorders={"aign_in_training": AIGN("in_training")})
     pool = big.subset(big.indices[:40])
-    proxy = baselines.train_proxy("tiny", pool, epochs=1, seed=0, batch_size=10)
-    own = baselines.select_coreset("isef_top", proxy, 0.25)  # DeepCore's semantics: the proxy scores
+    proxy = methods.train_proxy("tiny", pool, epochs=1, seed=0, batch_size=10)
+    own = methods.select_coreset("isef_top", proxy, 0.25)  # DeepCore's semantics: the proxy scores
     proxy.memo.clear()
     proxy.scorer = base_scorer(base, pool)
-    sel = baselines.select_coreset("isef_top", proxy, 0.25)
-    expected = baselines.select_coreset("isef_top", proxy.scorer, 0.25)
+    sel = methods.select_coreset("isef_top", proxy, 0.25)
+    expected = methods.select_coreset("isef_top", proxy.scorer, 0.25)
     assert torch.equal(sel.indices, expected.indices) and torch.equal(sel.scores, expected.scores)
     assert not torch.equal(sel.scores, own.scores)
-    assert baselines.select_coreset("least_confidence", proxy, 0.25).config["forward"] == len(pool)  # still the proxy
-    easy = baselines.select_coreset("easycore", proxy, 0.25)
-    assert torch.equal(easy.indices, baselines.select_coreset("easycore", proxy.scorer, 0.25).indices)
+    assert methods.select_coreset("least_confidence", proxy, 0.25).config["forward"] == len(pool)  # still the proxy
+    easy = methods.select_coreset("easycore", proxy, 0.25)
+    assert torch.equal(easy.indices, methods.select_coreset("easycore", proxy.scorer, 0.25).indices)
     base.tables = {}
     with pytest.raises(ValueError, match="base_aign_every"):
         base_scorer(base, pool)
@@ -331,14 +332,13 @@ def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeyp
 
 _WORKER = """
 import os, sys, time
-from corelib.bench import run_grid
+from corelib.experiments import GridOptions, run_grid
 methods, out = sys.argv[1].split(","), sys.argv[2]
 cells = [{"method": m, "fraction": f, "seed": 0} for m in methods for f in (0.1, 0.5)]
 def run(cell):
     time.sleep(0.15)
     return {"pid": os.getpid()}
-run_grid(cells, run, out, keys=("method", "fraction", "seed"), config={"same": 1}, log=lambda *_: None,
-         poll_seconds=0.05)
+run_grid(cells, run, out, keys=("method", "fraction", "seed"), config={"same": 1}, options=GridOptions(log=lambda *_: None, poll_seconds=0.05))
 """
 
 
@@ -371,7 +371,7 @@ def test_two_identical_concurrent_grids_compute_each_cell_once(tmp_path):
 
 
 def test_a_foreign_csv_is_refused_and_left_untouched(tmp_path):
-    from corelib.bench.grid import ResultsFileError
+    from corelib.experiments.grid import ResultsFileError
 
     path = tmp_path / "mine.csv"
     path.write_text("name,value\nalpha,1\n")
@@ -388,8 +388,8 @@ def test_nan_results_and_columns_of_other_configurations_round_trip(tmp_path):
     """A row's own NaN stays NaN and is not mistaken for 'no such column'; a column only another configuration
     has does not appear in this configuration's table."""
     path = tmp_path / "g.csv"
-    run_grid(CELLS[:2], lambda c: {"old_only": 1.0}, path, config={"v": 1}, log=lambda *_: None)
-    table = run_grid(CELLS, lambda c: {"gamma": float("nan"), "acc": 0.5}, path, config={"v": 2}, log=lambda *_: None)
+    run_grid(CELLS[:2], lambda c: {"old_only": 1.0}, path, config={"v": 1}, options=GridOptions(log=lambda *_: None))
+    table = run_grid(CELLS, lambda c: {"gamma": float("nan"), "acc": 0.5}, path, config={"v": 2}, options=GridOptions(log=lambda *_: None))
     assert "old_only" not in table and table["gamma"].isna().all() and len(table) == 4
 
 
@@ -398,19 +398,19 @@ def test_pgd_accuracy_of_a_benchmark_grid_does_not_depend_on_how_it_ran(tmp_path
     PGD random start comes from (attack seed, cell seed), not from one generator shared by the process."""
     from conftest import synthetic_pool
     from corelib.attacks import PGD
-    from corelib.bench import merge_shards, run_benchmark
+    from corelib.experiments import merge_shards, run_benchmark
 
     pool, test = synthetic_pool(n=80, seed=0), synthetic_pool(n=40, seed=3)
     pgd = PGD(eps=16 / 255, alpha=4 / 255, steps=1, seed=0)  # one step: the random start decides a lot
-    args = dict(methods=["random"], fractions=[0.25, 0.5], seeds=[0, 1], pool=pool, test_pool=test,
-                robust_pool=test, model_name="small_cnn", config=TrainConfig(batch_size=16, augment=False), epochs=1,
-                min_steps=2, selection_epochs=1, fgsm_eps=[8 / 255], pgd=pgd, log=lambda *_: None)
+    bench = toy_benchmark(pool, test, TrainConfig(batch_size=16, augment=False), pgd, epochs=1, min_steps=2)
+    args = dict(bench=bench, names=["random"], fractions=[0.25, 0.5], seeds=[0, 1])
+    quiet = lambda *_: None  # noqa: E731
     columns = ["method", "fraction", "seed", "test_acc", "fgsm_8", "pgd_acc"]
-    whole = run_benchmark(path=tmp_path / "whole.csv", rank=0, world=1, **args)[columns]
+    whole = run_benchmark(path=tmp_path / "whole.csv", options=GridOptions(quiet, 0, 1), **args)[columns]
     calls = []
-    import corelib.baselines as baselines
+    import corelib.methods as methods
 
-    original = baselines.select_coreset
+    original = methods.select_coreset
 
     def interrupted(*a, **k):
         if len(calls) == 2:
@@ -418,15 +418,15 @@ def test_pgd_accuracy_of_a_benchmark_grid_does_not_depend_on_how_it_ran(tmp_path
         calls.append(1)
         return original(*a, **k)
 
-    baselines.select_coreset = interrupted
+    methods.select_coreset = interrupted
     try:
         with pytest.raises(KeyboardInterrupt):
-            run_benchmark(path=tmp_path / "resumed.csv", rank=0, world=1, **args)
+            run_benchmark(path=tmp_path / "resumed.csv", options=GridOptions(quiet, 0, 1), **args)
     finally:
-        baselines.select_coreset = original
-    resumed = run_benchmark(path=tmp_path / "resumed.csv", rank=0, world=1, **args)[columns]
+        methods.select_coreset = original
+    resumed = run_benchmark(path=tmp_path / "resumed.csv", options=GridOptions(quiet, 0, 1), **args)[columns]
     for rank in (1, 0):  # the second shard first: the order in which cells run must not matter
-        run_benchmark(path=tmp_path / "sharded.csv", rank=rank, world=2, **args)
+        run_benchmark(path=tmp_path / "sharded.csv", options=GridOptions(quiet, rank, 2), **args)
     sharded = merge_shards(tmp_path / "sharded.csv", 2, keys=("method", "fraction", "seed"))
     sharded = sharded.set_index(["method", "fraction", "seed"]).loc[whole.set_index(["method", "fraction", "seed"]).index]
     pd.testing.assert_frame_equal(resumed, whole)
@@ -452,10 +452,10 @@ def test_pgd_accuracy_of_a_benchmark_grid_does_not_depend_on_how_it_ran(tmp_path
 def test_bad_bench_arguments_stop_with_one_line_before_any_work(tmp_path, capsys, monkeypatch, argv, message):
     """Each usage error: exit status 2, one line `error: …` naming the value, and nothing computed."""
     import corelib.__main__ as cli
-    from corelib import bench
+    from corelib import experiments
 
     ran = []
-    monkeypatch.setattr(bench, "benchmark_from_params", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(experiments, "benchmark_grid", lambda *a, **k: ran.append(1))
     (tmp_path / "foreign.csv").write_text("a,b\n1,2\n")
     argv = [{"FOLDER": str(tmp_path), "FOREIGN": str(tmp_path / "foreign.csv")}.get(a, a) for a in argv]
     if "--out" not in argv:
@@ -484,13 +484,13 @@ def test_a_diverged_cell_is_recorded_and_left_out_of_means(tmp_path):
             raise NonFiniteError("training diverged: the loss is nan at epoch 2 of 4, step 5 of 6")
         return {"acc": cell["fraction"]}
 
-    table = run_grid(CELLS, run, tmp_path / "g.csv", log=messages.append)
+    table = run_grid(CELLS, run, tmp_path / "g.csv", options=GridOptions(log=messages.append))
     assert table["status"].tolist() == ["ok", "ok", "ok", "diverged"]
     assert table["acc"].isna().tolist() == [False, False, False, True]
     assert table.loc[3, "note"].startswith("training diverged") and "1 of 4 runs diverged" in messages[-1]
     assert table.groupby("method")["acc"].mean().to_dict() == {"a": 0.3, "b": 0.1}
     calls = []
-    run_grid(CELLS, lambda c: calls.append(c) or {"acc": 1.0}, tmp_path / "g.csv", log=lambda *_: None)
+    run_grid(CELLS, lambda c: calls.append(c) or {"acc": 1.0}, tmp_path / "g.csv", options=GridOptions(log=lambda *_: None))
     assert calls == []  # a diverged cell is a finished cell: a rerun does not retry it
 
 
@@ -501,9 +501,9 @@ def test_a_collapsed_run_is_flagged_and_left_out_of_means(tmp_path, trained_tiny
 
     import torch
 
-    from corelib.bench import summarize_training
+    from corelib.experiments import summarize_training
     from corelib.evaluate import accuracy_and_top_share
-    from corelib.bench.grid import flag_collapsed
+    from corelib.experiments.grid import flag_collapsed
 
     model, pool = trained_tiny
     collapsed = copy.deepcopy(model)
@@ -519,14 +519,14 @@ def test_a_collapsed_run_is_flagged_and_left_out_of_means(tmp_path, trained_tiny
     def run(cell):
         net = collapsed if (cell["method"], cell["seed"]) == ("craig", 1) else model
         clean, top = accuracy_and_top_share(net, pool)
-        return {"clean_acc": clean, "robust_acc": clean / 2, "top_class_share": top, "train_seconds": 10.0,
+        return {"test_acc": clean, "pgd_acc": clean / 2, "top_class_share": top, "train_seconds": 10.0,
                 "select_seconds": 0.0}
 
     messages = []
-    table = run_grid(cells, run, tmp_path / "acs.csv", keys=("method", "fraction", "seed"), log=messages.append)
+    table = run_grid(cells, run, tmp_path / "acs.csv", keys=("method", "fraction", "seed"), options=GridOptions(log=messages.append))
     assert table["status"].tolist() == ["ok", "ok", "ok", "collapsed"]
-    assert table.loc[3, ["clean_acc", "robust_acc"]].isna().all() and table.loc[3, "top_class_share"] == 1.0
-    assert "clean_acc 25.0 %" in table.loc[3, "note"] and "100 % of the test set" in table.loc[3, "note"]
+    assert table.loc[3, ["test_acc", "pgd_acc"]].isna().all() and table.loc[3, "top_class_share"] == 1.0
+    assert "test_acc 25.0 %" in table.loc[3, "note"] and "100 % of the test set" in table.loc[3, "note"]
     assert any("1 of 4 runs collapsed" in m and "seed=1" in m for m in messages)
     summary = summarize_training(table).set_index("method")
     assert summary.loc["craig", "clean_mean"] == pytest.approx(100 * healthy_acc)  # the healthy seed only
@@ -542,18 +542,19 @@ def test_the_adversarial_track_trains_adversarially_runs_algorithm_1_and_reports
 
     from conftest import synthetic_pool
     from corelib.attacks import PGD, AutoAttack
-    from corelib.bench import run_benchmark
+    from corelib.experiments import run_benchmark
 
     pool, test = synthetic_pool(n=80, seed=0), synthetic_pool(n=40, seed=3)
     standard = TrainConfig(batch_size=16, augment=False, lr=0.05)
     adversarial = replace(standard, objective="fgsm_rs", objective_params={"eps": 8 / 255})
-    args = dict(fractions=[0.5], seeds=[0], pool=pool, test_pool=test, robust_pool=test, model_name="small_cnn",
-                epochs=4, min_steps=8, selection_epochs=1, fgsm_eps=[8 / 255],
-                pgd=PGD(eps=8 / 255, alpha=2 / 255, steps=3, seed=0), log=lambda *_: None)
-    adv = run_benchmark(["random", "acs_craig"], config=adversarial, path=tmp_path / "adv.csv", track="adversarial",
-                        autoattack=AutoAttack(eps=8 / 255, version="ci", steps=3, targets=2), acs={"period": 1},
+    pgd = PGD(eps=8 / 255, alpha=2 / 255, steps=3, seed=0)
+    args = dict(fractions=[0.5], seeds=[0], options=GridOptions(log=lambda *_: None, rank=0, world=1))
+    adv_bench = toy_benchmark(pool, test, adversarial, pgd, autoattack=AutoAttack(eps=8 / 255, version="ci", steps=3,
+                                                                                  targets=2),
+                              track="adversarial", acs={"warm_start": 0.5, "period": 1, "batch_wise": None})
+    adv = run_benchmark(adv_bench, ["random", "acs_craig"], path=tmp_path / "adv.csv", **args).set_index("method")
+    std = run_benchmark(toy_benchmark(pool, test, standard, pgd), ["random"], path=tmp_path / "std.csv",
                         **args).set_index("method")
-    std = run_benchmark(["random"], config=standard, path=tmp_path / "std.csv", **args).set_index("method")
     assert (adv["track"] == "adversarial").all() and (adv["objective"] == "fgsm_rs").all()
     assert std.loc["random", "track"] == "standard" and pd.isna(std.loc["random", "autoattack_acc"])
     assert (adv["autoattack_acc"] <= adv["pgd_acc"] + 1e-9).all() and adv["autoattack_acc"].notna().all()
@@ -561,13 +562,13 @@ def test_the_adversarial_track_trains_adversarially_runs_algorithm_1_and_reports
     assert adv.loc["acs_craig", "scored_by"] == "training" and adv.loc["acs_craig", "select_seconds"] > 0
     assert adv.loc["acs_craig", "size"] == 40 and adv.loc["acs_craig", "weighted"]
     with pytest.raises(ValueError, match="run it with track='adversarial'"):
-        run_benchmark(["acs_craig"], config=standard, path=tmp_path / "x.csv", **args)
+        run_benchmark(toy_benchmark(pool, test, standard, pgd), ["acs_craig"], path=tmp_path / "x.csv", **args)
     with pytest.raises(ValueError, match="the standard track trains with the standard objective"):
-        run_benchmark(["random"], config=adversarial, path=tmp_path / "x.csv", **args)
+        run_benchmark(toy_benchmark(pool, test, adversarial, pgd), ["random"], path=tmp_path / "x.csv", **args)
 
 
 def test_a_collapsed_cell_is_retried_once_from_another_seed_when_asked(tmp_path):
-    from corelib.bench.grid import RETRY_SEED_OFFSET
+    from corelib.experiments.grid import RETRY_SEED_OFFSET
 
     seen = []
 
@@ -577,18 +578,17 @@ def test_a_collapsed_cell_is_retried_once_from_another_seed_when_asked(tmp_path)
         return {"acc": 0.1 if collapsed else 0.6, "top_class_share": 1.0 if collapsed else 0.3}
 
     cells = [{"method": m, "fraction": 0.1, "seed": 0} for m in ("a", "b")]
-    plain = run_grid(cells, run, tmp_path / "plain.csv", keys=("method", "fraction", "seed"), log=lambda *_: None)
+    plain = run_grid(cells, run, tmp_path / "plain.csv", keys=("method", "fraction", "seed"), options=GridOptions(log=lambda *_: None))
     assert plain["status"].tolist() == ["ok", "collapsed"] and seen == [0, 0]
     seen.clear()
-    retried = run_grid(cells, run, tmp_path / "retried.csv", keys=("method", "fraction", "seed"), retry=True,
-                       log=lambda *_: None)
+    retried = run_grid(cells, run, tmp_path / "retried.csv", keys=("method", "fraction", "seed"), options=GridOptions(retry=True, log=lambda *_: None))
     assert seen == [0, 0, RETRY_SEED_OFFSET] and retried["status"].tolist() == ["ok", "ok"]
     assert retried.loc[1, "acc"] == 0.6 and retried.loc[1, "retried_seed"] == RETRY_SEED_OFFSET
     assert retried.loc[1, "note"].startswith(f"retried with seed {RETRY_SEED_OFFSET} after: collapsed")
 
 
 def test_chapter_and_grid_top_vs_bottom_agree_contradict_or_differ_within_noise():
-    from corelib.bench import chapter_agreement, describe_agreement
+    from corelib.experiments import chapter_agreement, describe_agreement
 
     def rows(method_of, fraction, top, bottom):
         return [{"method": method_of(keep), "keep": keep, "fraction": fraction, "seed": s, "test_acc": v[s]}
@@ -617,7 +617,7 @@ def test_chapter_and_grid_top_vs_bottom_agree_contradict_or_differ_within_noise(
 
 
 def test_two_seeds_with_the_same_difference_are_not_a_clear_gap_but_three_are():
-    from corelib.bench import describe_gap, paired_gap
+    from corelib.experiments import describe_gap, paired_gap
 
     two = paired_gap(pd.Series([0.12, 0.30]), pd.Series([0.10, 0.28]))  # +2 points in both seeds (one-image steps)
     assert two["diff"] == pytest.approx(0.02) and two["degenerate"] and not two["clear"]
@@ -632,7 +632,7 @@ def test_the_scale_note_states_the_median_half_width_and_says_when_there_is_no_i
     import numpy as np
     from scipy import stats
 
-    from corelib.bench import scale_note
+    from corelib.experiments import scale_note
 
     note = scale_note([0.01, -0.05, np.nan], [0.05, 0.03, np.nan], seeds=3)
     assert "3 seeds (t-factor 4.3)" in note and "± 3.0 points" in note  # half-widths 2 and 4 points: median 3
@@ -647,7 +647,7 @@ def test_ranking_marks_only_clear_differences_and_leaves_collapsed_runs_out():
     import numpy as np
     from scipy import stats
 
-    from corelib.bench import ranking, ranking_table
+    from corelib.experiments import ranking, ranking_table
 
     rows = []
     for seed, base in enumerate([0.30, 0.32, 0.34]):

@@ -36,6 +36,7 @@ import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -52,6 +53,21 @@ META = ("cell_seconds", "grid_config")
 
 class ResultsFileError(ValueError):
     """A results path that is not a results table this code can safely add rows to."""
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    """How a grid runs, as opposed to what it computes: `log` (one line per message), the shard (`rank` of
+    `world` processes; None: torchrun's RANK / WORLD_SIZE where a caller reads them, else 0 of 1), `poll_seconds`
+    between looks at cells another process holds, `retry` (a diverged or collapsed cell is run once more from
+    another seed) and `hours` (start no new cell after this many hours)."""
+
+    log: Callable[[str], None] = print
+    rank: int | None = None
+    world: int | None = None
+    poll_seconds: float = 1.0
+    retry: bool = False
+    hours: float | None = None
 
 
 def _key(cell: dict, keys: Sequence[str]) -> tuple:
@@ -224,9 +240,8 @@ def _release(path: Path, grid_config: str, key_list: list[tuple]) -> None:
 # ---------------------------------------------------------------- the grid
 
 def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str | Path,
-             keys: Sequence[str] = CELL_KEYS, config: dict | None = None, log=print, rank: int = 0,
-             world: int = 1, poll_seconds: float = 1.0, retry: bool = False,
-             hours: float | None = None) -> pd.DataFrame:
+             keys: Sequence[str] = CELL_KEYS, config: dict | None = None, accuracies: Sequence[str] | None = None,
+             options: GridOptions | None = None) -> pd.DataFrame:
     """Run every cell whose key has no row yet in the CSV at `path` under this configuration, adding its row
     (cell fields + the dict `run_cell` returns + cell_seconds + grid_config) to the file after each cell (see
     the module docstring for what that guarantees). Returns the rows of `cells`, in their order.
@@ -239,7 +254,15 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     cell's key, the retry's numbers and status, `retried_seed`, and a note saying what happened first.
 
     `hours`: start no new cell once this many hours have passed (a cell under way is finished, never cut), so a
-    grid too long for one sitting is recorded over several runs of the same command, each resuming the last."""
+    grid too long for one sitting is recorded over several runs of the same command, each resuming the last.
+
+    `accuracies`: the columns of a row that are accuracies (an `EvaluationSuite`'s `accuracy_columns`), which a
+    collapsed row moves into its note; None: the columns whose names end in '_acc' or start with 'fgsm_'.
+    `options` (`GridOptions`): log, rank / world (default 0 of 1), poll_seconds, retry, hours."""
+    options = options or GridOptions()
+    log, poll_seconds, retry, hours = options.log, options.poll_seconds, options.retry, options.hours
+    rank = 0 if options.rank is None else options.rank
+    world = 1 if options.world is None else options.world
     if hours is not None and (isinstance(hours, bool) or not isinstance(hours, (int, float)) or not hours > 0):
         raise ValueError(f"hours={hours!r} must be a positive number of hours (or None: run every cell)")
     start = time.monotonic()
@@ -286,7 +309,7 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
             if state == "done":
                 continue
             held.append(key)
-            _compute(cell, run_cell, out, keys, grid_config, retry)
+            _compute(cell, run_cell, out, keys, grid_config, retry, accuracies)
         while waiting:  # cells another live process claimed: wait for their rows, or take over a dead claim
             still = []
             for cell in waiting:
@@ -295,7 +318,7 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
                 if state == "mine":
                     log(f"{out.name}: the process that claimed {dict(zip(keys, key))} has stopped; computing it")
                     held.append(key)
-                    _compute(cell, run_cell, out, keys, grid_config, retry)
+                    _compute(cell, run_cell, out, keys, grid_config, retry, accuracies)
                 elif state == "busy":
                     still.append(cell)
             waiting = still
@@ -321,34 +344,43 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     return table
 
 
-def flag_collapsed(result: dict, threshold: float = COLLAPSED_SHARE) -> dict:
-    """A finished cell's row with `status` 'collapsed' when its `top_class_share` is ≥ `threshold`: the
-    accuracy columns (names containing 'acc' or starting with 'fgsm_': the
-    FGSM sweep) move into `note` and become NaN. Rows without the share pass."""
+def is_accuracy(column: str, accuracies: Sequence[str] | None = None) -> bool:
+    """Whether `column` is one of the declared `accuracies`; without a declaration, whether its name ends in
+    '_acc' or starts with 'fgsm_' (the FGSM sweep)."""
+    if accuracies is not None:
+        return column in accuracies
+    return column.endswith("_acc") or column == "acc" or column.startswith("fgsm_")
+
+
+def flag_collapsed(result: dict, threshold: float = COLLAPSED_SHARE, accuracies: Sequence[str] | None = None) -> dict:
+    """A finished cell's row with `status` 'collapsed' when its `top_class_share` is ≥ `threshold`: its accuracy
+    columns (`accuracies`, declared by the grid's evaluation suite; see `is_accuracy`) move into `note` and
+    become NaN. Rows without the share pass."""
     share = result.get("top_class_share")
     if share is None or not share >= threshold:
         return result
-    accs = {k: v for k, v in result.items() if ("acc" in k or k.startswith("fgsm_")) and isinstance(v, (int, float))
+    accs = {k: v for k, v in result.items() if is_accuracy(k, accuracies) and isinstance(v, (int, float))
             and not isinstance(v, bool)}
     shown = ", ".join(f"{k} {100 * v:.1f} %" for k, v in accs.items())
     note = f"collapsed: predicts one class for {100 * share:.0f} % of the test set ({shown}); left out of means"
     return {**result, **{k: float("nan") for k in accs}, "status": "collapsed", "note": note}
 
 
-def _attempt(cell: dict, run_cell: Callable) -> dict:
+def _attempt(cell: dict, run_cell: Callable, accuracies: Sequence[str] | None = None) -> dict:
     try:
-        return flag_collapsed({"status": "ok", **run_cell(cell)})
+        return flag_collapsed({"status": "ok", **run_cell(cell)}, accuracies=accuracies)
     except NonFiniteError as err:  # a diverged training run: a row that says so, not a lost grid
         return {"status": "diverged", "note": str(err).splitlines()[0][:300]}
 
 
-def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str, retry: bool = False) -> None:
+def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str, retry: bool = False,
+             accuracies: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
-    result = _attempt(cell, run_cell)
+    result = _attempt(cell, run_cell, accuracies)
     if retry and result["status"] != "ok" and "seed" in cell:
         # once, from a seed no cell of the grid uses; the row keeps its key and says what happened
         seed = cell["seed"] + RETRY_SEED_OFFSET
-        again = _attempt({**cell, "seed": seed}, run_cell)
+        again = _attempt({**cell, "seed": seed}, run_cell, accuracies)
         note = f"retried with seed {seed} after: {result.get('note', result['status'])}"
         result = {**again, "retried_seed": seed,
                   "note": note + (f"; the retry: {again['note']}" if again.get("note") else "")}

@@ -271,7 +271,7 @@ def describe_agreement(table: pd.DataFrame, names: dict, chapters: dict) -> str:
     return " ".join(out)
 
 
-def easycore_verdict(results: pd.DataFrame, value: str = "robust_acc") -> pd.DataFrame:
+def easycore_verdict(results: pd.DataFrame, value: str = "pgd_acc") -> pd.DataFrame:
     """Per objective and fraction: EasyCore's mean `value`, the best other method's (by mean), the gain in points
     and its 95 % interval, paired by seed (`gain_low`, `gain_high`), and whether it is clear (`paired_gap`)."""
     rows = []
@@ -286,9 +286,9 @@ def easycore_verdict(results: pd.DataFrame, value: str = "robust_acc") -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def versus_random(results: pd.DataFrame, value: str = "robust_acc") -> str:
+def versus_random(results: pd.DataFrame, value: str = "pgd_acc") -> str:
     """A sentence comparing CRAIG and GradMatch with the random subset at every fraction of a
-    `coreset_training_grid` table (per-seed rows; `value` e.g. 'robust_acc' or 'clean_acc'), each gap paired by
+    `coreset_training_grid` table (per-seed rows; `value` e.g. 'pgd_acc' or 'test_acc'), each gap paired by
     seed with its 95 % interval and verdict (`paired_gap`, `describe_gap`)."""
     parts = []
     for fraction, rows in results[results.method != "full"].groupby("fraction", sort=False):

@@ -2,48 +2,66 @@
 GradMatch and random coresets, its summary and the speed-up the cost model predicts."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pandas as pd
 
 from ..adversarial_coreset import renewal_count, speedup_model, train_adversarial_coreset
 from ..data import Pool
-from ..evaluate import accuracy_and_top_share, robust_accuracy
 from ..train import TrainConfig
 from ..utils import code_hash
-from .grid import cell_attack, run_grid
+from .grid import run_grid
+from .suite import EvaluationSuite
 
 
-def coreset_training_grid(pool: Pool, test_pool: Pool, robust_pool: Pool, attack, model_name: str, config: TrainConfig,
-                          methods, fractions, seeds, warm_start: float, period: int, path, batch_wise=None,
-                          cache=None, autoattack=None, **hook_params) -> pd.DataFrame:
-    """Full adversarial training and Algorithm 1 with each method × fraction × seed: one row per run with clean
-    test accuracy, robust accuracy under `attack` on `robust_pool`, training seconds (selection included),
-    selection seconds, renewals, mean Γ (coreset and random reference), the samples SGD trained on (`train_samples`,
-    summed over epochs) and the pool size; with `autoattack` (an `attacks.AutoAttack`) also `autoattack_acc` on
-    `robust_pool` (NaN without). Resumable (`grid.run_grid`)."""
-    cells = [{"method": "full", "fraction": 1.0, "seed": s} for s in seeds if "full" in methods]
-    cells += [{"method": m, "fraction": f, "seed": s} for m in methods if m != "full" for f in fractions for s in seeds]
-    shared = {"model": model_name, "pool": pool.fingerprint(), "test": test_pool.fingerprint(),
-              "robust": robust_pool.fingerprint(), "attack": attack.config(), "config": config.to_dict(),
-              "warm_start": warm_start, "period": period, "batch_wise": batch_wise, "hook": hook_params,
-              "code": code_hash(coreset_training_grid)}
-    if autoattack is not None:  # only then: the configuration of a grid without AutoAttack keeps its hash
-        shared["autoattack"] = autoattack.config()
+@dataclass(frozen=True)
+class AdversarialCoresetGrid:
+    """Full adversarial training and Algorithm 1 with each method × fraction × seed: the pool, the model and its
+    training configuration (`config.objective`: pgd, trades or fgsm_rs; `config.epochs`), the evaluation suite, and
+    Algorithm 1's schedule (`warm_start` κ, renewal `period`, `batch_wise`, other hook parameters in `hook`)."""
 
+    pool: Pool
+    model_name: str
+    config: TrainConfig
+    suite: EvaluationSuite
+    methods: tuple
+    fractions: tuple
+    seeds: tuple
+    warm_start: float
+    period: int
+    batch_wise: int | None = None
+    hook: dict = field(default_factory=dict)
+
+    def cells(self) -> list[dict]:
+        """'full' once per seed (fraction 1), every other method at every fraction and seed."""
+        cells = [{"method": "full", "fraction": 1.0, "seed": s} for s in self.seeds if "full" in self.methods]
+        return cells + [{"method": m, "fraction": f, "seed": s} for m in self.methods if m != "full"
+                        for f in self.fractions for s in self.seeds]
+
+    def config_for_hash(self) -> dict:
+        return {"model": self.model_name, "pool": self.pool.fingerprint(), "suite": self.suite.config(),
+                "config": self.config.to_dict(), "warm_start": self.warm_start, "period": self.period,
+                "batch_wise": self.batch_wise, "hook": self.hook, "code": code_hash(coreset_training_grid)}
+
+
+def coreset_training_grid(grid: AdversarialCoresetGrid, path, cache=None) -> pd.DataFrame:
+    """One row per run of `grid`: the suite's columns (`test_acc`, `pgd_acc`, `autoattack_acc`, …), training
+    seconds (selection included), selection seconds, renewals, mean Γ (coreset and random reference), the samples
+    SGD trained on (`train_samples`, summed over epochs) and the pool size. Resumable (`grid.run_grid`)."""
     def run(cell):
-        result = train_adversarial_coreset(model_name, pool, config, cell["method"], cell["fraction"], warm_start,
-                                           period, batch_wise, cell["seed"], cache, **hook_params)
+        result = train_adversarial_coreset(grid.model_name, grid.pool, grid.config, cell["method"], cell["fraction"],
+                                           grid.warm_start, grid.period, grid.batch_wise, cell["seed"], cache,
+                                           **grid.hook)
         renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
-        clean, share = accuracy_and_top_share(result.model, test_pool)
-        return {"objective": config.objective, "epochs": config.epochs, "clean_acc": clean, "top_class_share": share,
-                "robust_acc": robust_accuracy(result.model, robust_pool, cell_attack(attack, cell)),
+        return {"objective": grid.config.objective, "epochs": grid.config.epochs,
+                **grid.suite.run(result.model, cell),
                 "train_seconds": round(result.seconds, 2), "select_seconds": round(float(renewals["seconds"].sum()), 2),
                 "renewals": len(renewals), "train_samples": int(result.history["samples"].sum()),
-                "pool_size": len(pool), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
-                "gamma_random": float(renewals["gamma_random"].mean()) if len(renewals) else 0.0,
-                "autoattack_acc": float("nan") if autoattack is None else
-                robust_accuracy(result.model, robust_pool, cell_attack(autoattack, cell))}
+                "pool_size": len(grid.pool), "gamma": float(renewals["gamma"].mean()) if len(renewals) else 0.0,
+                "gamma_random": float(renewals["gamma_random"].mean()) if len(renewals) else 0.0}
 
-    return run_grid(cells, run, path, keys=("method", "fraction", "seed"), config=shared)
+    return run_grid(grid.cells(), run, path, keys=("method", "fraction", "seed"), config=grid.config_for_hash(),
+                    accuracies=grid.suite.accuracy_columns)
 
 
 def work_passes(results: pd.DataFrame) -> pd.Series:
@@ -66,8 +84,8 @@ def summarize_training(results: pd.DataFrame) -> pd.DataFrame:
     g = results.groupby(["method", "fraction"], sort=False)
     aa = {"autoattack_mean": ("autoattack_acc", "mean"), "autoattack_std": ("autoattack_acc", "std")} \
         if "autoattack_acc" in results and results["autoattack_acc"].notna().any() else {}
-    out = g.agg(clean_mean=("clean_acc", "mean"), clean_std=("clean_acc", "std"), robust_mean=("robust_acc", "mean"),
-                robust_std=("robust_acc", "std"), **aa, seconds=("train_seconds", "mean"),
+    out = g.agg(clean_mean=("test_acc", "mean"), clean_std=("test_acc", "std"), robust_mean=("pgd_acc", "mean"),
+                robust_std=("pgd_acc", "std"), **aa, seconds=("train_seconds", "mean"),
                 select=("select_seconds", "mean"), seeds=("seed", "count")).reset_index()
     for col in ("clean_mean", "clean_std", "robust_mean", "robust_std", *aa):
         out[col] = 100 * out[col].fillna(0)

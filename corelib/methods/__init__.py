@@ -21,7 +21,7 @@ import torch
 from ..sampling import check_fraction
 from ..select import Selection
 from ..utils import check_integer
-from . import boundary, geometry, gradient_matching, hardness_scores, training_dynamics, uncertainty
+from . import boundary, geometry, gradient_matching, robustness_aware, training_dynamics, uncertainty
 from .proxy import Passes, Proxy, train_proxy
 from .registry import METHODS, Method, register
 
@@ -68,5 +68,5 @@ def describe(methods=None) -> pd.DataFrame:
 
 
 __all__ = ["METHODS", "Method", "Passes", "Proxy", "boundary", "check_method", "describe", "geometry",
-           "gradient_matching", "hardness_scores", "register", "select_coreset", "train_proxy", "training_dynamics",
+           "gradient_matching", "robustness_aware", "register", "select_coreset", "train_proxy", "training_dynamics",
            "uncertainty"]

@@ -1,6 +1,6 @@
 """The registry of selection methods: every method is a function registered under its DeepCore name with what a
 reader needs to compare it with the others (its family, what it keeps, what it reads, one line on how, and the
-paper it comes from). `corelib.baselines.select_coreset(name, ...)` calls it; `describe()` prints the registry.
+paper it comes from). `corelib.methods.select_coreset(name, ...)` calls it; `describe()` prints the registry.
 
 A method is called as `method(proxy, fraction, seed, passes, class_balanced, **params)` and returns
 (dataset indices, weights or None, per-sample scores or None); `passes` (a `proxy.Passes`) counts the model

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..data import Pool
 from ..scores import all_scores
 from ..select import random_selection, select_by_score
-from ..train import TrainConfig
-from .training import selection_grid
+from .training import CoresetRuns, selection_grid
 
 
 def score_agreement(table: pd.DataFrame, ks, top: float = 0.1) -> pd.DataFrame:
@@ -23,12 +21,12 @@ def score_agreement(table: pd.DataFrame, ks, top: float = 0.1) -> pd.DataFrame:
                       f"top-{100 * top:g} % overlap": overlap}, axis=1)
 
 
-def score_coreset_grid(pool: Pool, test_pool: Pool, scores: dict[str, pd.Series], fractions, seeds, model_name: str,
-                       config: TrainConfig, epochs: int, min_steps: int, path, keeps=("top", "bottom"),
-                       random_baseline: bool = True, cache=None) -> pd.DataFrame:
+def score_coreset_grid(runs: CoresetRuns, scores: dict[str, pd.Series], fractions, seeds, path,
+                       keeps=("top", "bottom"), random_baseline: bool = True, cache=None) -> pd.DataFrame:
     """Train on class-balanced top/bottom coresets of each score (and random ones) at every fraction and seed,
-    with the standard objective. Rows: method, keep, fraction, seed, objective, size, epochs, test_acc,
-    train_seconds, select_seconds, cell_seconds."""
+    with the standard objective (`runs.configs['standard']`). Rows: method, keep, fraction, seed, objective, size,
+    epochs, the suite's columns (test_acc, top_class_share, …), train_seconds, select_seconds, cell_seconds."""
+    pool = runs.pool
     cells = [{"method": m, "keep": k, "fraction": f, "seed": s, "objective": "standard"}
              for m in scores for k in keeps for f in fractions for s in seeds]
     if random_baseline:
@@ -41,5 +39,4 @@ def score_coreset_grid(pool: Pool, test_pool: Pool, scores: dict[str, pd.Series]
         return select_by_score(pool, scores[cell["method"]], cell["fraction"], cell["keep"], seed=cell["seed"],
                                method=cell["method"])
 
-    return selection_grid(cells, select, pool, test_pool, model_name, {"standard": config}, {"standard": epochs},
-                          min_steps, path, cache, scores=scores)
+    return selection_grid(cells, select, runs, path, cache, scores=scores)

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from conftest import TinyNet, synthetic_pool
-from corelib import baselines as bl
+from corelib import methods as bl
 from corelib.data import Pool
 from corelib.models import linear_gradients
 from corelib.coreset_solvers import cosine_similarity_matrix, facility_location_greedy, graph_cut_greedy, herding, k_center
@@ -319,7 +319,7 @@ def test_glister_steps_along_the_mean_so_its_picks_survive_a_change_of_precision
     # ReLU-like features of one class, a small last layer: stepping along the *sum* of the chosen gradients
     # (an earlier reading) makes the look-ahead step grow with k, the validation gradient vanishes, and float32
     # and float64 replays disagree on most picks; DeepCore's mean step keeps them identical
-    from corelib.baselines.gradient_matching import glister_greedy
+    from corelib.methods.gradient_matching import glister_greedy
 
     gen = torch.Generator().manual_seed(0)
     h = (torch.randn(150, 64, generator=gen) + 1).relu() * 3

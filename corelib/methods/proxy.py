@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..adversarial_coreset import selection_gradients
 from ..data import Pool
 from ..evaluate import embed
-from ..hardness import AIGN, aign_series
+from ..easycore import AIGN, aign_series
 from ..sampling import by_class, coreset_size
 from ..select import select_by_score
 from ..train import RecordPerSample, TrainConfig, fit
@@ -61,7 +61,7 @@ class Proxy:
         """A proxy trained like this one from another initialisation `seed` (cached like every proxy)."""
         if not self.training:
             raise ValueError("this proxy was not made by train_proxy, so it cannot train a sibling; "
-                             "build it with corelib.baselines.train_proxy")
+                             "build it with corelib.methods.train_proxy")
         return train_proxy(pool=self.pool, epochs=self.epochs, seed=seed, **self.training)
 
 

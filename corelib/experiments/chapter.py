@@ -1,0 +1,70 @@
+"""A chapter's start: one call after its parameters cell turns them into typed settings and gives the chapter its
+cache, its results folder, its base model and its yardsticks.
+
+    chapter = cl.Chapter.start(globals())     # the one read of the parameters
+    setup = chapter.base_setup()               # pools and the cached base model of chapter 1
+    results = cl.experiments.benchmark(chapter.settings, ...)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from ..attacks import PGD, AutoAttack
+from ..cache import ArtifactCache
+from ..data import Pool
+from ..settings import Settings
+from .base import BaseSetup, autoattack_for, base_setup
+from .suite import EvaluationSuite
+
+CHAPTER_KEYS = ("results_dir", "repository_url")  # what the book sets for a chapter besides its settings
+
+
+@dataclass
+class Chapter:
+    """A chapter's settings (typed), its results folder, the book's repository URL and one artifact cache."""
+
+    settings: Settings
+    results_dir: Path
+    repository_url: str = ""
+    cache: ArtifactCache = field(default_factory=ArtifactCache)
+    _setup: BaseSetup | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(cls, namespace: Mapping) -> "Chapter":
+        """The chapter of a parameters namespace (a chapter's `globals()`): its settings, checked
+        (`Settings.from_mapping`), and the folder its tables go to (`results_dir`, created)."""
+        settings = Settings.from_mapping(namespace)
+        results_dir = Path(namespace.get("results_dir") or "results")
+        results_dir.mkdir(parents=True, exist_ok=True)
+        return cls(settings, results_dir, str(namespace.get("repository_url") or ""))
+
+    def base_setup(self, progress: bool = True) -> BaseSetup:
+        """The pools and the cached base model of chapter 1 (computed once per chapter)."""
+        if self._setup is None:
+            self._setup = base_setup(self.settings, cache=self.cache, progress=progress)
+        return self._setup
+
+    def autoattack(self) -> AutoAttack | None:
+        """The settings' AutoAttack (None where `autoattack_version` is 'none')."""
+        return autoattack_for(self.settings)
+
+    def pgd(self) -> PGD:
+        """The robust-accuracy PGD of the tables: `robust_pgd_steps` steps of `pgd_alpha_255` at `eps_255`."""
+        ev = self.settings.evaluation
+        return PGD(eps=ev.eps, alpha=ev.pgd_alpha_255 / 255, steps=ev.robust_pgd_steps, seed=self.settings.data.seed)
+
+    def suite(self, test_pool: Pool, robust_pool: Pool | None = None, robust: bool = True) -> EvaluationSuite:
+        """The chapter's evaluation suite: clean accuracy on `test_pool`; with `robust`, PGD (`pgd`) and AutoAttack
+        (`autoattack`, where the settings run it) on `robust_pool`."""
+        if not robust:
+            return EvaluationSuite.of(test_pool)
+        return EvaluationSuite.of(test_pool, robust_pool, pgd=self.pgd(), autoattack=self.autoattack())
+
+    def path(self, name: str) -> str:
+        """A file of the chapter's results folder."""
+        return str(self.results_dir / name)
+
+
+__all__ = ["CHAPTER_KEYS", "Chapter"]

@@ -1,0 +1,96 @@
+"""The package's layout, in one place: every module of corelib, bottom-up, in five layers, with what it holds.
+
+A module imports only from the layers below it or from a module listed before it in its own layer, so there is no
+import cycle and a chapter's code is one import away. `tests/test_layers.py` checks the imports against this list,
+and the README's layout table and `corelib.__doc__` are written from it (a test keeps the README in step).
+"""
+from __future__ import annotations
+
+# layer → [(module relative to corelib, what it holds)], bottom-up; "" is the package itself (corelib/__init__)
+LAYERS: dict[str, list[tuple[str, str]]] = {
+    "infrastructure": [
+        ("layers", "this list: the package's layout"),
+        ("utils", "numeric checks, device and precision, atomic file writes and locks, hashes of configurations, "
+                  "weights and code (the import closure of a module), git"),
+        ("cache", "`ArtifactCache`: artifacts keyed by their configuration and the code hash of what computes them"),
+        ("profiles", "`load_profile`: the `smoke` / `ci` / `paper` … parameter files, for the book and the CLI"),
+    ],
+    "substrate": [
+        ("data", "CIFAR-10 as uint8 tensors on the device (`Pool`), its integrity checks, batched augmentation"),
+        ("sampling", "fraction checks, `coreset_size`, class-balanced counts and samples, uniform random draws"),
+        ("models", "CIFAR ResNet-18 and a small CNN (inputs in [0, 1], normalization inside), `eval_mode`"),
+        ("attacks", "FGSM, PGD (ℓ∞/ℓ2), sparse FGSM and AutoAttack with `attack(model, x, y) -> x_adv`"),
+        ("objectives", "standard, FGSM-RS (fast AT), PGD (ℓ∞/ℓ2) and TRADES objectives, per-sample losses"),
+        ("evaluate", "clean and robust accuracy, the FGSM ε-sweep from one gradient, penultimate features"),
+        ("train", "the one trainer: subsets, weights, objectives, schedules, per-sample hooks, cached `fit`"),
+    ],
+    "methods": [
+        ("select", "`Selection` (indices, weights, scores), class-balanced random and score-based selection"),
+        ("sensitivity", "the sparse-FGSM sensitivity table (per-sample probabilities at every k), flip rates"),
+        ("scores", "ISEF, FGSM-CS and PSS as pure functions of the sensitivity table"),
+        ("easycore", "EasyCore: the AIGN training hook (in-training and exact), EasyCore's selection, boundary "
+                     "distance"),
+        ("coreset_solvers", "CRAIG and GradMatch (per class, batch-wise) and the greedy primitives: facility "
+                            "location, graph cut, herding, k-center"),
+        ("adversarial_coreset", "selection gradients for PGD (Eq. 18) and TRADES (Eq. 22), Algorithm 1 as a trainer "
+                                "hook, Γ, the cost model"),
+        ("convex_toy", "robust multinomial logistic regression with exact gradients, where Theorem 1's bound is "
+                       "evaluated"),
+        ("methods.registry", "`register`: every selection method's name, family, what it keeps and reads, paper"),
+        ("methods.proxy", "`Proxy`: the selection model, pass counting, artifacts shared between selections"),
+        ("methods.uncertainty", "least confidence, entropy, margin"),
+        ("methods.geometry", "k-center, herding, contextual diversity, Cal, facility location, graph cut"),
+        ("methods.boundary", "DeepFool"),
+        ("methods.training_dynamics", "forgetting, GraNd, moderate"),
+        ("methods.gradient_matching", "CRAIG, GradMatch, Glister and their adversarial variants"),
+        ("methods.robustness_aware", "the book's own methods: ISEF, FGSM-CS and PSS (top and bottom) and EasyCore"),
+        ("methods", "`select_coreset(method, proxy, fraction, seed)`: every selection method behind one call"),
+    ],
+    "experiments": [
+        ("settings", "`Settings`: every setting, typed and grouped by concern, validated once from the flat names of "
+                     "profiles, parameters cells and `-p`"),
+        ("experiments.grid", "resumable, shardable grids, atomic CSV after every cell"),
+        ("experiments.suite", "`EvaluationSuite`: the measurements every grid takes of a trained model, by column"),
+        ("experiments.record", "recorded results under `results/<profile>/` and their manifests"),
+        ("experiments.verdicts", "the one rule for a clear difference, paired intervals, and every claim sentence"),
+        ("experiments.training", "training on a selection, and grids of such runs"),
+        ("experiments.base", "every chapter's pools and base model"),
+        ("experiments.chapter", "`Chapter.start(globals())`: a chapter's settings, cache, results folder, base model"),
+        ("experiments.top_bottom", "chapters 3–5: how the scores agree, top against bottom coresets"),
+        ("experiments.easycore", "chapter 6: EasyCore, random and hardest-first coresets under each objective"),
+        ("experiments.adversarial", "chapter 7: full adversarial training against Algorithm 1"),
+        ("experiments.benchmark", "chapter 8: every method × fraction × seed, both tracks"),
+        ("experiments.tables", "the benchmark's tables and the recorded tiers"),
+        ("experiments", "the chapters' experiments behind one import"),
+    ],
+    "presentation": [
+        ("plots", "the figures the chapters share"),
+        ("reference", "the papers' published tables (labelled as theirs), from `reference/`"),
+        ("exercises", "the self-checking exercises"),
+        ("book", "`python -m corelib.book build / params / check-html / pdf / student`"),
+        ("__main__", "`python -m corelib bench --methods … --fractions … --seeds …` (also under `torchrun`)"),
+        ("", "the package: the names a chapter uses"),
+    ],
+}
+
+
+def modules() -> list[str]:
+    """Every module's full name, bottom-up (the order the import check uses)."""
+    return [f"corelib.{m}".rstrip(".") for layer in LAYERS.values() for m, _ in layer]
+
+
+def summary() -> str:
+    """One line per layer: its modules, for the package's docstring."""
+    return "\n".join(f"- {layer}: " + ", ".join(f"`{m}`" for m, _ in mods if m) for layer, mods in LAYERS.items())
+
+
+def readme_table() -> str:
+    """The README's layout table (layer, module, what it holds)."""
+    rows = ["| layer | module | what it holds |", "|---|---|---|"]
+    for layer, mods in LAYERS.items():
+        for i, (module, what) in enumerate(mods):
+            rows.append(f"| {layer if i == 0 else ''} | `{module or 'corelib'}` | {what} |")
+    return "\n".join(rows)
+
+
+__all__ = ["LAYERS", "modules", "readme_table", "summary"]
