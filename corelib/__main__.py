@@ -23,20 +23,16 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import yaml
 
 from . import experiments, methods
-from .experiments import ACS_METHODS, TRACKS, record
+from .checks import NonFiniteError
 from .data import DataNotFoundError
-from .profiles import RENAMED, check_value, load_profile, rename_keys
+from .device import device_description, precision_description, resolve_device
+from .experiments import ACS_METHODS, TRACKS, record
+from .hashing import code_hash, module_hashes
+from .profiles import UsageError, check_value, load_profile, parse_overrides
 from .sampling import check_fraction
 from .settings import Settings
-from .utils import (NonFiniteError, code_hash, device_description, module_hashes, precision_description,
-                    resolve_device)
-
-
-class UsageError(ValueError):
-    """A command-line argument that cannot work (exit status 2)."""
 
 
 def _positive_int(text: str) -> int:
@@ -118,14 +114,9 @@ def bench_settings(args) -> tuple[Settings, list, list, list]:
 def _bench_settings(args):
     _check_out(args.out)
     params = load_profile(args.profile)
-    for name, text in args.param:
-        name = next(iter(rename_keys({name: ""}))) if name in RENAMED else name
+    for name, value in parse_overrides(args.param).items():
         if name not in params:
             raise UsageError(f"unknown parameter {name!r} for profile {args.profile!r}; known: {sorted(params)}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise UsageError(f"-p {name} {text!r} is not a YAML value ({str(err).splitlines()[0]})") from None
         params[name] = check_value(name, value, params[name])
     if getattr(args, "track", None):
         params["bench_track"] = args.track

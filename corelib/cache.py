@@ -27,7 +27,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .utils import NonFiniteError, atomic_save_csv, atomic_write_text, code_hash, config_hash, file_sha256
+from .checks import NonFiniteError
+from .files import atomic_save_csv, atomic_write_text, file_sha256
+from .hashing import code_hash, config_hash
 
 
 class CacheIntegrityWarning(UserWarning):

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import nnls
 
+from .device import one_thread
 from .sampling import by_class, coreset_size
-from .utils import one_thread
 
 
 def craig(gradients: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,11 +11,11 @@ import pandas as pd
 import torch
 
 from .attacks import PGD, input_gradient
+from .checks import check_integer, check_number
 from .data import Pool, pool_batches
 from .models import eval_mode
 from .select import Selection, select_by_score
 from .train import EpochRecord, Hook, TrainState
-from .utils import check_integer, check_number
 
 MODES = ("in_training", "exact")
 

@@ -22,7 +22,9 @@ from .attacks import FGSM, input_gradient, sparse_from_gradient, sparse_masks
 from .coreset_solvers import facility_location_greedy
 from .models import SmallCNN, eval_mode
 from .sampling import balanced_counts
-from .scores import fgsm_cs as _fgsm_cs, isef as _isef, pss as _pss
+from .scores import fgsm_cs as _fgsm_cs
+from .scores import isef as _isef
+from .scores import pss as _pss
 from .sensitivity import probability_table
 
 

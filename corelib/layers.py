@@ -10,16 +10,31 @@ from __future__ import annotations
 LAYERS: dict[str, list[tuple[str, str]]] = {
     "infrastructure": [
         ("layers", "this list: the package's layout"),
-        ("utils", "numeric checks, device and precision, atomic file writes and locks, hashes of configurations, "
-                  "weights and code (the import closure of a module), git"),
+        ("checks", "checks of numeric settings (integers never truncated, numbers finite and in range), "
+                   "`NonFiniteError`"),
+        ("device", "the device (auto: CUDA, MPS, CPU) and the arithmetic (fp32, bf16 where native)"),
+        ("files", "atomic file writes and CSV tables, file locks, SHA-256 of files"),
+        ("hashing", "hashes of configurations, weights and code (the import closure of a module), the git commit"),
+        ("utils", "the four modules above behind one import, for the chapters"),
         ("cache", "`ArtifactCache`: artifacts keyed by their configuration and the code hash of what computes them"),
         ("profiles", "`load_profile`: the `smoke` / `ci` / `paper` … parameter files, for the book and the CLI"),
     ],
     "substrate": [
-        ("data", "CIFAR-10 as uint8 tensors on the device (`Pool`), its integrity checks, batched augmentation"),
+        ("data.pool", "`Pool`: images as uint8 tensors on the device with labels and dataset indices; batched "
+                      "augmentation"),
+        ("data.cifar10", "the CIFAR-10 files: download, checksums, a restricted unpickler, batch checks, "
+                         "`load_cifar10`"),
+        ("data", "the data behind one import"),
+        ("data.__main__", "`python -m corelib.data DIR`"),
         ("sampling", "fraction checks, `coreset_size`, class-balanced counts and samples, uniform random draws"),
         ("models", "CIFAR ResNet-18 and a small CNN (inputs in [0, 1], normalization inside), `eval_mode`"),
-        ("attacks", "FGSM, PGD (ℓ∞/ℓ2), sparse FGSM and AutoAttack with `attack(model, x, y) -> x_adv`"),
+        ("attacks.base", "`Attack` (`attack(model, x, y) -> x_adv`, seeded random starts), input and budget checks, "
+                         "the input gradient"),
+        ("attacks.fgsm", "FGSM"),
+        ("attacks.pgd", "PGD, ℓ∞ and ℓ2, with restarts"),
+        ("attacks.sparse", "sparse FGSM: every k level from one gradient"),
+        ("attacks.autoattack", "AutoAttack: APGD-CE, APGD-T, FAB-T, Square, the per-image worst case"),
+        ("attacks", "every attack behind one import"),
         ("objectives", "standard, FGSM-RS (fast AT), PGD (ℓ∞/ℓ2) and TRADES objectives, per-sample losses"),
         ("evaluate", "clean and robust accuracy, the FGSM ε-sweep from one gradient, penultimate features"),
         ("train", "the one trainer: subsets, weights, objectives, schedules, per-sample hooks, cached `fit`"),
@@ -67,7 +82,15 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
         ("plots", "the figures the chapters share"),
         ("reference", "the papers' published tables (labelled as theirs), from `reference/`"),
         ("exercises", "the self-checking exercises"),
-        ("book", "`python -m corelib.book build / params / check-html / pdf / student`"),
+        ("book.chapters", "the table of contents, each chapter's notebook, declared parameters and fingerprint"),
+        ("book.student", "the student edition: worked solutions removed, self-checks kept as stubs"),
+        ("book.site", "the HTML build (teacher's and student's editions), offline assets, results downloads"),
+        ("book.execute", "each chapter executed with papermill, with its run record; the whole build"),
+        ("book.checks", "the built pages checked in headless Chromium"),
+        ("book.pdf", "the book as one PDF, printed by Chromium and checked"),
+        ("book.cli", "`python -m corelib.book build / params / check-html / pdf / student / check-student`"),
+        ("book", "the book tool behind one import"),
+        ("book.__main__", "`python -m corelib.book`"),
         ("__main__", "`python -m corelib bench --methods … --fractions … --seeds …` (also under `torchrun`)"),
         ("", "the package: the names a chapter uses"),
     ],

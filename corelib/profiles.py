@@ -29,6 +29,22 @@ def rename_keys(flat: Mapping) -> dict:
     return out
 
 
+class UsageError(ValueError):
+    """A command-line request that cannot work: the command prints `error: …` and exits with status 2."""
+
+
+def parse_overrides(pairs) -> dict:
+    """`-p NAME VALUE` pairs as {name: value}, each value read as YAML (so `3` is an integer, `[1, 2]` a list);
+    a value that is not YAML is a `UsageError` naming it. Renamed names (`RENAMED`) are read under their new name."""
+    out = {}
+    for key, value in pairs or []:
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise UsageError(f"-p {key} {value!r} is not a YAML value ({str(err).splitlines()[0]})") from None
+    return rename_keys(out)
+
+
 def profiles_dir(root: Path = ROOT) -> Path:
     return root / "profiles"
 

@@ -13,8 +13,8 @@ import pandas as pd
 import torch
 
 from .attacks import check_ks
+from .checks import check_number
 from .sensitivity import LEVELS, table_probabilities
-from .utils import check_number
 
 
 def _entropy(p: torch.Tensor, base: float) -> torch.Tensor:

@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 
 from .data import Pool
+from .files import atomic_save_csv, atomic_write_text
 from .sampling import balanced_sample, coreset_size
-from .utils import atomic_save_csv, atomic_write_text
 
 KEEP = ("top", "bottom")
 

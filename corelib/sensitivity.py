@@ -11,8 +11,8 @@ import torch
 
 from .attacks import input_gradient, sparse_fgsm_levels, sparse_from_gradient
 from .data import Pool, pool_batches
+from .hashing import state_fingerprint
 from .models import eval_mode
-from .utils import state_fingerprint
 
 LEVELS = (1, 4, 16, 64)
 

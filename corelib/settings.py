@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import warnings
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 

@@ -22,12 +22,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .checks import NonFiniteError, check_integer, check_number
 from .data import Pool, augment, batch_positions
+from .device import check_precision, resolve_precision
 from .evaluate import accuracy
+from .files import atomic_write_bytes
+from .hashing import config_hash
 from .models import build_model
 from .objectives import OBJECTIVES, build_objective
-from .utils import (NonFiniteError, atomic_write_bytes, check_integer, check_number, check_precision, config_hash,
-                    resolve_precision)
 
 SCHEDULES = ("cosine", "multistep", "constant")
 

@@ -74,7 +74,7 @@ def test_bad_build_requests_are_named():
 
 def test_empty_or_mistyped_build_requests_stop_before_any_chapter_runs(capsys, monkeypatch):
     ran = []
-    monkeypatch.setattr(book, "execute_chapter", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(book.execute, "execute_chapter", lambda *a, **k: ran.append(a))
     assert book.main(["build", "--profile", "smoke", "--no-html", "--only"]) == 2  # before: every chapter ran
     assert "--only needs at least one chapter name" in capsys.readouterr().err
     assert book.main(["build", "--profile", "smoke", "--no-html", "-p", "base_epochs", "abc"]) == 2
@@ -82,6 +82,14 @@ def test_empty_or_mistyped_build_requests_stop_before_any_chapter_runs(capsys, m
     assert err.count("\n") == 1 and "-p base_epochs 'abc': base_epochs takes an integer" in err
     assert book.main(["build", "--profile", "smoke", "--no-html", "-p", "coreset_fractions", "[]"]) == 2
     assert "coreset_fractions takes a non-empty list" in capsys.readouterr().err
+    assert book.main(["build", "--profile", "smoke", "--no-html", "-p", "base_epochs", "0"]) == 2  # the settings
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "base_epochs=0 must be ≥ 1" in err
+    with pytest.warns(FutureWarning, match="'model' is now 'model_name'"):  # the old name: still accepted
+        assert book.main(["build", "--profile", "smoke", "--no-html", "--only", "01_baseline", "-p", "model",
+                          "small_cnn"]) == 0
+    assert len(ran) == 1 and ran[0][0] == "01_baseline"
+    ran.clear()
     assert ran == []
 
 

@@ -109,7 +109,7 @@ def test_a_grid_over_several_sittings_stops_on_time_resumes_and_is_labelled_part
 
 
 def test_the_commit_of_a_tree_copied_without_git_comes_from_the_environment(tmp_path, monkeypatch):
-    import corelib.utils as utils
+    import corelib.hashing as utils
 
     monkeypatch.setenv("CORELIB_COMMIT", "abc1234")
     assert utils.git_commit(ROOT) != "abc1234"  # inside the repository git answers

@@ -8,8 +8,8 @@ import pandas as pd
 
 from ..adversarial_coreset import renewal_count, speedup_model, train_adversarial_coreset
 from ..data import Pool
+from ..hashing import code_hash
 from ..train import TrainConfig
-from ..utils import code_hash
 from .grid import run_grid
 from .suite import EvaluationSuite
 

@@ -7,16 +7,17 @@ and the base model of chapter 1, trained once and cached, with EasyCore's AIGN r
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import torch
 
 from ..attacks import AutoAttack
 from ..cache import ArtifactCache
 from ..data import Pool
+from ..device import resolve_device
 from ..easycore import AIGN
 from ..sampling import load_pools
 from ..settings import DataSettings, Settings
 from ..train import TrainConfig, TrainResult, fit
-from ..utils import resolve_device
 
 
 def profile_pools(data: DataSettings) -> tuple[Pool, Pool]:

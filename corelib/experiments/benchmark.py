@@ -14,15 +14,14 @@ from ..attacks import PGD
 from ..cache import ArtifactCache
 from ..data import Pool
 from ..easycore import aign_series
+from ..hashing import code_hash, state_fingerprint
 from ..sampling import check_fraction, class_balanced_pool, coreset_size
 from ..settings import Settings
 from ..train import TrainConfig, fit
-from ..utils import code_hash, state_fingerprint
 from .base import autoattack_for, base_setup, profile_pools
 from .grid import GridOptions, distributed_env, run_grid
 from .suite import EvaluationSuite
 from .training import coreset_config
-
 
 BENCH_KEYS = ("method", "fraction", "seed")
 TRACKS = ("standard", "adversarial")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..checks import check_integer, check_number
 from ..easycore import easycore
 from ..select import random_selection, select_by_score
-from ..utils import check_integer, check_number
 from .training import CoresetRuns, selection_grid
 
 

@@ -43,7 +43,9 @@ from typing import Callable, Iterable, Sequence
 import pandas as pd
 
 from ..attacks import Attack
-from ..utils import NonFiniteError, atomic_write_text, config_hash, file_lock
+from ..checks import NonFiniteError
+from ..files import atomic_write_text, file_lock
+from ..hashing import config_hash
 
 CELL_KEYS = ("method", "keep", "fraction", "seed")
 COLLAPSED_SHARE = 0.9  # a model that puts this share of the test set in one class is a (near-)constant predictor

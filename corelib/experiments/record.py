@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..files import atomic_write_text, file_lock, file_sha256
+from ..hashing import changed_since, git_commit
 from ..profiles import ROOT
-from ..utils import atomic_write_text, changed_since, file_lock, file_sha256, git_commit
 
 MANIFEST = "MANIFEST.json"
 

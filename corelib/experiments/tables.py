@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..hashing import code_hash, module_hashes
 from ..profiles import ROOT
-from ..utils import code_hash, module_hashes
 from .benchmark import TRACKS, run_benchmark
 from .record import Recorded, load_recorded
 from .verdicts import paired_difference, t_half_width

@@ -11,9 +11,9 @@ from typing import Callable
 import pandas as pd
 
 from ..data import Pool
+from ..hashing import code_hash, config_hash
 from ..select import Selection
 from ..train import TrainConfig, fit
-from ..utils import code_hash, config_hash
 from .grid import CELL_KEYS, run_grid
 from .suite import EvaluationSuite
 

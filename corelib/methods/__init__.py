@@ -18,9 +18,9 @@ import time
 import pandas as pd
 import torch
 
+from ..checks import check_integer
 from ..sampling import check_fraction
 from ..select import Selection
-from ..utils import check_integer
 from . import boundary, geometry, gradient_matching, robustness_aware, training_dynamics, uncertainty
 from .proxy import Passes, Proxy, train_proxy
 from .registry import METHODS, Method, register

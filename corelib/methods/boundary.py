@@ -6,10 +6,10 @@ import math
 
 import torch
 
+from ..checks import check_integer
 from ..data import Pool, pool_batches
 from ..models import eval_mode
 from ..sampling import class_members
-from ..utils import check_integer
 from .proxy import Passes, embeddings_and_probabilities, pool_scores, ranked, shared
 from .registry import register
 

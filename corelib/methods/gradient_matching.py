@@ -12,10 +12,11 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_number
 from ..coreset_solvers import cosine_similarity_matrix, facility_location_greedy, graph_cut_greedy, per_class
+from ..device import one_thread
 from ..models import linear_gradients
 from ..objectives import build_objective
-from ..utils import check_number, one_thread
 from .proxy import class_by_class, embeddings_and_probabilities, proxy_gradients, require_class_balance
 from .registry import register
 

@@ -16,13 +16,14 @@ import torch
 import torch.nn.functional as F
 
 from ..adversarial_coreset import selection_gradients
+from ..checks import check_integer
 from ..data import Pool
-from ..evaluate import embed
+from ..device import one_thread
 from ..easycore import AIGN, aign_series
+from ..evaluate import embed
 from ..sampling import by_class, coreset_size
 from ..select import select_by_score
 from ..train import RecordPerSample, TrainConfig, fit
-from ..utils import check_integer, one_thread
 
 
 @dataclass

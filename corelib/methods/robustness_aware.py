@@ -6,10 +6,10 @@ the AIGN of its whole training run)."""
 from __future__ import annotations
 
 from ..attacks import check_ks
+from ..checks import check_number
 from ..easycore import easycore as easycore_selection
 from ..scores import NAMES, SCHEMES, check_scheme_params, score
 from ..sensitivity import LEVELS, sensitivity_table
-from ..utils import check_number
 from .proxy import ranked, shared
 from .registry import register
 

@@ -6,7 +6,7 @@ import time
 
 import pandas as pd
 
-from ..utils import check_integer
+from ..checks import check_integer
 from .proxy import pool_scores, proxy_gradients, ranked, shared
 from .registry import register
 

@@ -1,4 +1,4 @@
-"""CIFAR-10 as uint8 tensors on the device (`Pool`), batched on-device augmentation, and batches in pool order.
+"""The CIFAR-10 files: where they come from, what is verified before anything is used, and `load_cifar10`.
 
 Where the data comes from: `root` argument, else the `CORELIB_DATA` environment variable, else
 `~/.cache/corelib/data`. The folder holds torchvision's `cifar-10-batches-py/`. If it is absent,
@@ -25,8 +25,7 @@ naming the bad file and how to fix it; nothing loads half-checked):
 - Contents, batch by batch. Each batch is a dict with `data`, a uint8 array of n rows of
   3 x 32 x 32 = 3,072 bytes, and `labels`, n integers in 0..9; every batch holds
   `SPLIT_SIZES[split] / number of batches` samples (10,000: 50,000 train in five batches, 10,000
-  test in one), so images, labels and dataset indices stay aligned with the official split.
-"""
+  test in one), so images, labels and dataset indices stay aligned with the official split."""
 from __future__ import annotations
 
 import hashlib
@@ -36,38 +35,66 @@ import pickle
 import re
 import sys
 import warnings
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+from .pool import CLASSES, Pool
+
 FOLDER = "cifar-10-batches-py"
+
+
+
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
+
+
+
 TEST_FILES = ["test_batch"]
+
+
+
 SPLIT_SIZES = {"train": 50_000, "test": 10_000}
+
+
+
 OFFICIAL = "official CIFAR-10 (torchvision, md5 verified)"
+
+
+
 UNOFFICIAL = "CIFAR-10 copy that fails torchvision's md5 check (e.g. the JPEG q75 re-encoding used offline)"
+
 
 
 class DataNotFoundError(FileNotFoundError):
     """CIFAR-10 is neither in the data root nor downloadable."""
 
 
+
 class UnofficialDataWarning(UserWarning):
     """The CIFAR-10 files on disk are not byte-identical to the official release."""
+
 
 
 class DataIntegrityError(ValueError):
     """A CIFAR-10 file is damaged, fails its checksum, or is not a plain CIFAR-10 batch."""
 
 
+
 SUMS = "SHA256SUMS"
+
+
+
 _KNOWN_FILES = TRAIN_FILES + TEST_FILES + ["batches.meta", "readme.html"]
+
+
+
 _warned_roots: set[str] = set()
+
+
+
 _checked_folders: dict[str, tuple] = {}  # resolved folder -> (file signature, official?, lists verified)
+
 
 
 def data_root(root: str | Path | None = None) -> Path:
@@ -78,8 +105,10 @@ def data_root(root: str | Path | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "corelib" / "data"
 
 
+
 def _files_present(folder: Path) -> bool:
     return all((folder / f).is_file() for f in TRAIN_FILES + TEST_FILES)
+
 
 
 def _is_official(root: Path) -> bool:
@@ -90,11 +119,13 @@ def _is_official(root: Path) -> bool:
     return all(check_integrity(str(folder / name), md5) for name, md5 in CIFAR10.train_list + CIFAR10.test_list)
 
 
+
 def _download_official(root: Path) -> None:
     """The official download through torchvision (needs internet)."""
     from torchvision.datasets import CIFAR10
 
     CIFAR10(str(root), train=True, download=True)
+
 
 
 def ensure_cifar10(root: str | Path | None = None, download: bool = True) -> tuple[Path, str]:
@@ -125,10 +156,12 @@ def ensure_cifar10(root: str | Path | None = None, download: bool = True) -> tup
     return root, UNOFFICIAL
 
 
+
 def _fix(folder: Path) -> str:
     root = folder.parent
     return (f"Delete {folder} and download it again (`python -m corelib.data {root}`), or on a machine without "
             f"internet re-run `python ../shared/data/cifar10/prepare.py {root}`.")
+
 
 
 def _checksum_entries(root: Path) -> list[tuple[str, str, Path]]:
@@ -158,6 +191,7 @@ def _checksum_entries(root: Path) -> list[tuple[str, str, Path]]:
     return entries
 
 
+
 def _signature(root: Path, entries) -> tuple:
     folder = root / FOLDER
     paths = [folder / name for name in sorted(set(TRAIN_FILES + TEST_FILES) | {e[0] for e in entries})]
@@ -171,12 +205,14 @@ def _signature(root: Path, entries) -> tuple:
     return tuple(stats)
 
 
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
 
 
 def _verify_folder(root: Path) -> tuple[bool, tuple[Path, ...]]:
@@ -212,69 +248,12 @@ def _verify_folder(root: Path) -> tuple[bool, tuple[Path, ...]]:
     return official, lists
 
 
+
 def _missing_message(root: Path, why: str) -> str:
     return (f"CIFAR-10 not found in {root / FOLDER} ({why}). Set the environment variable CORELIB_DATA "
             "(or pass root=...) to a folder that holds cifar-10-batches-py/: with internet, the official "
             "torchvision download fills it; offline, run `python ../shared/data/cifar10/prepare.py $CORELIB_DATA`.")
 
-
-@dataclass
-class Pool:
-    """A set of CIFAR-10 samples held as tensors on one device.
-
-    images: uint8 (N, 3, 32, 32); labels: int64 (N,); indices: int64 (N,), the original dataset
-    index of each sample (position in the official train or test split), sorted ascending.
-    """
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    indices: torch.Tensor
-    split: str
-    source: str = ""
-    num_classes: int = len(CLASSES)
-
-    def __len__(self) -> int:
-        return self.labels.shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        return self.images.device
-
-    def to(self, device) -> "Pool":
-        device = torch.device(device)
-        return replace(self, images=self.images.to(device), labels=self.labels.to(device),
-                       indices=self.indices.to(device))
-
-    def positions(self, indices) -> torch.Tensor:
-        """Positions in this pool of the given original dataset indices (error if any is not in the pool)."""
-        indices = torch.as_tensor(indices, dtype=torch.int64, device=self.indices.device).reshape(-1).contiguous()
-        pos = torch.searchsorted(self.indices, indices).clamp_(max=len(self) - 1)
-        missing = self.indices[pos] != indices
-        if missing.any():
-            bad = indices[missing][:5].tolist()
-            raise KeyError(f"dataset indices {bad} are not in this {self.split} pool of {len(self)} samples; "
-                           "pass original dataset indices of samples that the pool holds")
-        return pos
-
-    def subset(self, indices) -> "Pool":
-        """The pool restricted to the given original dataset indices (kept in ascending index order)."""
-        return self.take(self.positions(indices).sort().values)
-
-    def take(self, positions) -> "Pool":
-        """The pool restricted to the samples at `positions`."""
-        return replace(self, images=self.images[positions], labels=self.labels[positions],
-                       indices=self.indices[positions])
-
-    def fingerprint(self) -> str:
-        """A short hash of which samples the pool holds and of which data copy they come from."""
-        h = hashlib.sha256(f"{self.split}|{self.source}|".encode())
-        h.update(self.indices.cpu().numpy().tobytes())
-        return h.hexdigest()[:16]
-
-    def float_images(self, positions=None) -> torch.Tensor:
-        """Images as float32 in [0, 1] (all of them, or those at `positions`)."""
-        x = self.images if positions is None else self.images[positions]
-        return x.float().div_(255)
 
 
 def _numpy_global(name: str, *modules: str):
@@ -286,6 +265,7 @@ def _numpy_global(name: str, *modules: str):
     raise ImportError(f"numpy has no {name} in {modules}")
 
 
+
 def _latin1_encode(text, encoding):
     """`_codecs.encode` as Python 3 pickles bytes (numpy's array data too) at protocols 0-2: latin-1 only."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
@@ -293,8 +273,15 @@ def _latin1_encode(text, encoding):
     return text.encode("latin1")
 
 
+
 _reconstruct = _numpy_global("_reconstruct", "numpy._core.multiarray", "numpy.core.multiarray")
+
+
+
 _frombuffer = _numpy_global("_frombuffer", "numpy._core.numeric", "numpy.core.numeric")
+
+
+
 # Everything a CIFAR-10 batch pickle may name: numpy arrays as the official files (numpy.core.*, 2009) and
 # numpy 2 (numpy._core.*) pickle them; _frombuffer is how numpy pickles arrays at protocol 5, and
 # _codecs.encode (latin-1 only) how Python 3 writes their bytes at protocols 0-2.
@@ -307,6 +294,7 @@ _SAFE_GLOBALS = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
+
 
 
 class _BatchUnpickler(pickle.Unpickler):
@@ -325,6 +313,7 @@ class _BatchUnpickler(pickle.Unpickler):
         return obj
 
 
+
 def _load_batch(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
@@ -334,6 +323,7 @@ def _load_batch(path: Path) -> dict:
     except Exception as err:  # EOFError, UnpicklingError, and whatever a damaged pickle makes numpy raise
         raise DataIntegrityError(f"{path}: cannot be read as a CIFAR-10 batch ({type(err).__name__}: {err}); the "
                                  f"file is truncated or damaged. {_fix(path.parent)}") from err
+
 
 
 def _check_batch(path: Path, entry, split: str, expected: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -372,6 +362,7 @@ def _check_batch(path: Path, entry, split: str, expected: int | None) -> tuple[n
     return images, np.asarray(labels, dtype=np.int64)
 
 
+
 def _read_batches(folder: Path, files: list[str], split: str) -> tuple[np.ndarray, np.ndarray]:
     total = SPLIT_SIZES[split]
     expected = total // len(files) if total % len(files) == 0 else None
@@ -387,6 +378,7 @@ def _read_batches(folder: Path, files: list[str], split: str) -> tuple[np.ndarra
     return data, labels
 
 
+
 def load_cifar10(split: str = "train", root: str | Path | None = None, device="cpu", download: bool = True) -> Pool:
     """The whole train (50,000) or test (10,000) split as a `Pool` on `device`."""
     if split not in SPLIT_SIZES:
@@ -397,41 +389,6 @@ def load_cifar10(split: str = "train", root: str | Path | None = None, device="c
     return Pool(torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device),
                 torch.arange(len(labels), device=device), split, source)
 
-
-def augment(x: torch.Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True) -> torch.Tensor:
-    """Random crop with zero padding and random horizontal flip, for a whole batch at once.
-
-    x: (B, C, H, W) on any device. The random numbers come from a CPU `generator`, so the same seed
-    gives the same augmentation on every device.
-    """
-    b, c, h, w = x.shape
-    if padding:
-        shifts = torch.randint(0, 2 * padding + 1, (2, b), generator=generator).to(x.device)
-        padded = F.pad(x, (padding, padding, padding, padding))
-        rows = (shifts[0, :, None] + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = (shifts[1, :, None] + torch.arange(w, device=x.device))[:, None, None, :]
-        batch = torch.arange(b, device=x.device)[:, None, None, None]
-        chans = torch.arange(c, device=x.device)[None, :, None, None]
-        x = padded[batch, chans, rows, cols]
-    if flip:
-        flipped = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-        x = torch.where(flipped[:, None, None, None], x.flip(3), x)
-    return x
-
-
-def batch_positions(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None):
-    """Yield position tensors (CPU, int64) covering range(n) in batches; shuffled by `generator`."""
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    yield from order.split(batch_size)
-
-
-def pool_batches(pool: Pool, batch_size: int, channels_last: bool = True):
-    """Yield (x, y) over the pool in order: float images in [0, 1] (channels_last by default) and labels."""
-    for start in range(0, len(pool), batch_size):
-        x = pool.float_images(slice(start, start + batch_size))
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        yield x, pool.labels[start:start + batch_size]
 
 
 def main(argv=None) -> int:
@@ -446,6 +403,3 @@ def main(argv=None) -> int:
     print(f"{root / FOLDER}: {source}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

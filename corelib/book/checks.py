@@ -1,0 +1,169 @@
+"""The built pages checked in headless Chromium: every chapter has its figures and tables and no traceback, no table
+wider than the page, launch links where the repository is known; the student edition shows no solution."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..profiles import ROOT
+from .chapters import CHAPTER_DIR, chapters, launch_links, repository_url, source_notebook
+from .site import STUDENT_BOOK
+
+
+def chromium_flags(root: Path) -> list[str]:
+    """Headless Chromium with no network chatter and a profile under _build (check-html, make pdf)."""
+    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", f"--user-data-dir={root / '_build' / 'chromium-profile'}"]
+
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise FileNotFoundError("no Chromium found for the HTML check; install it (Debian: apt-get install chromium)")
+
+
+
+WIDTH_PROBE = """<!doctype html><html><body><pre id="out">pending</pre>
+<iframe id="page" src="{src}" style="width:1280px;height:2000px"></iframe>
+<script>
+document.getElementById("page").onload = function () {{
+  var doc = this.contentDocument, wide = [];
+  doc.querySelectorAll("main table").forEach(function (t) {{
+    var column = doc.querySelector("main article, main .bd-article, main").clientWidth;
+    if (t.scrollWidth > column + 2) {{
+      var head = Array.from(t.querySelectorAll("th")).slice(0, 4).map(function (h) {{ return h.textContent.trim(); }});
+      wide.push(t.scrollWidth + " px > " + column + " px (columns " + head.join(", ") + " …)");
+    }}
+  }});
+  document.getElementById("out").textContent = JSON.stringify(wide);
+}};
+</script></body></html>"""
+
+
+
+def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
+    """The tables of a rendered page wider than its content column, measured in headless Chromium at a 1280-px
+    window: one line each, with the table's width, the column's and its first headers."""
+    probe = page.with_name(f".width-probe-{page.stem}.html")
+    probe.write_text(WIDTH_PROBE.format(src=page.name))
+    try:
+        dom = subprocess.run([browser, *flags, "--allow-file-access-from-files", "--virtual-time-budget=20000",
+                              "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    finally:
+        probe.unlink(missing_ok=True)
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    text = found.group(1) if found else "pending"
+    if text == "pending":
+        return ["the table-width probe did not run"]
+    import html as html_lib
+
+    return json.loads(html_lib.unescape(text))
+
+
+
+def check_html(html_dir: Path | None = None, screenshots: Path | None = None, root: Path = ROOT) -> list[str]:
+    """Render every chapter page in headless Chromium and return the problems found: a missing page, a page
+    without a figure or a table, a page that shows a Python traceback, an exercise without its solution dropdown,
+    no passing self-check, no licence footer, no download of the executed notebook or of the results, not the Colab and
+    Binder links `launch_links` gives for the repository `_config.yml` names, a table wider than the content column (or a width probe
+    that did not run); and a missing teacher's guide."""
+    html_dir = Path(html_dir or root / "_build" / "html")
+    browser = _chromium()
+    problems = []
+    flags = chromium_flags(root)
+    url = repository_url(root)
+    for name in chapters(root):
+        page = html_dir / CHAPTER_DIR / f"{name}.html"
+        if not page.is_file():
+            problems.append(f"{name}: no page at {page}")
+            continue
+        dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                             timeout=120).stdout
+        main = dom.split('<main', 1)[-1]
+        images = len(re.findall(r"<img\b[^>]*src=\"[^\"]+\.(?:png|svg|jpg)", main))
+        tables = len(re.findall(r"<table\b", main))
+        if images == 0:
+            problems.append(f"{name}: no figure (no <img> in the rendered page)")
+        if tables == 0:
+            problems.append(f"{name}: no table")
+        if "Traceback (most recent call last)" in main:
+            problems.append(f"{name}: the page shows a Python traceback")
+        exercises = len(re.findall(r'class="exercise\b[^"]*admonition', main))
+        solutions = len(re.findall(r'class="solution\b[^"]*dropdown', main))
+        if exercises == 0 or solutions < exercises:
+            problems.append(f"{name}: {exercises} exercises and {solutions} solutions in dropdowns (every exercise "
+                            "needs its worked solution)")
+        if "all cases agree with corelib" not in main:
+            problems.append(f"{name}: no self-checking exercise whose check passes")
+        if not re.search(rf'href="[^"]*_sources/[^"]*{name}\.ipynb"', dom):
+            problems.append(f"{name}: no download of the executed notebook (.ipynb) on the page")
+        if not re.search(rf'href="[^"]*_downloads/[^"]*{name}_results\.zip"', main):
+            problems.append(f"{name}: no download of the chapter's results (CSV files, {name}_results.zip)")
+        links = re.findall(r"\]\((https://[^)]+)\)", launch_links(name, url))  # none for '' or a non-GitHub host
+        if not all(html.escape(link) in main or link in main for link in links):
+            problems.append(f"{name}: no Colab and Binder launch links for {url} on the page")
+        if "CC BY 4.0" not in dom:
+            problems.append(f"{name}: no licence in the footer")
+        for line in wide_tables(page, browser, flags):
+            problems.append(f"{name}: a table wider than the content column: {line}")
+        if screenshots:
+            screenshots.mkdir(parents=True, exist_ok=True)
+            subprocess.run([browser, *flags, f"--screenshot={screenshots / (name + '.png')}",
+                            "--window-size=1280,2400", page.as_uri()], capture_output=True, timeout=120)
+        print(f"{name}: {images} figures, {tables} tables, {exercises} exercises")
+    teacher = html_dir / "book" / "teacher.html"
+    if not teacher.is_file() or "chapter" not in teacher.read_text():
+        problems.append(f"no teacher's guide at {teacher}")
+    return problems
+
+
+
+def _output_text(output: dict) -> str:
+    """The text a notebook output shows (stream, or its text / HTML / Markdown data)."""
+    parts = [output.get("text", "")] + [output.get("data", {}).get(kind, "")
+                                         for kind in ("text/plain", "text/html", "text/markdown")]
+    return html.unescape(re.sub(r"<[^>]+>", "", "".join("".join(p) if isinstance(p, list) else p for p in parts)))
+
+
+
+def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[str]:
+    """The student edition's pages (`make student`): each chapter keeps its exercises and shows none of their worked
+    solutions, neither the dropdowns nor the code of a computed solution."""
+    html_dir = Path(html_dir or root / STUDENT_BOOK / "_build" / "html")
+    problems = []
+    for name in chapters(root):
+        page = html_dir / CHAPTER_DIR / f"{name}.html"
+        if not page.is_file():
+            problems.append(f"student edition, {name}: no page at {page} (run make student after make book)")
+            continue
+        main = page.read_text().split("<main", 1)[-1]
+        exercises = len(re.findall(r'class="exercise\b[^"]*admonition', main))
+        solutions = len(re.findall(r'class="solution\b', main))
+        if exercises == 0:
+            problems.append(f"student edition, {name}: no exercises")
+        if solutions:
+            problems.append(f"student edition, {name}: {solutions} worked solutions shown")
+        if "tag_solution" in main:  # jupyter-book gives each cell its tags as classes
+            problems.append(f"student edition, {name}: a computed solution's code cell is on the page")
+        text = html.unescape(re.sub(r"<[^>]+>", "", main))
+        executed = root / CHAPTER_DIR / f"{name}.ipynb"
+        nb = json.loads((executed if executed.is_file() else source_notebook(name, root)).read_text())
+        # what the chapter itself prints outside its solutions (e.g. corelib's source of the formula) is not a leak
+        printed = "\n".join(_output_text(o) for c in nb["cells"] if c["cell_type"] == "code"
+                            and "solution" not in c["metadata"].get("tags", []) for o in c.get("outputs", []))
+        for cell in nb["cells"]:
+            if "solution" in cell.get("metadata", {}).get("tags", []):
+                body = [line.strip() for line in "".join(cell["source"]).splitlines()]
+                shown = [line for line in body if len(line) >= 20 and line in text and line not in printed
+                         and not line.startswith(("def ", "import ", "from ", "#"))]  # a stub keeps the signature
+                if shown:
+                    problems.append(f"student edition, {name}: the worked answer's code is on the page ({shown[0]!r})")
+    return problems
+

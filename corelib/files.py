@@ -1,0 +1,86 @@
+"""Files written so that nothing is half-written or lost: atomic writes with the usual permissions, CSV tables, file
+locks, SHA-256 of files."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and `os.replace`,
+    so readers never see a half-written file, even if the process is killed. The file gets the permissions
+    any new file gets (0666 less the umask), not the temporary file's private 0600, so a colleague or a web
+    server can read results and pages. `path` must not be a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name (e.g. {path / 'results.csv'})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+
+def atomic_save_csv(df, path: str | Path) -> Path:
+    """Save a pandas DataFrame as CSV atomically (no index column)."""
+    return atomic_write_text(path, df.to_csv(index=False))
+
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path):
+    """Hold an exclusive lock on `path` (through the hidden file `.NAME.lock` beside it) for the `with` block:
+    processes that read, merge and rewrite one file take turns, so none overwrites another's rows. Blocks until
+    the lock is free. The lock file stays (deleting it would race with a waiting process); the operating system
+    releases the lock when its holder exits or is killed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield lock
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
