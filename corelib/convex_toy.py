@@ -16,6 +16,7 @@ step η = D/(σ√T) (D = 2R bounds ‖θₜ − θ*‖, σ bounds every gradien
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,18 @@ from .coreset_solvers import per_class
 from .sampling import check_fraction, uniform_random
 
 TOY_METHODS = ("full", "craig", "gradmatch", "random")
+
+
+@dataclass(frozen=True)
+class RobustProblem:
+    """The toy's data and adversary: features `x` (n, d), labels `y`, the number of classes, the ℓ∞ radius `eps` of
+    the adversary in feature space, and the radius R of the parameter ball (D = 2R)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    num_classes: int
+    eps: float
+    radius: float
 
 
 def robust_losses(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
@@ -71,9 +84,8 @@ def solve(x: torch.Tensor, y: torch.Tensor, num_classes: int, eps: float, radius
     return best, best_loss
 
 
-def coreset_descent(x: torch.Tensor, y: torch.Tensor, num_classes: int, eps: float, radius: float, horizon: int,
-                    method: str = "full", fraction: float = 0.1, period: int = 1, seed: int = 0,
-                    sigma: float | None = None) -> pd.DataFrame:
+def coreset_descent(problem: RobustProblem, horizon: int, method: str = "full", fraction: float = 0.1,
+                    period: int = 1, seed: int = 0, sigma: float | None = None) -> pd.DataFrame:
     """Projected subgradient descent for `horizon` steps with step D/(σ√T), on the full gradient or on a weighted
     coreset renewed every `period` steps ('craig', 'gradmatch' per class; 'random' class-balanced with uniform
     weights n/k). Returns one row per step: t, loss L(θₜ), gamma Γₜ, grad_norm ‖∇L_γ^S(θₜ)‖."""
@@ -82,6 +94,7 @@ def coreset_descent(x: torch.Tensor, y: torch.Tensor, num_classes: int, eps: flo
     check_fraction(fraction)
     if int(period) < 1:
         raise ValueError(f"renewal period {period} must be at least 1 step")
+    x, y, num_classes, eps, radius = problem.x, problem.y, problem.num_classes, problem.eps, problem.radius
     n, diameter = len(x), 2 * radius
     sigma = gradient_bound(x, eps) if sigma is None else sigma
     step = diameter / (sigma * math.sqrt(horizon))
@@ -111,14 +124,14 @@ def theorem_bound(trace: pd.DataFrame, radius: float, sigma: float) -> float:
     return diameter * sigma / math.sqrt(horizon) + diameter * float(trace["gamma"].sum()) / horizon
 
 
-def bound_table(x: torch.Tensor, y: torch.Tensor, num_classes: int, eps: float, radius: float, horizons,
-                methods=TOY_METHODS, fraction: float = 0.1, period: int = 1, seed: int = 0,
-                solve_iterations: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
+def bound_table(problem: RobustProblem, horizons, methods=TOY_METHODS, fraction: float = 0.1, period: int = 1,
+                seed: int = 0, solve_iterations: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every method for every horizon T. Returns (summary: method, T, observed = min_t L(θₜ) − L(θ*),
     bound, sigma_term, gamma_term, mean_gamma; traces: the per-step rows with method and T)."""
-    _, optimum = solve(x, y, num_classes, eps, radius, solve_iterations)
-    sigma, diameter = gradient_bound(x, eps), 2 * radius
-    runs = [(m, int(h), coreset_descent(x, y, num_classes, eps, radius, int(h), m, fraction, period, seed, sigma))
+    radius = problem.radius
+    _, optimum = solve(problem.x, problem.y, problem.num_classes, problem.eps, radius, solve_iterations)
+    sigma, diameter = gradient_bound(problem.x, problem.eps), 2 * radius
+    runs = [(m, int(h), coreset_descent(problem, int(h), m, fraction, period, seed, sigma))
             for m in methods for h in horizons]
     optimum = min([optimum] + [float(trace["loss"].min()) for *_, trace in runs])  # never above a point we reached
     summary, traces = [], []

@@ -37,6 +37,7 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
         ("attacks", "every attack behind one import"),
         ("objectives", "standard, FGSM-RS (fast AT), PGD (ℓ∞/ℓ2) and TRADES objectives, per-sample losses"),
         ("evaluate", "clean and robust accuracy, the FGSM ε-sweep from one gradient, penultimate features"),
+        ("hooks", "what a training run shows its hooks: the epoch-start state, per-sample statistics"),
         ("train", "the one trainer: subsets, weights, objectives, schedules, per-sample hooks, cached `fit`"),
     ],
     "methods": [

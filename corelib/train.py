@@ -28,6 +28,7 @@ from .device import check_precision, resolve_precision
 from .evaluate import accuracy
 from .files import atomic_write_bytes
 from .hashing import config_hash
+from .hooks import EpochRecord, Hook, RecordPerSample, TrainState, _as_hook  # noqa: F401 (re-exported)
 from .models import build_model
 from .objectives import OBJECTIVES, build_objective
 
@@ -116,94 +117,11 @@ class TrainConfig:
 
 
 @dataclass
-class EpochRecord:
-    """Per-sample statistics of one epoch, in the order the samples were seen.
-
-    indices: original dataset indices; loss: per-sample training loss; correct: prediction on the
-    trained-on input was right; input_grad_norm: ‖∇ₓ CE(logits, y)‖₂ w.r.t. the (augmented) clean input for the
-    logits the objective trains on (at the adversarial example for PGD / FGSM-RS, with the perturbation held fixed;
-    the clean logits for TRADES, whose β·KL term is left out), None unless a hook asked for it.
-    """
-
-    epoch: int
-    indices: torch.Tensor
-    loss: torch.Tensor
-    correct: torch.Tensor
-    input_grad_norm: torch.Tensor | None = None
-
-    def to_frame(self) -> pd.DataFrame:
-        data = {"epoch": self.epoch, "index": self.indices.cpu().numpy(), "loss": self.loss.cpu().numpy(),
-                "correct": self.correct.cpu().numpy()}
-        if self.input_grad_norm is not None:
-            data["input_grad_norm"] = self.input_grad_norm.cpu().numpy()
-        return pd.DataFrame(data)
-
-
-@dataclass
-class TrainState:
-    """What hooks see. At `on_epoch_start` a hook may set `subset` (dataset indices) and `weights`, or set `skip`
-    to train nothing this epoch (the learning-rate schedule still advances: it follows the epoch index)."""
-
-    model: torch.nn.Module
-    pool: Pool
-    config: TrainConfig
-    epoch: int = 0
-    subset: torch.Tensor | None = None
-    weights: torch.Tensor | None = None
-    skip: bool = False
-
-
-class Hook:
-    """Base class for training hooks. Set `needs_input_grad = True` to get per-sample input-gradient norms.
-    `config()` is what a cached run (`fit`) records of the hook: override it to add every setting that changes
-    what a run with the hook learns or records (the hook's code enters the key through its module)."""
-
-    needs_input_grad = False
-
-    def config(self) -> dict:
-        return {"hook": f"{type(self).__module__}.{type(self).__qualname__}"}
-
-    def on_epoch_start(self, state: TrainState) -> None:
-        pass
-
-    def on_epoch_end(self, state: TrainState, record: EpochRecord) -> None:
-        pass
-
-
-class RecordPerSample(Hook):
-    """Keeps every epoch's per-sample statistics; `.table` is a tidy DataFrame (epoch, index, loss, correct[, input_grad_norm])."""
-
-    def __init__(self, input_grad: bool = False):
-        self.needs_input_grad = bool(input_grad)
-        self.records: list[EpochRecord] = []
-
-    def config(self) -> dict:
-        return {**super().config(), "input_grad": self.needs_input_grad}
-
-    def on_epoch_end(self, state, record):
-        self.records.append(record)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return pd.concat([r.to_frame() for r in self.records], ignore_index=True)
-
-
-@dataclass
 class TrainResult:
     model: torch.nn.Module
     history: pd.DataFrame
     seconds: float
     tables: dict = field(default_factory=dict)  # per-sample tables of named recorder hooks (see `fit`)
-
-
-def _as_hook(h) -> Hook:
-    if isinstance(h, Hook):
-        return h
-    if callable(h):
-        wrapper = Hook()
-        wrapper.on_epoch_end = h
-        return wrapper
-    raise TypeError(f"hook {h!r} is neither a corelib.train.Hook nor a callable(state, record)")
 
 
 def _check_weights(weights, n):

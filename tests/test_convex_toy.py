@@ -40,7 +40,7 @@ def test_per_sample_gradients_match_autograd_and_respect_sigma():
 
 def test_theorem_1_bound_holds_and_full_gradient_has_no_error_term():
     x, y = _toy()
-    summary, traces = ct.bound_table(x, y, 3, eps=0.05, radius=2.0, horizons=[10, 40], fraction=0.2, period=2,
+    summary, traces = ct.bound_table(ct.RobustProblem(x, y, 3, eps=0.05, radius=2.0), horizons=[10, 40], fraction=0.2, period=2,
                                      solve_iterations=600)
     assert ct.check_bound(summary) and (summary["observed"] >= 0).all()
     full = summary[summary.method == "full"]
@@ -54,15 +54,15 @@ def test_theorem_1_bound_holds_and_full_gradient_has_no_error_term():
 
 def test_coreset_descent_is_deterministic_and_rejects_bad_settings():
     x, y = _toy()
-    a = ct.coreset_descent(x, y, 3, 0.05, 1.0, 15, "random", 0.3, seed=4)
-    b = ct.coreset_descent(x, y, 3, 0.05, 1.0, 15, "random", 0.3, seed=4)
+    a = ct.coreset_descent(ct.RobustProblem(x, y, 3, 0.05, 1.0), 15, "random", 0.3, seed=4)
+    b = ct.coreset_descent(ct.RobustProblem(x, y, 3, 0.05, 1.0), 15, "random", 0.3, seed=4)
     assert a.equals(b)
     with pytest.raises(ValueError, match="unknown method 'kcenter'"):
-        ct.coreset_descent(x, y, 3, 0.05, 1.0, 5, "kcenter")
+        ct.coreset_descent(ct.RobustProblem(x, y, 3, 0.05, 1.0), 5, "kcenter")
     with pytest.raises(ValueError, match="fraction 1.2 is outside"):
-        ct.coreset_descent(x, y, 3, 0.05, 1.0, 5, "craig", 1.2)
+        ct.coreset_descent(ct.RobustProblem(x, y, 3, 0.05, 1.0), 5, "craig", 1.2)
     with pytest.raises(ValueError, match="renewal period 0"):
-        ct.coreset_descent(x, y, 3, 0.05, 1.0, 5, "craig", 0.5, period=0)
+        ct.coreset_descent(ct.RobustProblem(x, y, 3, 0.05, 1.0), 5, "craig", 0.5, period=0)
 
 
 def test_toy_features_are_centred_and_within_the_unit_ball():

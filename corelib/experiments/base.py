@@ -38,18 +38,19 @@ def autoattack_for(settings: Settings) -> AutoAttack | None:
                       targets=ev.autoattack_targets, queries=ev.autoattack_queries, seed=settings.data.seed)
 
 
-def train_baseline(model_name: str, train_pool: Pool, test_pool: Pool, *, epochs: int, lr: float, batch_size: int,
-                   warmup_epochs: float, weight_decay: float, seed: int, aign_every: int | None = None, cache=None,
-                   progress: bool = True, precision: str = "auto") -> TrainResult:
-    """The profile's base model: `model_name` trained on the whole train pool with the standard objective,
-    cached, so every chapter that asks with the same parameters gets the same model without retraining.
-    With `aign_every`, the run also records EasyCore's AIGN in both modes (`result.tables['aign_in_training']`
-    and `['aign_exact']`, the exact one from a clean pass every `aign_every` epochs)."""
-    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, warmup_epochs=warmup_epochs,
-                         weight_decay=weight_decay, seed=seed, precision=precision)
-    recorders = None if aign_every is None else {"aign_in_training": AIGN("in_training"),
-                                                 "aign_exact": AIGN("exact", every=aign_every)}
-    return fit(model_name, train_pool, config, model_seed=seed, eval_pool=test_pool, recorders=recorders,
+def train_baseline(settings: Settings, train_pool: Pool, test_pool: Pool, cache=None,
+                   progress: bool = True) -> TrainResult:
+    """The settings' base model: `model_name` trained on the whole train pool with the standard objective and the
+    base training settings (`settings.base`), cached, so every chapter that asks with the same settings gets the
+    same model without retraining. With `base_aign_every`, the run also records EasyCore's AIGN in both modes
+    (`result.tables['aign_in_training']` and `['aign_exact']`, the exact one from a clean pass every
+    `base_aign_every` epochs)."""
+    base, data = settings.base, settings.data
+    config = TrainConfig(epochs=base.epochs, lr=base.lr, batch_size=base.batch_size, warmup_epochs=base.warmup_epochs,
+                         weight_decay=base.weight_decay, seed=data.seed, precision=data.precision)
+    recorders = None if base.aign_every is None else {"aign_in_training": AIGN("in_training"),
+                                                      "aign_exact": AIGN("exact", every=base.aign_every)}
+    return fit(data.model_name, train_pool, config, model_seed=data.seed, eval_pool=test_pool, recorders=recorders,
                cache=ArtifactCache() if cache is None else cache, progress=progress)
 
 
@@ -79,9 +80,5 @@ def base_setup(settings: Settings, cache=None, progress: bool = True) -> BaseSet
     """The pools and the (cached) base model of the settings (`Settings.from_mapping` of a chapter's parameters or
     a profile): the data settings and the base model's training (`settings.base`)."""
     train_pool, test_pool = profile_pools(settings.data)
-    base = settings.base
-    run = train_baseline(settings.data.model_name, train_pool, test_pool, epochs=base.epochs, lr=base.lr,
-                         batch_size=base.batch_size, warmup_epochs=base.warmup_epochs,
-                         weight_decay=base.weight_decay, seed=settings.data.seed, aign_every=base.aign_every,
-                         cache=cache, progress=progress, precision=settings.data.precision)
+    run = train_baseline(settings, train_pool, test_pool, cache=cache, progress=progress)
     return BaseSetup(train_pool.device, train_pool, test_pool, run)

@@ -262,88 +262,128 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     collapsed row moves into its note; None: the columns whose names end in '_acc' or start with 'fgsm_'.
     `options` (`GridOptions`): log, rank / world (default 0 of 1), poll_seconds, retry, hours."""
     options = options or GridOptions()
-    log, poll_seconds, retry, hours = options.log, options.poll_seconds, options.retry, options.hours
     rank = 0 if options.rank is None else options.rank
     world = 1 if options.world is None else options.world
+    hours = options.hours
     if hours is not None and (isinstance(hours, bool) or not isinstance(hours, (int, float)) or not hours > 0):
         raise ValueError(f"hours={hours!r} must be a positive number of hours (or None: run every cell)")
-    start = time.monotonic()
-    cells = list(cells)
-    if not cells:
-        raise ValueError("the grid has no cells: give at least one method, fraction and seed")
-    seen = {}
-    for cell in cells:
-        k = _key(cell, keys)
-        if k in seen:
-            raise ValueError(f"duplicate grid cell {dict(zip(keys, k))}; every cell must differ in {list(keys)}")
-        seen[k] = cell
+    cells = _checked_cells(cells, keys)
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"rank {rank} must lie in [0, world={world}) and world must be ≥ 1")
     path = Path(path)
     out = path if world == 1 else shard_path(path, rank, world)
     for p in {path, out}:
         _check_path(p)
-    grid_config = config_hash({**(config or {}), "_retry": True} if retry else (config or {}))
-    sources = [path] if world == 1 else [path, out]
-    with file_lock(out):
-        tables = [_read_text_table(p, keys) for p in sources]
-    others = sum(int((t["grid_config"] != grid_config).sum()) for t in tables if len(t))
-    if others:
-        log(f"{out.name}: keeping {others} rows of other configurations in the file (this grid reads only its own, "
-            f"grid_config {grid_config})")
-    finished = {_key(r, keys) for t in tables for r in _own_rows(t, grid_config).to_dict("records")}
+    grid_config = config_hash({**(config or {}), "_retry": True} if options.retry else (config or {}))
+    run = _GridRun(out, [path] if world == 1 else [path, out], tuple(keys), grid_config, options, accuracies)
     mine = cells if world == 1 else cells[rank::world]
-    todo = [c for c in mine if _key(c, keys) not in finished]
-    if len(todo) < len(mine):
-        log(f"resuming {out.name}: {len(mine) - len(todo)} of {len(mine)} cells already done")
-    waiting, held = [], []
-    try:
-        for i, cell in enumerate(todo):
-            if hours is not None and time.monotonic() - start >= hours * 3600:
-                log(f"{out.name}: stopping after {hours:g} h with {len(todo) - i} of {len(mine)} cells still to run; "
-                    "run the same command again to continue")
-                break
-            key = _key(cell, keys)
-            state = _try_claim(out, sources, grid_config, key, keys)
-            if state == "busy":
-                waiting.append(cell)
-                continue
-            if state == "done":
-                continue
-            held.append(key)
-            _compute(cell, run_cell, out, keys, grid_config, retry, accuracies)
-        while waiting:  # cells another live process claimed: wait for their rows, or take over a dead claim
+    run.compute_all(run_cell, run.todo(mine), len(mine))
+    table = run.collect(cells)
+    run.report(table)
+    return table
+
+
+def _checked_cells(cells: Iterable[dict], keys: Sequence[str]) -> list[dict]:
+    """The cells as a list, refused when empty or when two share a key."""
+    cells = list(cells)
+    if not cells:
+        raise ValueError("the grid has no cells: give at least one method, fraction and seed")
+    seen = set()
+    for cell in cells:
+        k = _key(cell, keys)
+        if k in seen:
+            raise ValueError(f"duplicate grid cell {dict(zip(keys, k))}; every cell must differ in {list(keys)}")
+        seen.add(k)
+    return cells
+
+
+@dataclass
+class _GridRun:
+    """One process's run of a grid: the file it writes (`out`), the files it reads rows from (`sources`), and how."""
+
+    out: Path
+    sources: list[Path]
+    keys: tuple
+    grid_config: str
+    options: GridOptions
+    accuracies: Sequence[str] | None
+
+    def todo(self, mine: list[dict]) -> list[dict]:
+        """The cells of this process without a row of this configuration yet (the others are logged as kept)."""
+        log = self.options.log
+        with file_lock(self.out):
+            tables = [_read_text_table(p, self.keys) for p in self.sources]
+        others = sum(int((t["grid_config"] != self.grid_config).sum()) for t in tables if len(t))
+        if others:
+            log(f"{self.out.name}: keeping {others} rows of other configurations in the file (this grid reads only "
+                f"its own, grid_config {self.grid_config})")
+        finished = {_key(r, self.keys) for t in tables for r in _own_rows(t, self.grid_config).to_dict("records")}
+        todo = [c for c in mine if _key(c, self.keys) not in finished]
+        if len(todo) < len(mine):
+            log(f"resuming {self.out.name}: {len(mine) - len(todo)} of {len(mine)} cells already done")
+        return todo
+
+    def compute(self, cell: dict, run_cell: Callable, held: list) -> None:
+        held.append(_key(cell, self.keys))
+        _compute(cell, run_cell, self.out, self.keys, self.grid_config, self.options.retry, self.accuracies)
+
+    def compute_all(self, run_cell: Callable, todo: list[dict], total: int) -> None:
+        """Claim and compute every cell of `todo` (until `hours`), then wait for the cells other processes hold."""
+        start, hours = time.monotonic(), self.options.hours
+        waiting, held = [], []
+        try:
+            for i, cell in enumerate(todo):
+                if hours is not None and time.monotonic() - start >= hours * 3600:
+                    self.options.log(f"{self.out.name}: stopping after {hours:g} h with {len(todo) - i} of {total} "
+                                     "cells still to run; run the same command again to continue")
+                    break
+                state = _try_claim(self.out, self.sources, self.grid_config, _key(cell, self.keys), self.keys)
+                if state == "busy":
+                    waiting.append(cell)
+                elif state != "done":
+                    self.compute(cell, run_cell, held)
+            self.wait(run_cell, waiting, held)
+        finally:
+            if held:
+                _release(self.out, self.grid_config, held)
+
+    def wait(self, run_cell: Callable, waiting: list[dict], held: list) -> None:
+        """Cells another live process claimed: wait for their rows, or take over a claim whose process stopped."""
+        while waiting:
             still = []
             for cell in waiting:
-                key = _key(cell, keys)
-                state = _try_claim(out, sources, grid_config, key, keys)
+                key = _key(cell, self.keys)
+                state = _try_claim(self.out, self.sources, self.grid_config, key, self.keys)
                 if state == "mine":
-                    log(f"{out.name}: the process that claimed {dict(zip(keys, key))} has stopped; computing it")
-                    held.append(key)
-                    _compute(cell, run_cell, out, keys, grid_config, retry, accuracies)
+                    self.options.log(f"{self.out.name}: the process that claimed {dict(zip(self.keys, key))} has "
+                                     "stopped; computing it")
+                    self.compute(cell, run_cell, held)
                 elif state == "busy":
                     still.append(cell)
             waiting = still
             if waiting:
-                time.sleep(poll_seconds)
-    finally:
-        if held:
-            _release(out, grid_config, held)
-    with file_lock(out):
-        own = [_own_rows(_read_text_table(p, keys), grid_config) for p in sources]
-    table = pd.concat([t for t in own if len(t)], ignore_index=True)
-    table["_key"] = [_key(r, keys) for r in table.to_dict("records")]
-    table = table.drop_duplicates("_key", keep="last").set_index("_key")
-    order = [k for k in (_key(c, keys) for c in cells) if k in table.index]
-    table = table.loc[order].reset_index(drop=True)
-    for status, why in (("diverged", "diverged (non-finite loss)"),
-                        ("collapsed", f"collapsed (one class for ≥ {100 * COLLAPSED_SHARE:.0f} % of the test set)")):
-        bad = table[table["status"] == status] if "status" in table else table.iloc[:0]
-        if len(bad):
-            log(f"{len(bad)} of {len(table)} runs {why} and are left out of every mean: "
-                + "; ".join(", ".join(f"{k}={r[k]}" for k in keys if k in r and pd.notna(r[k]))
-                            for r in bad.to_dict("records")))
-    return table
+                time.sleep(self.options.poll_seconds)
+
+    def collect(self, cells: list[dict]) -> pd.DataFrame:
+        """This configuration's rows of `cells`, read back from the files, in the cells' order."""
+        with file_lock(self.out):
+            own = [_own_rows(_read_text_table(p, self.keys), self.grid_config) for p in self.sources]
+        table = pd.concat([t for t in own if len(t)], ignore_index=True)
+        table["_key"] = [_key(r, self.keys) for r in table.to_dict("records")]
+        table = table.drop_duplicates("_key", keep="last").set_index("_key")
+        order = [k for k in (_key(c, self.keys) for c in cells) if k in table.index]
+        return table.loc[order].reset_index(drop=True)
+
+    def report(self, table: pd.DataFrame) -> None:
+        """One line for the diverged and one for the collapsed runs, naming each."""
+        for status, why in (("diverged", "diverged (non-finite loss)"),
+                            ("collapsed", f"collapsed (one class for ≥ {100 * COLLAPSED_SHARE:.0f} % of the test "
+                                          "set)")):
+            bad = table[table["status"] == status] if "status" in table else table.iloc[:0]
+            if len(bad):
+                self.options.log(f"{len(bad)} of {len(table)} runs {why} and are left out of every mean: "
+                                 + "; ".join(", ".join(f"{k}={r[k]}" for k in self.keys if k in r and pd.notna(r[k]))
+                                             for r in bad.to_dict("records")))
 
 
 def is_accuracy(column: str, accuracies: Sequence[str] | None = None) -> bool:
