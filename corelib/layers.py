@@ -65,6 +65,7 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
     "experiments": [
         ("settings", "`Settings`: every setting, typed and grouped by concern, validated once from the flat names of "
                      "profiles, parameters cells and `-p`"),
+        ("experiments.cell_claims", "claims on grid cells: who computes a cell, and when a claim is stale"),
         ("experiments.grid", "resumable, shardable grids, atomic CSV after every cell"),
         ("experiments.suite", "`EvaluationSuite`: the measurements every grid takes of a trained model, by column"),
         ("experiments.record", "recorded results under `results/<profile>/` and their manifests"),

@@ -1,3 +1,6 @@
+import json
+import time
+
 import pandas as pd
 import pytest
 
@@ -668,3 +671,60 @@ def test_ranking_marks_only_clear_differences_and_leaves_collapsed_runs_out():
     assert list(wide.columns) == ["10 %"] and wide.index[0] == "a"
     assert wide.loc["a", "10 %"].endswith("▲") and "▲" not in wide.loc["b", "10 %"]
     assert wide.loc["c", "10 %"].endswith("†") and wide.loc["c", "10 %"].startswith("10.0 ± 0.0")
+
+
+def _forge_claim(path, cell, grid_config, **claim):
+    from corelib.experiments.cell_claims import claim_key, claims_path
+
+    key = claim_key(grid_config, tuple(str(cell.get(k)) for k in ("method", "keep", "fraction", "seed")))
+    claims_path(path).write_text(json.dumps({key: {"since": time.time(), **claim}}))
+
+
+@pytest.mark.parametrize("forged", ["old_format", "reused_pid", "other_boot"])
+def test_a_stale_claim_held_by_a_live_unrelated_pid_is_taken_over_not_waited_for(tmp_path, forged):
+    """pid 1 is alive on every Linux machine: a claim that names it (without a start time, with another start time,
+    or from an earlier boot) must not make the grid wait; the cell is computed and a line says why."""
+    import socket
+
+    from corelib.experiments.cell_claims import boot_id, process_start
+    from corelib.hashing import config_hash
+
+    path, messages = tmp_path / "g.csv", []
+    claim = {"host": socket.gethostname(), "pid": 1}
+    if forged == "reused_pid":
+        claim.update(boot=boot_id(), started="1" + process_start(1))
+    if forged == "other_boot":
+        claim.update(boot="another-boot", started=process_start(1))
+    _forge_claim(path, CELLS[0], config_hash({"v": 1}), **claim)
+    start = time.monotonic()
+    table = run_grid(CELLS, lambda c: {"acc": 1.0}, path, config={"v": 1},
+                     options=GridOptions(log=messages.append, poll_seconds=0.05))
+    assert len(table) == len(CELLS) and time.monotonic() - start < 30
+    assert any("taking over cell" in m and "stale" in m for m in messages), messages
+
+
+def test_a_cell_held_by_a_live_process_is_waited_for_with_a_line_naming_the_claim(tmp_path):
+    """A claim by a process that really runs (its pid, start time and boot match) is respected: the grid waits and
+    says who holds the cell and which file to delete; when the holder ends, the cell is taken over."""
+    import socket
+    import subprocess
+    import threading
+
+    from corelib.experiments.cell_claims import boot_id, claims_path, process_start
+    from corelib.hashing import config_hash
+
+    holder = subprocess.Popen(["sleep", "30"])
+    try:
+        path, messages = tmp_path / "g.csv", []
+        _forge_claim(path, CELLS[0], config_hash({"v": 1}), host=socket.gethostname(), pid=holder.pid,
+                     boot=boot_id(), started=process_start(holder.pid))
+        threading.Timer(1.0, holder.kill).start()
+        table = run_grid(CELLS, lambda c: {"acc": 1.0}, path, config={"v": 1},
+                         options=GridOptions(log=messages.append, poll_seconds=0.05))
+    finally:
+        holder.kill()
+        holder.wait()
+    waiting = [m for m in messages if "waiting for cell" in m]
+    assert len(waiting) == 1 and f"pid {holder.pid}" in waiting[0] and str(claims_path(path)) in waiting[0]
+    assert any("taking over" in m and "has ended" in m for m in messages), messages
+    assert len(table) == len(CELLS) and not claims_path(path).exists()

@@ -32,9 +32,7 @@ results path; `merge_shards` joins them into the results table.
 from __future__ import annotations
 
 import io
-import json
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from ..attacks import Attack
 from ..checks import NonFiniteError
 from ..files import atomic_write_text, file_lock
 from ..hashing import config_hash
+from . import cell_claims
 
 CELL_KEYS = ("method", "keep", "fraction", "seed")
 COLLAPSED_SHARE = 0.9  # a model that puts this share of the test set in one class is a (near-)constant predictor
@@ -172,73 +171,6 @@ def _append(path: Path, row: dict, keys: Sequence[str]) -> None:
 
 # ---------------------------------------------------------------- claims
 
-def _claims_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.claims")
-
-
-def _read_claims(path: Path) -> dict:
-    try:
-        return json.loads(_claims_path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-
-
-def _write_claims(path: Path, claims: dict) -> None:
-    if claims:
-        atomic_write_text(_claims_path(path), json.dumps(claims))
-    else:
-        _claims_path(path).unlink(missing_ok=True)
-
-
-def _me() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid()}
-
-
-def _alive(claim: dict) -> bool:
-    """Is the claiming process still running? Only decidable on this machine; a claim from another machine
-    counts as alive while it is fresher than a day."""
-    if claim.get("host") != socket.gethostname():
-        return time.time() - float(claim.get("since", 0)) < 86_400
-    try:
-        os.kill(int(claim["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def _claim_key(grid_config: str, key: tuple) -> str:
-    return json.dumps([grid_config, *key])
-
-
-def _try_claim(path: Path, done_paths: list[Path], grid_config: str, key: tuple, keys) -> str:
-    """'done' (a row exists), 'busy' (a live process claimed it) or 'mine' (claimed now)."""
-    with file_lock(path):
-        for p in done_paths:
-            rows = _own_rows(_read_text_table(p, keys), grid_config)
-            if len(rows) and key in {_key(r, keys) for r in rows.to_dict("records")}:
-                return "done"
-        claims = _read_claims(path)
-        ck = _claim_key(grid_config, key)
-        other = claims.get(ck)
-        if other and (other.get("host"), other.get("pid")) != (_me()["host"], _me()["pid"]) and _alive(other):
-            return "busy"
-        claims[ck] = {**_me(), "since": time.time()}
-        _write_claims(path, claims)
-        return "mine"
-
-
-def _release(path: Path, grid_config: str, key_list: list[tuple]) -> None:
-    with file_lock(path):
-        claims = _read_claims(path)
-        for key in key_list:
-            claim = claims.get(_claim_key(grid_config, key))
-            if claim and (claim.get("host"), claim.get("pid")) == (_me()["host"], _me()["pid"]):
-                del claims[_claim_key(grid_config, key)]
-        _write_claims(path, claims)
-
-
 # ---------------------------------------------------------------- the grid
 
 def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str | Path,
@@ -323,6 +255,19 @@ class _GridRun:
             log(f"resuming {self.out.name}: {len(mine) - len(todo)} of {len(mine)} cells already done")
         return todo
 
+    def claim(self, cell: dict) -> str:
+        """'done', 'busy' or 'mine' (`cell_claims.try_claim`): done when a file holds the cell's row."""
+        key = _key(cell, self.keys)
+
+        def is_done() -> bool:
+            for p in self.sources:
+                rows = _own_rows(_read_text_table(p, self.keys), self.grid_config)
+                if len(rows) and key in {_key(r, self.keys) for r in rows.to_dict("records")}:
+                    return True
+            return False
+
+        return cell_claims.try_claim(self.out, self.grid_config, key, is_done, self.options.log)
+
     def compute(self, cell: dict, run_cell: Callable, held: list) -> None:
         held.append(_key(cell, self.keys))
         _compute(cell, run_cell, self.out, self.keys, self.grid_config, self.options.retry, self.accuracies)
@@ -337,7 +282,7 @@ class _GridRun:
                     self.options.log(f"{self.out.name}: stopping after {hours:g} h with {len(todo) - i} of {total} "
                                      "cells still to run; run the same command again to continue")
                     break
-                state = _try_claim(self.out, self.sources, self.grid_config, _key(cell, self.keys), self.keys)
+                state = self.claim(cell)
                 if state == "busy":
                     waiting.append(cell)
                 elif state != "done":
@@ -345,19 +290,23 @@ class _GridRun:
             self.wait(run_cell, waiting, held)
         finally:
             if held:
-                _release(self.out, self.grid_config, held)
+                cell_claims.release(self.out, self.grid_config, held)
 
     def wait(self, run_cell: Callable, waiting: list[dict], held: list) -> None:
         """Cells another live process claimed: wait for their rows, or take over a claim whose process stopped."""
+        told = set()
         while waiting:
             still = []
             for cell in waiting:
                 key = _key(cell, self.keys)
-                state = _try_claim(self.out, self.sources, self.grid_config, key, self.keys)
+                state = self.claim(cell)
                 if state == "mine":
-                    self.options.log(f"{self.out.name}: the process that claimed {dict(zip(self.keys, key))} has "
-                                     "stopped; computing it")
                     self.compute(cell, run_cell, held)
+                elif state == "busy":
+                    still.append(cell)
+                    if key not in told:  # once per cell: who holds it, and how to clear the claim
+                        told.add(key)
+                        self.options.log(f"{self.out.name}: {cell_claims.holder_of(self.out, self.grid_config, key)}")
                 elif state == "busy":
                     still.append(cell)
             waiting = still
