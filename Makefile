@@ -8,7 +8,7 @@ PROFILE ?= ci
 export CORELIB_DATA ?= $(HOME)/.cache/corelib/data
 SHARED_CIFAR := ../shared/data/cifar10/prepare.py
 
-.PHONY: book test test-paper data install check-html bench clean student pdf
+.PHONY: book test test-paper data install check-html speed bench clean student pdf
 
 install: $(VENV)/.installed
 
@@ -50,7 +50,9 @@ check-html:
 	$(BIN)/python -m corelib.book student --out _build/student
 	$(BIN)/python -m corelib.book check-student
 
-bench: data
+# the speed benchmarks (benchmarks/): RESULT lines, paired in one run; `make bench` is its former name
+bench: speed
+speed: data
 	mkdir -p _build && rm -f _build/bench.log
 	@set -o pipefail; failed=""; for script in benchmarks/attacks.py benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py benchmarks/selection_cost.py benchmarks/adversarial_coreset.py; do \
 	  echo "== $$script"; $(BIN)/python $$script | tee -a _build/bench.log || failed="$$failed $$script"; done; \

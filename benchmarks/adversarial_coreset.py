@@ -37,12 +37,12 @@ def options(parser):
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=2000, repeats=2, extra=options)
-    eps = profile["eps_255"] / 255
+    args, device, settings, pool = setup(__doc__, images=2000, repeats=2, extra=options)
+    eps = settings.evaluation.eps_255 / 255
     params = {"eps": eps} if args.objective == "fgsm_rs" else {"eps": eps, "alpha": 2.5 * eps / args.steps,
                                                                  "steps": args.steps}
-    config = cl.TrainConfig(epochs=args.epochs, lr=profile["base_lr"], batch_size=profile["base_batch_size"],
-                            warmup_epochs=profile["base_warmup_epochs"], weight_decay=profile["weight_decay"],
+    config = cl.TrainConfig(epochs=args.epochs, lr=settings.base.lr, batch_size=settings.base.batch_size,
+                            warmup_epochs=settings.base.warmup_epochs, weight_decay=settings.base.weight_decay,
                             objective=args.objective, objective_params=params)
     test = cl.class_balanced_pool(cl.load_cifar10("test", device=device), args.test_images, seed=0)
     attack = cl.PGD(eps=eps, alpha=2 / 255, steps=10, seed=0)
@@ -50,7 +50,7 @@ def main():
     order = [m for r in range(args.repeats) for m in (("full", args.solver) if r % 2 == 0 else (args.solver, "full"))]
     for method in order:
         start = time.perf_counter()
-        result_ = acs.train_adversarial_coreset(profile["model"], pool, config, method, args.fraction, args.warm_start,
+        result_ = acs.train_adversarial_coreset(settings.data.model_name, pool, config, method, args.fraction, args.warm_start,
                                                 args.period, seed=0)
         seconds[method].append(time.perf_counter() - start)
         if method in runs:
@@ -65,7 +65,7 @@ def main():
     speedup = statistics.median(f / c for f, c in zip(seconds["full"], seconds[args.solver]))
     s = core["select"] / max(core["renewals"], 1) / (full["seconds"] / args.epochs)
     predicted = acs.speedup_model(args.epochs, args.fraction, args.warm_start, args.period, s)
-    print(f"model {profile['model']}; {args.images} images; "
+    print(f"model {settings.data.model_name}; {args.images} images; "
           f"{args.objective} ({args.steps} steps), {args.epochs} epochs; {args.solver} at {100 * args.fraction:g} %, "
           f"κ = {args.warm_start}, T = {args.period}, {core['renewals']} renewals; {args.repeats} pairs")
     for name, r in runs.items():

@@ -22,20 +22,20 @@ def run(pool, config, model_name, hooks):
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=5000,
+    args, device, settings, pool = setup(__doc__, images=5000,
                                         extra=lambda p: p.add_argument("--epochs", type=int, default=1))
-    config = cl.TrainConfig(epochs=args.epochs, lr=profile["base_lr"], batch_size=profile["base_batch_size"],
-                            weight_decay=profile["weight_decay"])
+    config = cl.TrainConfig(epochs=args.epochs, lr=settings.base.lr, batch_size=settings.base.batch_size,
+                            weight_decay=settings.base.weight_decay)
     models = {}
 
     def tracked():
-        models["tracked"] = run(pool, config, profile["model"], [AIGN("in_training")])[1]
+        models["tracked"] = run(pool, config, settings.data.model_name, [AIGN("in_training")])[1]
 
-    r = paired(tracked, lambda: run(pool, config, profile["model"], []), args.repeats, device)
+    r = paired(tracked, lambda: run(pool, config, settings.data.model_name, []), args.repeats, device)
     start = time.perf_counter()
     input_gradient_norms(models["tracked"], pool)
     exact = time.perf_counter() - start
-    print(f"model {profile['model']}; {args.images} images × {args.epochs} epoch(s); {args.repeats} timed pairs")
+    print(f"model {settings.data.model_name}; {args.images} images × {args.epochs} epoch(s); {args.repeats} timed pairs")
     print(f"plain training:               {r['b']:6.2f} s")
     print(f"with in-training AIGN:        {r['a']:6.2f} s   (pair ratios {[round(v, 3) for v in r['ratios']]})")
     print(f"one exact AIGN pass:          {exact:6.2f} s = {exact / (r['b'] / args.epochs):.2f} training epochs")

@@ -31,25 +31,25 @@ def torchattacks_accuracy(model, pool, attack, batch_size):
     return correct / len(pool)
 
 
-def trained_model(profile, pool, device):
+def trained_model(settings, pool, device):
     """The ci model after two epochs on the pool: attacks behave as on a real model (gradients not all tiny)."""
-    model = cl.build_model(profile["model"], device=device)
-    cl.train(model, pool, cl.TrainConfig(epochs=2, lr=profile["base_lr"], batch_size=profile["base_batch_size"]),
+    model = cl.build_model(settings.data.model_name, device=device)
+    cl.train(model, pool, cl.TrainConfig(epochs=2, lr=settings.base.lr, batch_size=settings.base.batch_size),
              progress=False)
     return model.eval()
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=2000, repeats=5, extra=lambda p: p.add_argument(
+    args, device, settings, pool = setup(__doc__, images=2000, repeats=5, extra=lambda p: p.add_argument(
         "--batch-size", type=int, default=500))
-    model = trained_model(profile, pool, device)
+    model = trained_model(settings, pool, device)
     bs = args.batch_size
     x, y = pool.float_images(slice(0, bs)), pool.labels[:bs]
     ours = PGD(8 / 255, 2 / 255, 10, random_start=False)(model, x, y)
     theirs = torchattacks.PGD(model, eps=8 / 255, alpha=2 / 255, steps=10, random_start=False)(x, y)
     gap = float((ours - theirs).abs().max())
     assert gap < 1e-6, f"PGD disagrees with torchattacks by {gap}"
-    print(f"model {profile['model']} (2 epochs on the pool); {args.images} images; batch {bs}; {args.repeats} timed "
+    print(f"model {settings.data.model_name} (2 epochs on the pool); {args.images} images; batch {bs}; {args.repeats} timed "
           f"pairs; PGD without random start agrees with torchattacks to {gap:.1e}")
 
     pgd = PGD(8 / 255, 2 / 255, 10, seed=0)

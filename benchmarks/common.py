@@ -27,7 +27,8 @@ _RESULTS: list[tuple[str, float, str, bool, str | None]] = []
 
 def setup(doc: str, images: int = 2000, repeats: int = 3, extra=None, threads: int | None = None):
     """Parse --images, --repeats, --device, --threads (and `extra(parser)` arguments); set torch's thread count
-    (default: `threads`, else all cores, stated in the output); return (args, device, ci profile, a class-balanced
+    (default: `threads`, else all cores, stated in the output); return (args, device, the ci profile's settings, a
+    class-balanced
     pool of `--images` CIFAR-10 training images on the device)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=images)
@@ -41,7 +42,7 @@ def setup(doc: str, images: int = 2000, repeats: int = 3, extra=None, threads: i
     device = cl.resolve_device(args.device)
     pool = cl.class_balanced_pool(cl.load_cifar10("train", device=device), args.images, seed=0)
     print(f"device: {cl.device_description(device)}; torch {torch.__version__}")
-    return args, device, load_profile("ci"), pool
+    return args, device, cl.Settings.from_mapping(load_profile("ci")), pool
 
 
 def timed(fn, device=None) -> float:

@@ -16,7 +16,6 @@ import torch
 
 import corelib as cl
 from common import finish, result, setup, timed
-from corelib import baselines
 
 
 def options(parser):
@@ -26,28 +25,29 @@ def options(parser):
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=2000, repeats=3, extra=options)
-    methods = sorted(methods.METHODS) if args.methods == ["all"] else args.methods
-    proxy = methods.train_proxy(profile["model"], pool, args.selection_epochs, seed=0, lr=profile["base_lr"],
-                                  batch_size=profile["base_batch_size"], weight_decay=profile["weight_decay"])
-    config = cl.TrainConfig(epochs=1, lr=profile["base_lr"], batch_size=profile["base_batch_size"])
-    model = cl.build_model(profile["model"], device=device)
+    args, device, settings, pool = setup(__doc__, images=2000, repeats=3, extra=options)
+    methods = sorted(cl.methods.METHODS) if args.methods == ["all"] else args.methods
+    proxy = cl.methods.train_proxy(settings.data.model_name, pool, args.selection_epochs, seed=0,
+                                   config=cl.TrainConfig(lr=settings.base.lr, batch_size=settings.base.batch_size,
+                                                         weight_decay=settings.base.weight_decay))
+    config = cl.TrainConfig(epochs=1, lr=settings.base.lr, batch_size=settings.base.batch_size)
+    model = cl.build_model(settings.data.model_name, device=device)
     start = time.perf_counter()
     cl.train(model, pool, config, progress=False)
     epoch = time.perf_counter() - start
     rows = []
     for method in methods:
-        sel = methods.select_coreset(method, proxy, args.fraction, seed=0)
+        sel = cl.methods.select_coreset(method, proxy, args.fraction, seed=0)
         rows.append({"method": method, "seconds": sel.seconds, "epochs": sel.seconds / epoch,
                      "forward_passes": sel.config["forward_passes"], "backward_passes": sel.config["backward_passes"]})
     table = pd.DataFrame(rows).sort_values("epochs").set_index("method")
-    print(f"device: {cl.device_description(device)}; model {profile['model']}; {args.images} images; coreset "
+    print(f"device: {cl.device_description(device)}; model {settings.data.model_name}; {args.images} images; coreset "
           f"{100 * args.fraction:g} %; one training epoch = {epoch:.2f} s; proxy ({args.selection_epochs} epochs) = "
           f"{proxy.seconds:.1f} s = {proxy.seconds / epoch:.2f} epochs")
     print(table.round(3).to_string())
 
     def craig():
-        methods.select_coreset("craig", proxy, args.fraction, seed=0)
+        cl.methods.select_coreset("craig", proxy, args.fraction, seed=0)
 
     craig()  # warm-up
     quiet, busy = [], []

@@ -63,9 +63,9 @@ def floor_work(model, x, y, levels, batch_size):
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=2000, repeats=11)
-    model = cl.build_model(profile["model"], device=device).eval()
-    ks, eps, bs = profile["sparse_ks"], profile["sparse_eps"], profile["score_batch_size"]
+    args, device, settings, pool = setup(__doc__, images=2000, repeats=11)
+    model = cl.build_model(settings.data.model_name, device=device).eval()
+    ks, eps, bs = settings.sparse.ks, settings.sparse.eps, settings.sparse.score_batch_size
     x = pool.float_images().contiguous(memory_format=torch.channels_last)
     y = pool.labels
 
@@ -80,7 +80,7 @@ def main():
                lambda: floor_work(model, x, y, L, bs), args.repeats, device)
     c = paired(lambda: forward_pass(model, x, bs), lambda: gradient_pass(model, x, y, bs), args.repeats, device)
     f = c["ratio"]  # a forward pass in units of an input-gradient pass
-    print(f"model {profile['model']}; {args.images} images; k = {ks}; {args.repeats} timed pairs each")
+    print(f"model {settings.data.model_name}; {args.images} images; k = {ks}; {args.repeats} timed pairs each")
     print(f"one input-gradient pass:                {c['b']:6.2f} s")
     print(f"one forward pass:                       {c['a']:6.2f} s   (f = {f:.2f} gradient passes)")
     print(f"multi-k scorer (one gradient, stacked): {a['b']:6.2f} s   "

@@ -77,29 +77,29 @@ def options(parser):
     parser.add_argument("--accuracy-epochs", type=int, default=8, help="epochs of the bf16 accuracy check")
 
 
-def base_accuracy(profile, device, precision: str, seed: int, images: int, epochs: int) -> tuple[float, float]:
+def base_accuracy(settings, device, precision: str, seed: int, images: int, epochs: int) -> tuple[float, float]:
     """Clean and PGD-10 accuracy of the ci model trained in `precision` on `images` images for `epochs` epochs."""
-    train_pool, test_pool = cl.load_pools(images, profile["test_size"], profile["pool_seed"], device=device)
-    config = cl.TrainConfig(epochs=epochs, lr=profile["base_lr"], batch_size=profile["base_batch_size"],
-                            warmup_epochs=profile["base_warmup_epochs"], weight_decay=profile["weight_decay"],
+    train_pool, test_pool = cl.load_pools(images, settings.data.test_size, settings.data.pool_seed, device=device)
+    config = cl.TrainConfig(epochs=epochs, lr=settings.base.lr, batch_size=settings.base.batch_size,
+                            warmup_epochs=settings.base.warmup_epochs, weight_decay=settings.base.weight_decay,
                             seed=seed, precision=precision)
-    model = cl.fit(profile["model"], train_pool, config, model_seed=seed, progress=False).model
+    model = cl.fit(settings.data.model_name, train_pool, config, model_seed=seed, progress=False).model
     robust_pool = cl.class_balanced_pool(test_pool, 500, seed=0)
-    pgd = cl.PGD(profile["eps_255"] / 255, profile["pgd_alpha_255"] / 255, 10, seed=seed)
+    pgd = cl.PGD(settings.evaluation.eps_255 / 255, settings.evaluation.pgd_alpha_255 / 255, 10, seed=seed)
     return cl.accuracy(model, test_pool), cl.robust_accuracy(model, robust_pool, pgd)
 
 
 def main():
-    args, device, profile, pool = setup(__doc__, images=5000, repeats=2, extra=options)
-    config = cl.TrainConfig(epochs=1, lr=profile["base_lr"], batch_size=profile["base_batch_size"],
-                            weight_decay=profile["weight_decay"], schedule="constant")
+    args, device, settings, pool = setup(__doc__, images=5000, repeats=2, extra=options)
+    config = cl.TrainConfig(epochs=1, lr=settings.base.lr, batch_size=settings.base.batch_size,
+                            weight_decay=settings.base.weight_decay, schedule="constant")
     augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
                                   transforms.ToTensor()])
     dataset = PILCifar(pool.images, pool.labels, augment)
-    r = paired(lambda: corelib_epoch(cl.build_model(profile["model"], device=device), pool, config),
-               lambda: torchvision_epoch(cl.build_model(profile["model"], device=device), dataset, config, args.workers),
+    r = paired(lambda: corelib_epoch(cl.build_model(settings.data.model_name, device=device), pool, config),
+               lambda: torchvision_epoch(cl.build_model(settings.data.model_name, device=device), dataset, config, args.workers),
                args.repeats, device)
-    print(f"model {profile['model']}; {args.images} images; {torch.get_num_threads()} threads; {args.repeats} timed "
+    print(f"model {settings.data.model_name}; {args.images} images; {torch.get_num_threads()} threads; {args.repeats} timed "
           "pairs after a warm-up pair")
     print(f"torchvision DataLoader + PIL transforms ({args.workers} workers): {args.images / r['b']:7.0f} images/s")
     print(f"corelib trainer (tensors on the device, batched augmentation): {args.images / r['a']:7.0f} images/s")
@@ -108,15 +108,15 @@ def main():
     bf16, fp32 = replace(config, precision="bf16"), replace(config, precision="fp32")
     native = cl.utils.cpu_has_native_bf16() if device.type == "cpu" else True
     print(f"native bf16 on this {'CPU' if device.type == 'cpu' else 'device'}: {'yes' if native else 'no (emulated)'}")
-    r = paired(lambda: corelib_epoch(cl.build_model(profile["model"], device=device), pool, fp32),
-               lambda: corelib_epoch(cl.build_model(profile["model"], device=device), pool, bf16), args.repeats, device)
+    r = paired(lambda: corelib_epoch(cl.build_model(settings.data.model_name, device=device), pool, fp32),
+               lambda: corelib_epoch(cl.build_model(settings.data.model_name, device=device), pool, bf16), args.repeats, device)
     print(f"training epoch: fp32 {r['a']:.2f} s, bf16 autocast {r['b']:.2f} s; pair ratios "
           f"{[round(v, 3) for v in r['ratios']]}")
     result("bf16_vs_fp32_train", r["ratio"], ">=1.4", adopts="bf16 as the ci precision")
 
-    model = cl.build_model(profile["model"], device=device).eval()
+    model = cl.build_model(settings.data.model_name, device=device).eval()
     x, y = pool.float_images(torch.arange(500, device=device)), pool.labels[:500]
-    pgd = cl.PGD(profile["eps_255"] / 255, profile["pgd_alpha_255"] / 255, 10, seed=0)
+    pgd = cl.PGD(settings.evaluation.eps_255 / 255, settings.evaluation.pgd_alpha_255 / 255, 10, seed=0)
 
     def attack(bf16: bool):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -131,7 +131,7 @@ def main():
         print(f"accuracy check: {args.accuracy_images:,} train images, {args.accuracy_epochs} epochs, "
               f"{args.accuracy_seeds} seeds")
         for seed in range(args.accuracy_seeds):
-            a32, a16 = (base_accuracy(profile, device, precision, seed, args.accuracy_images, args.accuracy_epochs)
+            a32, a16 = (base_accuracy(settings, device, precision, seed, args.accuracy_images, args.accuracy_epochs)
                         for precision in ("fp32", "bf16"))
             deltas.append((100 * (a16[0] - a32[0]), 100 * (a16[1] - a32[1])))
             print(f"seed {seed}: fp32 clean {100 * a32[0]:.1f} % / PGD-10 {100 * a32[1]:.1f} %; bf16 clean "

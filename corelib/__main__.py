@@ -118,9 +118,9 @@ def _bench_settings(args):
         if name not in params:
             raise UsageError(f"unknown parameter {name!r} for profile {args.profile!r}; known: {sorted(params)}")
         params[name] = check_value(name, value, params[name])
-    if getattr(args, "track", None):
-        params["bench_track"] = args.track
     settings = Settings.from_mapping(params)  # every value checked, before any work
+    if getattr(args, "track", None):
+        settings = settings.replace(bench_track=args.track)
     track = settings.benchmark.track
     acs_methods = sorted(ACS_METHODS) if track == "adversarial" else []
     names = args.methods or settings.benchmark.methods

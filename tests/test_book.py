@@ -1,5 +1,4 @@
 import ast
-import inspect
 import json
 import re
 import shutil
@@ -9,7 +8,7 @@ import pytest
 import yaml
 
 import corelib
-from corelib import book, experiments, profiles
+from corelib import book, profiles
 
 
 def test_unknown_profile_lists_the_choices():
@@ -158,7 +157,6 @@ def test_every_chapter_takes_device_and_precision_and_passes_precision_to_its_tr
     """`device` and `precision` are parameters of every chapter, and every TrainConfig / train_baseline a chapter
     builds is given the chapter's precision (otherwise the parameter would silently do nothing there)."""
     import json
-    import re
 
     src = book.source_notebook(name)
     assert {"device", "precision"} <= set(book.declared_parameters(src))
@@ -175,7 +173,6 @@ def test_the_student_edition_drops_every_solution_and_keeps_everything_else(tmp_
     """`make student`: no worked solution survives (no {solution} block, no gated cells, no outputs), every exercise
     and check cell stays, each self-check gets a stub with the solution's signature, and the rest of each chapter
     is the teacher's edition unchanged, so the two cannot drift apart."""
-    import re
 
     written = book.student_edition(tmp_path)
     assert [p.stem for p in written] == book.chapters()
@@ -225,7 +222,6 @@ def test_the_teachers_page_gets_each_chapters_time_from_its_run_record(tmp_path)
 
 
 def test_one_version_everywhere_and_a_licence_for_code_and_text():
-    import re
 
     pyproject = (book.ROOT / "pyproject.toml").read_text()
     assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == corelib.__version__

@@ -134,7 +134,7 @@ def test_training_on_the_device_learns_with_bf16_and_channels_last(device):
 
 def test_every_selection_method_runs_on_the_device_and_agrees_with_the_cpu(device):
     pool = synthetic_pool(n=200, num_classes=10, size=32, seed=4, noise=0.3)
-    proxy = methods.train_proxy("small_cnn", pool, epochs=2, seed=0, batch_size=32, precision="fp32")
+    proxy = methods.train_proxy("small_cnn", pool, epochs=2, seed=0, config=TrainConfig(lr=0.05, batch_size=32, precision="fp32"))
     on_device = replace(proxy, model=copy.deepcopy(proxy.model).to(device), pool=pool.to(device), memo={},
                         training={**proxy.training})
     overlaps = {}

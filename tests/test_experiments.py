@@ -317,7 +317,7 @@ def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeyp
     base = fit("tiny", big, TrainConfig(epochs=2, batch_size=10), model_seed=5, progress=False,
                recorders={"aign_in_training": AIGN("in_training")})
     pool = big.subset(big.indices[:40])
-    proxy = methods.train_proxy("tiny", pool, epochs=1, seed=0, batch_size=10)
+    proxy = methods.train_proxy("tiny", pool, epochs=1, seed=0, config=TrainConfig(lr=0.05, batch_size=10))
     own = methods.select_coreset("isef_top", proxy, 0.25)  # DeepCore's semantics: the proxy scores
     proxy.memo.clear()
     proxy.scorer = base_scorer(base, pool)

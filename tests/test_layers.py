@@ -126,3 +126,70 @@ def test_code_hash_follows_the_import_closure(tmp_path):
     assert utils.code_hash("corelib.train", copy) == after
     # a subpackage's modules are part of the closure of what imports it
     assert "corelib.methods.geometry" in utils.import_closure("corelib.experiments.benchmark", copy)
+
+
+# ------------------------------------------------------------------ the size of the rooms
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_PARAMETERS = 450, 60, 8
+# functions still above MAX_PARAMETERS (self, *args, **kwargs aside), each with what it waits for; the list may only
+# shrink: a function that meets the limit must leave it, and no other may join it
+WIDE_FUNCTIONS = {
+    "corelib/train.py:fit": 10,  # the trainer's keyword options (subset, weights, eval_pool, recorders, cache, …)
+    "corelib/adversarial_coreset.py:train_adversarial_coreset": 10,  # Algorithm 1's schedule as one object (κ, T)
+    "corelib/adversarial_coreset.py:__init__": 9,  # the same schedule object
+    "corelib/settings.py:setting": 9,  # a field's metadata (key, default, range, choices, items, hint, …)
+    "corelib/experiments/verdicts.py:claims": 9,  # the claims' thresholds as one object
+    "corelib/experiments/record.py:update_manifest": 9,  # a manifest entry as one object
+}
+
+
+def _functions():
+    for path in all_modules():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                params = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+                yield f"{path.relative_to(PACKAGE.parent)}:{node.name}", len(params), node.end_lineno - node.lineno + 1
+
+
+def test_modules_and_functions_stay_small():
+    """No module longer than 450 lines, no function longer than 60 lines, none with more than 8 parameters but the
+    listed ones (which may not grow)."""
+    long_modules = [f"{p.relative_to(PACKAGE.parent)}: {n} lines" for p in all_modules()
+                    if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES]
+    long_functions = [f"{name}: {n} lines" for name, _, n in _functions() if n > MAX_FUNCTION_LINES]
+    wide = {name: n for name, n, _ in _functions() if n > MAX_PARAMETERS}
+    assert not long_modules and not long_functions, long_modules + long_functions
+    assert {k: v for k, v in wide.items() if WIDE_FUNCTIONS.get(k, 0) < v} == {}, "new or wider functions"
+    assert set(WIDE_FUNCTIONS) <= set(wide), f"now within the limit, remove from WIDE_FUNCTIONS: {set(WIDE_FUNCTIONS) - set(wide)}"
+
+
+def test_no_module_but_the_settings_reads_profile_keys_by_string():
+    """Past `Settings.from_mapping`, code reads typed attributes: no `params["train_size"]` or
+    `p.get("bench_epochs")` on a flat mapping anywhere else in corelib."""
+    from corelib.settings import Settings
+
+    keys = set(Settings.keys()) | {"model"}
+    flat_names = {"params", "p", "profile", "flat", "namespace", "overrides"}
+    found = []
+    for path in all_modules():
+        if path.name in ("settings.py", "profiles.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            target = key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                target, key = node.value, node.slice.value
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                  and node.args and isinstance(node.args[0], ast.Constant)):
+                target, key = node.func.value, node.args[0].value
+            if isinstance(target, ast.Name) and target.id in flat_names and key in keys:
+                found.append(f"{module_name(path)} line {node.lineno}: {target.id}[{key!r}]")
+    assert not found, found
+
+
+def test_the_readme_layout_table_is_the_layer_list():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    assert layers.readme_table() in readme, "regenerate the README's layout table: corelib.layers.readme_table()"
+    for layer, modules in layers.LAYERS.items():
+        assert layer in corelib.__doc__ and all(f"`{m}`" in corelib.__doc__ for m, _ in modules if m)

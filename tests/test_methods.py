@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from conftest import TinyNet, synthetic_pool
 from corelib import methods as bl
+from corelib.train import TrainConfig
 from corelib.data import Pool
 from corelib.models import linear_gradients
 from corelib.coreset_solvers import cosine_similarity_matrix, facility_location_greedy, graph_cut_greedy, herding, k_center
@@ -136,7 +137,7 @@ def tiny_proxy():
     original = models.build_model
     models.build_model = lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed)
     try:
-        return bl.train_proxy("tiny", synthetic_pool(n=80, seed=2), epochs=3, seed=0, lr=0.05, batch_size=16)
+        return bl.train_proxy("tiny", synthetic_pool(n=80, seed=2), epochs=3, seed=0, config=TrainConfig(lr=0.05, batch_size=16))
     finally:
         models.build_model = original
 
@@ -345,8 +346,8 @@ def test_grand_averages_the_gradient_norm_over_independently_initialised_proxies
     monkeypatch.setattr(models, "build_model",
                         lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
     monkeypatch.setattr(sys.modules["corelib.train"], "build_model", models.build_model)
-    proxy = bl.train_proxy("tiny", synthetic_pool(n=40, seed=2), epochs=2, seed=3, lr=0.05, batch_size=8)
-    sibling = bl.train_proxy("tiny", proxy.pool, epochs=2, seed=1003, lr=0.05, batch_size=8)
+    proxy = bl.train_proxy("tiny", synthetic_pool(n=40, seed=2), epochs=2, seed=3, config=TrainConfig(lr=0.05, batch_size=8))
+    sibling = bl.train_proxy("tiny", proxy.pool, epochs=2, seed=1003, config=TrainConfig(lr=0.05, batch_size=8))
     expected = (last_layer_gradients(proxy.model, proxy.pool).norm(dim=1).double()
                 + last_layer_gradients(sibling.model, proxy.pool).norm(dim=1).double()) / 2
     sel = bl.select_coreset("grand", proxy, 0.25, seed=0, repeats=2)

@@ -26,7 +26,7 @@ def paper_cache(tmp_path_factory):
 @pytest.mark.paper_smoke
 @pytest.mark.parametrize("name", book.chapters())
 def test_every_chapter_runs_on_the_paper_profiles_code_paths(name, tmp_path, monkeypatch, paper_cache):
-    from corelib import baselines, profiles
+    from corelib import methods, profiles
 
     monkeypatch.setenv("CORELIB_CACHE", str(paper_cache))
     results = tmp_path / "results"

@@ -312,4 +312,4 @@ def test_shared_and_valid_parameters_still_work(proxy):
 def test_proxy_epochs_are_not_truncated(tiny_fit):
     """Before: train_proxy(epochs=2.5) silently trained a 2-epoch proxy."""
     with pytest.raises(ValueError, match="epochs=2.5 must be an integer ≥ 1; it would be truncated to 2"):
-        bl.train_proxy("tiny", synthetic_pool(n=16), 2.5, lr=0.05, batch_size=8)
+        bl.train_proxy("tiny", synthetic_pool(n=16), 2.5, config=TrainConfig(lr=0.05, batch_size=8))

@@ -16,7 +16,7 @@ from .site import STUDENT_BOOK, jupyter_book
 from .student import student_edition
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m corelib.book", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,42 +39,52 @@ def main(argv=None) -> int:
     st.add_argument("--out", default="_build/student")
     st.add_argument("--no-html", action="store_true", help="write the notebooks only")
     sub.add_parser("check-student", help="check the student edition's HTML: exercises kept, no solution shown")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _problems(problems: list[str]) -> int:
+    for line in problems:
+        print("PROBLEM:", line, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _student(args) -> int:
+    for path in student_edition(Path(args.out)):
+        print(path)
+    if not args.no_html:
+        missing = [n for n in chapters() if not (ROOT / CHAPTER_DIR / f"{n}.ipynb").is_file()]
+        if missing:
+            raise UsageError(f"the student HTML is built from the executed chapters; {missing} are not "
+                             "executed yet: run make book first (or pass --no-html)")
+        jupyter_book(ROOT, student=True)
+        print(f"student book written to {ROOT / STUDENT_BOOK / '_build' / 'html' / 'index.html'}")
+    return 0
+
+
+def _params(args) -> int:
+    print(yaml.safe_dump(chapter_parameters(args.chapter, load_profile(args.profile)), sort_keys=False), end="")
+    return 0
+
+
+COMMANDS = {
+    "build": lambda a: build(a.profile, a.force, a.only, parse_overrides(a.parameter), not a.no_html),
+    "params": _params,
+    "check-html": lambda a: _problems(check_html(a.html, Path(a.screenshots) if a.screenshots else None)),
+    "pdf": lambda a: _problems(build_pdf()[1]),
+    "student": _student,
+    "check-student": lambda a: _problems(check_student_html()),
+}
+
+
+def main(argv=None) -> int:
+    """The command line; exit status 0 (done), 1 (a check found problems, or a chapter failed) or 2 (a request
+    that cannot work, with one `error:` line)."""
+    args = _parser().parse_args(argv)
     try:
-        if args.command == "pdf":
-            path, problems = build_pdf()
-            for line in problems:
-                print("PROBLEM:", line, file=sys.stderr)
-            return 1 if problems else 0
-        if args.command == "student":
-            for path in student_edition(Path(args.out)):
-                print(path)
-            if not args.no_html:
-                missing = [n for n in chapters() if not (ROOT / CHAPTER_DIR / f"{n}.ipynb").is_file()]
-                if missing:
-                    raise UsageError(f"the student HTML is built from the executed chapters; {missing} are not "
-                                     "executed yet: run make book first (or pass --no-html)")
-                jupyter_book(ROOT, student=True)
-                print(f"student book written to {ROOT / STUDENT_BOOK / '_build' / 'html' / 'index.html'}")
-            return 0
-        if args.command == "check-student":
-            problems = check_student_html()
-            for line in problems:
-                print("PROBLEM:", line, file=sys.stderr)
-            return 1 if problems else 0
-        if args.command == "build":
-            return build(args.profile, args.force, args.only, parse_overrides(args.parameter), not args.no_html)
-        if args.command == "params":
-            print(yaml.safe_dump(chapter_parameters(args.chapter, load_profile(args.profile)), sort_keys=False), end="")
-            return 0
-        problems = check_html(args.html, Path(args.screenshots) if args.screenshots else None)
-        for line in problems:
-            print("PROBLEM:", line, file=sys.stderr)
-        return 1 if problems else 0
+        return COMMANDS[args.command](args)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except (ChapterError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-

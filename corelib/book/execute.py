@@ -60,31 +60,16 @@ def run_record_cell(profile: str, params: dict, device: str, seconds: float, com
 
 
 
-def execute_chapter(name: str, profile_name: str, overrides: dict | None = None, out_dir: Path | None = None,
-                    force: bool = False, root: Path = ROOT, log=print) -> Path:
-    """Execute one chapter with papermill into `out_dir/NAME.ipynb` (default book/chapters), adding its run
-    record; skip it when an executed copy with the same fingerprint exists (unless `force`)."""
-    import nbformat
+def _show(path: Path, root: Path) -> Path:
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
+def _run_papermill(name: str, src: Path, tmp: Path, params: dict, root: Path) -> None:
+    """Execute `src` into `tmp`; a failing cell is a `ChapterError` naming it (the executed copy kept under
+    _build/failed), a dead kernel or a timeout one that says how to rerun the chapter alone."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    src = source_notebook(name, root)
-    if not src.is_file():
-        raise ChapterError(f"chapter {name!r} is in _toc.yml but {src} does not exist")
-    profile = load_profile(profile_name, root)
-    params = chapter_parameters(name, profile, overrides, root)
-    out_dir = Path(out_dir or root / CHAPTER_DIR)
-    dst = out_dir / f"{name}.ipynb"
-    fp = fingerprint(src, params)
-    if not force and dst.is_file():
-        old = json.loads(dst.read_text()).get("metadata", {}).get("corebook", {})
-        if old.get("fingerprint") == fp:
-            log(f"[{name}] unchanged (notebook, parameters and corelib): reusing {dst.relative_to(root) if dst.is_relative_to(root) else dst}")
-            return dst
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{name}.running.ipynb"
-    log(f"[{name}] executing with profile {profile_name!r} ...")
-    start = time.perf_counter()
     try:
         papermill.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(root / "notebooks"),
                                    progress_bar=False, kernel_name="python3")
@@ -93,7 +78,7 @@ def execute_chapter(name: str, profile_name: str, overrides: dict | None = None,
         failed.parent.mkdir(parents=True, exist_ok=True)
         index = _source_cell_index(tmp, err.cell_index)
         shutil.move(str(tmp), failed)
-        raise ChapterError(f"chapter {name!r} failed in cell {index} of {src.relative_to(root) if src.is_relative_to(root) else src} "
+        raise ChapterError(f"chapter {name!r} failed in cell {index} of {_show(src, root)} "
                            f"(counting from 0, the parameters cell included): {err.ename}: {err.evalue}\n"
                            f"executed copy with the traceback: {failed}") from None
     except BaseException as err:  # a dead kernel, a timeout, Ctrl-C: no half-executed copy is left behind
@@ -104,29 +89,59 @@ def execute_chapter(name: str, profile_name: str, overrides: dict | None = None,
             else f"{type(err).__name__}: {err}"
         raise ChapterError(f"chapter {name!r} stopped: {why}; rerun it alone with "
                            f"`python -m corelib.book build --only {name}`") from None
-    seconds = time.perf_counter() - start
-    nb = nbformat.read(str(tmp), as_version=4)
-    tmp.unlink()
-    for cell in nb.cells:  # the run record shows the injected values; hide papermill's copy of them
+
+
+def _with_run_record(nb, profile_name: str, params: dict, seconds: float, fp: str, root: Path):
+    """The executed notebook with its run record (profile, parameters, device, precision, data, commit, time) as
+    its second cell and in its metadata; papermill's copy of the injected parameters hidden."""
+    for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
+    settings = Settings.from_mapping(params).data
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = ensure_cifar10(params.get("data_root"), download=False)[1]
+            data = ensure_cifar10(settings.data_root, download=False)[1]
     except Exception:
         data = "unknown"
-    resolved = resolve_device(params.get("device", "auto"))
+    resolved = resolve_device(settings.device)
     device = device_description(resolved)
-    precision = precision_description(params.get("precision", "auto"), resolved)
+    precision = precision_description(settings.precision, resolved)
     nb.cells.insert(1, run_record_cell(profile_name, params, device, seconds, git_commit(root), data, precision))
     nb.metadata["corebook"] = {"fingerprint": fp, "profile": profile_name, "parameters": params, "device": device,
-                               "precision": precision,
-                               "runtime_s": round(seconds, 1), "commit": git_commit(root)}
-    atomic_write_text(dst, nbformat.writes(nb))
+                               "precision": precision, "runtime_s": round(seconds, 1), "commit": git_commit(root)}
+    return nb
+
+
+def execute_chapter(name: str, profile_name: str, overrides: dict | None = None, out_dir: Path | None = None,
+                    force: bool = False, root: Path = ROOT, log=print) -> Path:
+    """Execute one chapter with papermill into `out_dir/NAME.ipynb` (default book/chapters), adding its run
+    record; skip it when an executed copy with the same fingerprint exists (unless `force`)."""
+    import nbformat
+
+    src = source_notebook(name, root)
+    if not src.is_file():
+        raise ChapterError(f"chapter {name!r} is in _toc.yml but {src} does not exist")
+    params = chapter_parameters(name, load_profile(profile_name, root), overrides, root)
+    out_dir = Path(out_dir or root / CHAPTER_DIR)
+    dst = out_dir / f"{name}.ipynb"
+    fp = fingerprint(src, params)
+    if not force and dst.is_file():
+        old = json.loads(dst.read_text()).get("metadata", {}).get("corebook", {})
+        if old.get("fingerprint") == fp:
+            log(f"[{name}] unchanged (notebook, parameters and corelib): reusing {_show(dst, root)}")
+            return dst
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{name}.running.ipynb"
+    log(f"[{name}] executing with profile {profile_name!r} ...")
+    start = time.perf_counter()
+    _run_papermill(name, src, tmp, params, root)
+    seconds = time.perf_counter() - start
+    nb = nbformat.read(str(tmp), as_version=4)
+    tmp.unlink()
+    atomic_write_text(dst, nbformat.writes(_with_run_record(nb, profile_name, params, seconds, fp, root)))
     log(f"[{name}] done in {_format_seconds(seconds)}")
     return dst
-
 
 
 def _source_cell_index(executed: Path, index: int) -> int:

@@ -117,11 +117,10 @@ class _Cells:
         """The seed's proxy, trained once and shared by every method of the seed."""
         b = self.bench
         if seed not in self.proxies:
-            self.proxies[seed] = methods.train_proxy(b.model_name, b.pool, b.selection_epochs, seed, lr=b.config.lr,
-                                                     batch_size=b.config.batch_size,
-                                                     weight_decay=b.config.weight_decay,
-                                                     warmup_epochs=b.config.warmup_epochs, cache=self.cache,
-                                                     precision=b.config.precision)
+            c = b.config  # the coreset training's SGD settings; the proxy itself trains with cross-entropy
+            sgd = TrainConfig(lr=c.lr, batch_size=c.batch_size, weight_decay=c.weight_decay,
+                              warmup_epochs=c.warmup_epochs, precision=c.precision)
+            self.proxies[seed] = methods.train_proxy(b.model_name, b.pool, b.selection_epochs, seed, sgd, self.cache)
             self.proxies[seed].scorer = b.scorer
         return self.proxies[seed]
 

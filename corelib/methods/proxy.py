@@ -9,7 +9,7 @@ selection is costed as if it ran alone.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 import torch
@@ -66,18 +66,24 @@ class Proxy:
         return train_proxy(pool=self.pool, epochs=self.epochs, seed=seed, **self.training)
 
 
-def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, lr: float = 0.05, batch_size: int = 128,
-                weight_decay: float = 5e-4, warmup_epochs: float = 0.0, cache=None, precision: str = "auto") -> Proxy:
-    """DeepCore's selection model: `model_name` trained on the whole pool for `epochs` epochs (cached)."""
+PROXY_TRAINING = TrainConfig(lr=0.05)  # SGD with momentum, cosine schedule, batch 128, weight decay 5e-4
+
+
+def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, config: TrainConfig | None = None,
+                cache=None) -> Proxy:
+    """DeepCore's selection model: `model_name` trained on the whole pool with cross-entropy for `epochs` epochs
+    (cached). `config`: the SGD settings (default `PROXY_TRAINING`); its epochs and seed are this call's, and its
+    warm-up is capped at a quarter of the epochs."""
     check_integer("epochs", epochs, minimum=1, hint="the proxy's training epochs, DeepCore's selection_epochs")
     check_integer("seed", seed)
-    config = TrainConfig(epochs=int(epochs), lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                         warmup_epochs=min(warmup_epochs, epochs / 4), seed=seed, precision=precision)
+    config = PROXY_TRAINING if config is None else config
+    if config.objective != "standard":
+        raise ValueError(f"a proxy is trained with the standard objective (DeepCore), not {config.objective!r}")
+    config = replace(config, epochs=int(epochs), warmup_epochs=min(config.warmup_epochs, epochs / 4), seed=seed)
     result = fit(model_name, pool, config, model_seed=seed, cache=cache, progress=False,
                  recorders={"per_sample": RecordPerSample(), "aign": AIGN("in_training")})
     n = len(pool) * int(epochs)
-    training = {"model_name": model_name, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
-                "warmup_epochs": warmup_epochs, "cache": cache, "precision": precision}
+    training = {"model_name": model_name, "config": config, "cache": cache}
     return Proxy(result.model.eval(), pool, result.tables["per_sample"], aign_series(result.tables["aign"]),
                  result.seconds, int(epochs), Passes(n, n), training=training, seed=int(seed))
 
