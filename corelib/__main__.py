@@ -28,7 +28,7 @@ from . import experiments, methods
 from .checks import NonFiniteError
 from .data import DataNotFoundError
 from .device import device_description, precision_description, resolve_device
-from .experiments import ACS_METHODS, TRACKS, record
+from .experiments import TRACKS, record
 from .hashing import code_hash, module_hashes
 from .profiles import UsageError, check_value, load_profile, parse_overrides
 from .sampling import check_fraction
@@ -122,14 +122,12 @@ def _bench_settings(args):
     if getattr(args, "track", None):
         settings = settings.replace(bench_track=args.track)
     track = settings.benchmark.track
-    acs_methods = sorted(ACS_METHODS) if track == "adversarial" else []
     names = args.methods or settings.benchmark.methods
-    names = sorted(methods.METHODS) + acs_methods if names in ("all", ["all"], ("all",)) else list(names)
+    names = methods.method_names(track) if names in ("all", ["all"], ("all",)) else list(names)
     for m in names:
-        if m in ACS_METHODS and track != "adversarial":
+        if m in methods.TRAINING_METHODS and track not in methods.TRAINING_METHODS[m].tracks:
             raise UsageError(f"{m} is adversarial coreset training (Algorithm 1): add --track adversarial")
-        if m not in ACS_METHODS:
-            methods.check_method(m)
+        methods.check_method(m, track)
     fractions = list(args.fractions or settings.benchmark.fractions)
     seeds = list(args.seeds or settings.benchmark.seeds)
     for name, values in (("methods", names), ("fractions", fractions), ("seeds", seeds)):
@@ -172,6 +170,7 @@ def compare_rows(recorded, rerun, keys=experiments.BENCH_KEYS) -> list[str]:
 
 
 def revalidate_main(args, settings: Settings, names, fractions, seeds) -> int:
+    """`--revalidate`: re-run the named cells of a recorded table and adopt this code's hash only on an exact match."""
     import tempfile
 
     import pandas as pd
@@ -202,6 +201,7 @@ def revalidate_main(args, settings: Settings, names, fractions, seeds) -> int:
 
 
 def bench_main(args) -> int:
+    """`python -m corelib bench …`: merge shards, revalidate, or run (a shard of) the grid and record it."""
     if args.merge:
         table = experiments.merge_shards(_check_out(args.out), args.merge, keys=experiments.BENCH_KEYS)
         print(f"merged {len(table)} rows into {args.out}")
@@ -240,6 +240,7 @@ def bench_main(args) -> int:
 
 
 def main(argv=None) -> int:
+    """The command line; exit status 0 (done), 1 (a run failed) or 2 (a request that cannot work, one `error:` line)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)  # argparse's own errors: one usage line, exit 2
     args.command_line = "python -m corelib " + " ".join(shlex.quote(a) for a in argv)

@@ -200,6 +200,7 @@ class AdversarialCoreset(Hook):
         return schedule_phase(epoch, epochs, self.warm_start, self.fraction)
 
     def renews_at(self, epoch: int, epochs: int) -> bool:
+        """Whether a new coreset is selected at the start of `epoch` of an `epochs`-epoch run."""
         first = coreset_start(epochs, self.warm_start)
         return epoch >= first and (epoch - first) % self.period == 0
 
@@ -245,6 +246,7 @@ class AdversarialCoreset(Hook):
 
     @property
     def table(self) -> pd.DataFrame:
+        """One row per renewal: epoch, size, weight sum, seconds and the gradient errors Γ."""
         return pd.DataFrame([{"epoch": s["epoch"], "size": len(s["indices"]), "weight_sum": float(s["weights"].sum()),
                               "seconds": s["seconds"], "gamma": s["gamma"], "gamma_random": s["gamma_random"],
                               "gamma_stale": s["stale"]} for s in self.selections],
@@ -275,3 +277,8 @@ def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, 
         recorders["coreset"] = AdversarialCoreset(fraction, method, warm_start, period, batch_wise=batch_wise,
                                                   seed=seed, **hook_params)
     return fit(model_name, pool, config, model_seed=seed, recorders=recorders, cache=cache, progress=False)
+
+
+__all__ = ["AdversarialCoreset", "check_schedule", "coreset_start", "gradient_error", "last_layer_gradients",
+           "METHODS", "renewal_count", "schedule_phase", "selection_gradients", "smallest_warm_start",
+           "speedup_model", "TRADES_FORMS", "trades_last_layer_gradient", "train_adversarial_coreset", "warm_epochs"]

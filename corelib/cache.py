@@ -37,6 +37,7 @@ class CacheIntegrityWarning(UserWarning):
 
 
 def cache_root(root: str | Path | None = None) -> Path:
+    """Where artifacts are cached: `CORELIB_CACHE`, else ~/.cache/corelib/artifacts."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("CORELIB_CACHE")
@@ -57,6 +58,7 @@ class ArtifactCache:
 
     @staticmethod
     def sidecar(path: Path) -> Path:
+        """The JSON beside an artifact: its configuration, code hash and SHA-256."""
         return path.with_suffix(path.suffix + ".json")
 
     def verify(self, path: Path) -> str | None:
@@ -89,10 +91,13 @@ class ArtifactCache:
         return f"{kind}-{config_hash({'config': config, 'corelib': code_hash(code)})}"
 
     def path(self, kind: str, config: dict, suffix: str, code="corelib") -> Path:
+        """The file of artifact `kind` with configuration `key` (and `suffix`)."""
         return self.root / kind / f"{self.key(kind, config, code)}{suffix}"
 
     def get_or_compute(self, kind: str, config: dict, compute: Callable, save: Callable, load: Callable,
                        suffix: str = ".pt", code="corelib"):
+        """The cached artifact of (`kind`, `key`, the code hash of `code`), verified on load; computed, saved and
+        returned when absent or damaged."""
         path = self.path(kind, config, suffix, code)
         if self.enabled and path.exists():
             problem = self.verify(path)
@@ -128,3 +133,6 @@ class ArtifactCache:
 
         return self.get_or_compute(kind, config, checked, lambda df, p: atomic_save_csv(df, p), pd.read_csv, ".csv",
                                    code)
+
+
+__all__ = ["ArtifactCache", "cache_root", "CacheIntegrityWarning"]

@@ -70,3 +70,5 @@ def check_number(name: str, value, low: float | None = None, high: float | None 
         raise ValueError(f"{name}={_show(number)} {wanted}{tail}")
     return number
 
+
+__all__ = ["check_integer", "check_number", "NonFiniteError"]

@@ -158,3 +158,7 @@ def toy_features(features: torch.Tensor, dims: int = 16) -> torch.Tensor:
 def check_bound(summary: pd.DataFrame) -> bool:
     """Whether every run's observed suboptimality lies below its bound (it must, up to θ*'s accuracy)."""
     return bool(np.all(summary["observed"] <= summary["bound"] + 1e-9))
+
+
+__all__ = ["bound_table", "check_bound", "coreset_descent", "gradient_bound", "per_sample_gradients", "robust_losses",
+           "RobustProblem", "solve", "theorem_bound", "toy_features", "TOY_METHODS"]

@@ -223,3 +223,7 @@ def batchwise(gradients: torch.Tensor, batch_size: int, fraction: float, solver:
     positions = torch.cat([batches[int(j)] for j in chosen])
     weights = torch.cat([torch.full((len(batches[int(j)]),), float(wj)) for j, wj in zip(chosen, w)])
     return positions, weights
+
+
+__all__ = ["batchwise", "cosine_similarity_matrix", "craig", "facility_location", "facility_location_greedy",
+           "gradmatch", "graph_cut_greedy", "herding", "k_center", "per_class", "SOLVERS"]

@@ -56,6 +56,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def check_precision(precision: str) -> str:
+    """`precision` if it is 'auto', 'fp32' or 'bf16', else a ValueError naming the choices."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; choose 'fp32', 'bf16' (torch.autocast with bfloat16 for the "
                          "training steps) or 'auto' (bf16 on CUDA, fp32 on the CPU)")
@@ -91,3 +92,6 @@ def device_description(device: torch.device) -> str:
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return f"cpu ({torch.get_num_threads()} threads)"
 
+
+__all__ = ["check_precision", "cpu_has_native_bf16", "device_description", "one_thread", "precision_description",
+           "PRECISIONS", "resolve_device", "resolve_precision"]

@@ -73,6 +73,7 @@ class AIGN(Hook):
 
     @property
     def table(self) -> pd.DataFrame:
+        """The hardness table: index, label, AIGN (the mean input-gradient norm) and how many passes it averages."""
         if self._sums is None:
             raise ValueError("AIGN has recorded nothing yet: pass it to corelib.train as a hook")
         seen = self._counts > 0
@@ -127,3 +128,6 @@ def boundary_distance(model, pool: Pool, eps_max: float = 32 / 255, iterations: 
     distance, censored, correct = torch.cat(parts, dim=1)
     return pd.DataFrame({"index": pool.indices.cpu().numpy(), "distance": distance.numpy(),
                          "censored": censored.bool().numpy(), "clean_correct": correct.bool().numpy()})
+
+
+__all__ = ["AIGN", "aign_series", "boundary_distance", "easycore", "input_gradient_norms", "MODES"]

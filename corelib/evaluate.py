@@ -119,3 +119,7 @@ def evaluate(model, pool: Pool, attacks: dict[str, Attack] | None = None,
         table = pd.concat([table, fgsm_sweep(model, pool, sweep_eps, batch_size).assign(attack="fgsm_sweep")],
                           ignore_index=True)
     return table[["attack", "eps", "eps_255", "accuracy", "n"]]
+
+
+__all__ = ["accuracy", "accuracy_and_top_share", "embed", "evaluate", "fgsm_sweep", "predict", "robust_accuracy",
+           "robust_correct", "SWEEP_EPS_255"]

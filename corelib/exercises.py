@@ -224,3 +224,6 @@ def check(name: str, answer: Callable, seed: int = 0, verbose: bool = True) -> b
         if not ok:
             print(f"  the task: {ex.signature}\n  {ex.task}")
     return ok
+
+
+__all__ = ["check", "describe", "Exercise", "EXERCISES", "names"]

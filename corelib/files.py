@@ -41,6 +41,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` atomically (a temporary file renamed over it), with the usual permissions."""
     return atomic_write_bytes(path, text.encode())
 
 
@@ -84,3 +85,5 @@ def file_sha256(path: str | Path) -> str:
             h.update(block)
     return h.hexdigest()
 
+
+__all__ = ["atomic_save_csv", "atomic_write_bytes", "atomic_write_text", "file_lock", "file_sha256"]

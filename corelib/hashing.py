@@ -156,3 +156,6 @@ def state_fingerprint(model) -> str:
         h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
+
+__all__ = ["changed_since", "code_hash", "config_hash", "git_commit", "import_closure", "module_hashes",
+           "module_imports", "PACKAGE_DIR", "state_fingerprint"]

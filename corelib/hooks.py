@@ -28,6 +28,7 @@ class EpochRecord:
     input_grad_norm: torch.Tensor | None = None
 
     def to_frame(self) -> pd.DataFrame:
+        """The record as a tidy table: epoch, index, loss, correct (and input_grad_norm where recorded)."""
         data = {"epoch": self.epoch, "index": self.indices.cpu().numpy(), "loss": self.loss.cpu().numpy(),
                 "correct": self.correct.cpu().numpy()}
         if self.input_grad_norm is not None:
@@ -81,6 +82,7 @@ class RecordPerSample(Hook):
 
     @property
     def table(self) -> pd.DataFrame:
+        """Every recorded epoch as one tidy table."""
         return pd.concat([r.to_frame() for r in self.records], ignore_index=True)
 
 

@@ -25,6 +25,7 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
     def forward(self, x):
+        """(x − mean) / std per channel: inputs stay in [0, 1] outside the model."""
         return (x - self.mean) / self.std
 
 
@@ -34,9 +35,11 @@ class Classifier(nn.Module):
     embedding_dim: int
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate features (what `evaluate.embed` returns)."""
         return self.body(self.normalize(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits."""
         return self.linear(self.features(x))
 
 
@@ -76,6 +79,7 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x):
+        """Two 3×3 convolutions with batch norm and a residual connection."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
@@ -130,3 +134,7 @@ def build_model(name: str, num_classes: int = 10, seed: int = 0, device="cpu", c
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+__all__ = ["BasicBlock", "build_model", "CIFAR10_MEAN", "CIFAR10_STD", "Classifier", "eval_mode", "linear_gradients",
+           "MODELS", "Normalize", "ResNet18", "SmallCNN"]

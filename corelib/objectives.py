@@ -51,6 +51,7 @@ class FGSMRS(Objective):
         self._generator = torch.Generator().manual_seed(seed)
 
     def adversarial(self, model, x, y):
+        """The FGSM-RS example: a uniform random start in the ε-ball, then one signed step of 1.25 ε, clipped."""
         noise = torch.rand(x.shape, generator=self._generator).to(x.device, x.dtype)
         x0 = x.detach()
         start = (x0 + (2 * noise - 1) * self.eps).clamp(0, 1)
@@ -75,6 +76,7 @@ class PGDTraining(Objective):
         self.attack = PGD(eps=eps, alpha=alpha, steps=steps, norm=norm, random_start=random_start, seed=seed)
 
     def adversarial(self, model, x, y):
+        """The PGD example the training step fits (random start, `steps` signed steps, projected)."""
         return self.attack(model, x.detach(), y)
 
     def __call__(self, model, x, y):
@@ -136,3 +138,6 @@ def build_objective(name: str, seed: int = 0, **params) -> Objective:
         return OBJECTIVES[name](seed=seed, **params)
     except TypeError as err:
         raise ValueError(f"bad parameters {params} for objective {name!r}: {err}") from None
+
+
+__all__ = ["build_objective", "FGSMRS", "Objective", "OBJECTIVES", "PGDTraining", "Standard", "TRADES"]

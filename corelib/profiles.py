@@ -46,10 +46,12 @@ def parse_overrides(pairs) -> dict:
 
 
 def profiles_dir(root: Path = ROOT) -> Path:
+    """The profiles folder of the repository `root`."""
     return root / "profiles"
 
 
 def available_profiles(root: Path = ROOT) -> list[str]:
+    """The names of the profiles (profiles/NAME.yaml)."""
     return sorted(p.stem for p in profiles_dir(root).glob("*.yaml"))
 
 
@@ -117,3 +119,7 @@ def check_value(name: str, value, reference):
             fail("a mapping")
         return value
     return value
+
+
+__all__ = ["available_profiles", "check_value", "load_profile", "parse_overrides", "profiles_dir", "rename_keys",
+           "RENAMED", "ROOT", "UsageError"]

@@ -63,3 +63,7 @@ def benchmark_table1() -> pd.DataFrame:
     name = tidy["method"].map(PAPER_METHOD_NAMES).fillna(tidy["method"])
     tidy["method"] = [f"{n}_{k}" if k != "-" else n for n, k in zip(name, tidy["keep"])]
     return tidy[["method", "fraction", "accuracy", "source"]]
+
+
+__all__ = ["ACS_SETTING", "acs_table1", "benchmark_table1", "COREADV_SETTING", "coreadv_table1", "PAPER_METHOD_NAMES",
+           "REFERENCE_DIR", "SPARSE_FGSM_SETTING", "sparse_fgsm_table1"]

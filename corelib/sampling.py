@@ -128,3 +128,7 @@ def load_pools(train_size: int, test_size: int, seed: int = 0, root=None, device
     train = class_balanced_pool(load_cifar10("train", root, device), int(train_size), seed)
     test = class_balanced_pool(load_cifar10("test", root, device), int(test_size), seed)
     return train, test
+
+
+__all__ = ["balanced_counts", "balanced_sample", "by_class", "check_fraction", "class_balanced_pool", "class_members",
+           "coreset_size", "load_pools", "uniform_random"]

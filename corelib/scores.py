@@ -129,3 +129,6 @@ def score(table: pd.DataFrame, scheme: str, **params) -> pd.Series:
 def all_scores(table: pd.DataFrame, ks=LEVELS) -> pd.DataFrame:
     """Every scheme's score per sample (index, isef, fgsm_cs, pss)."""
     return pd.DataFrame({name: fn(table, ks=ks) for name, fn in SCHEMES.items()})
+
+
+__all__ = ["all_scores", "check_scheme_params", "CHECKS", "fgsm_cs", "isef", "NAMES", "pss", "SCHEMES", "score"]

@@ -81,6 +81,7 @@ class Selection:
 
     @classmethod
     def load(cls, path: str | Path) -> "Selection":
+        """A selection saved with `save`, read back."""
         path = Path(path)
         frame = pd.read_csv(path)
         meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
@@ -159,3 +160,6 @@ def random_selection(pool: Pool, fraction: float, seed: int = 0, class_balanced:
         pos = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:k].sort().values
     return Selection(pool.indices.cpu()[pos], method="random",
                      config={"fraction": fraction, "seed": seed, "class_balanced": class_balanced})
+
+
+__all__ = ["align_scores", "check_scores", "KEEP", "random_selection", "select_by_score", "Selection"]

@@ -137,3 +137,7 @@ def flip_rate_sweep(model, pool: Pool, ks=LEVELS, eps_values=(8 / 255, 32 / 255,
              "flip_rate": float(flips[u, e, j]) / max(n_correct, 1), "n_correct": n_correct}
             for u, unit in enumerate(units) for e, eps in enumerate(eps_values) for j, k in enumerate(ks)]
     return pd.DataFrame(rows)
+
+
+__all__ = ["clean_correct", "flip_rate_sweep", "flip_rates", "LEVELS", "probability_table", "sensitivity_table",
+           "sparse_probabilities", "table_probabilities"]

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from .data import SPLIT_SIZES
-from .methods import METHODS
+from .methods import METHODS, TRAINING_METHODS
 from .models import MODELS
 from .profiles import RENAMED, rename_keys
 
-ACS_METHOD_NAMES = ("acs_craig", "acs_gradmatch")  # Algorithm 1 in the benchmark's adversarial track
 
 
 def setting(key: str, default: Any, *, low: float | None = None, high: float | None = None,
@@ -164,6 +163,7 @@ class EvaluationSettings(SettingsGroup):
 
     @property
     def eps(self) -> float:
+        """The ℓ∞ budget in [0, 1] pixel units (eps_255 / 255)."""
         return self.eps_255 / 255
 
 
@@ -277,10 +277,11 @@ class BenchmarkSettings(SettingsGroup):
 
     @classmethod
     def from_mapping(cls, flat: Mapping):
+        """The group from a flat mapping; `bench_methods` is 'all' or a list of registered names."""
         flat = dict(flat)
         if isinstance(flat.get("bench_methods"), (list, tuple)):
             names = flat["bench_methods"]
-            unknown = [m for m in names if not isinstance(m, str) or (m not in METHODS and m not in ACS_METHOD_NAMES)]
+            unknown = [m for m in names if not isinstance(m, str) or (m not in METHODS and m not in TRAINING_METHODS)]
             if unknown or not names:
                 raise ValueError(f"bench_methods={list(names)!r}: unknown method(s) {unknown}; choose from "
                                  f"{sorted(METHODS)} (or 'all')" if unknown else
@@ -325,6 +326,7 @@ class Settings:
 
     @classmethod
     def groups(cls) -> dict[str, type]:
+        """Group name → settings dataclass."""
         return {f.name: f.default_factory for f in fields(cls)}
 
     @classmethod

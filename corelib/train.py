@@ -102,6 +102,7 @@ class TrainConfig:
         build_objective(self.objective, seed=self.seed, **self.objective_params)  # bad objective parameters fail here
 
     def to_dict(self) -> dict:
+        """The configuration as a plain dict (the trainer's part of a cache key)."""
         return asdict(self)
 
     def lr_at(self, progress: float) -> float:
@@ -384,3 +385,6 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module) -> dict:
     blob = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(blob["state_dict"])
     return blob["meta"]
+
+
+__all__ = ["fit", "load_checkpoint", "save_checkpoint", "SCHEDULES", "train", "TrainConfig", "TrainResult"]

@@ -356,3 +356,18 @@ def test_grand_averages_the_gradient_norm_over_independently_initialised_proxies
     assert sel.config["backward"] == 2 * 40  # the sibling's training (2 epochs) is charged to the selection
     with pytest.raises(ValueError, match="repeats=0"):
         bl.select_coreset("grand", proxy, 0.25, seed=0, repeats=0)
+
+
+def test_algorithm_1_is_registered_as_a_method_that_trains_as_it_selects():
+    """acs_craig and acs_gradmatch are registry entries of their own kind: 'all' includes them in the adversarial
+    track only, select_coreset refuses them with a line saying where they run, and describe() lists them."""
+    assert set(bl.TRAINING_METHODS) == {"acs_craig", "acs_gradmatch"}
+    assert bl.method_names("standard") == sorted(bl.METHODS)
+    assert bl.method_names("adversarial") == sorted(bl.METHODS) + ["acs_craig", "acs_gradmatch"]
+    with pytest.raises(ValueError, match="run it with track='adversarial'"):
+        bl.check_method("acs_craig", "standard")
+    assert bl.check_method("acs_gradmatch", "adversarial") == "acs_gradmatch"
+    with pytest.raises(ValueError, match="trains as it selects"):
+        bl.select_coreset("acs_craig", None, 0.1)
+    table = bl.describe(["random", "acs_craig"])
+    assert table.loc["acs_craig", "family"] == "adversarial coreset" and "Algorithm 1" in table.loc["acs_craig", "paper"]

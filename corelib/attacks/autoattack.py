@@ -124,3 +124,5 @@ def _targeted(attack, targets: int):
     attack.n_target_classes = targets
     return attack
 
+
+__all__ = ["AutoAttack", "AUTOATTACK_VERSIONS"]

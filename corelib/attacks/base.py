@@ -138,3 +138,5 @@ class Attack:
                          for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({args})"
 
+
+__all__ = ["Attack", "check_inputs", "input_gradient", "NORMS"]

@@ -18,3 +18,5 @@ class FGSM(Attack):
         grad, _ = _input_gradient(model, x, y)
         return (x + self.eps * grad.sign()).clamp_(0, 1).detach()
 
+
+__all__ = ["FGSM"]

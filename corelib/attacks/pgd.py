@@ -100,3 +100,5 @@ class PGD(Attack):
             best_fooled, best_loss = best_fooled | fooled, torch.where(better, loss, best_loss)
         return best
 
+
+__all__ = ["PGD"]

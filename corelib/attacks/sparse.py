@@ -120,3 +120,5 @@ class SparseFGSM(Attack):
     def perturb(self, model, x, y):
         return sparse_fgsm_levels(model, x, y, [self.k], self.eps, self.unit)[0][0]
 
+
+__all__ = ["check_ks", "sparse_fgsm_levels", "sparse_from_gradient", "sparse_masks", "SparseFGSM", "UNITS"]

@@ -50,6 +50,7 @@ def chapters(root: Path = ROOT) -> list[str]:
 
 
 def source_notebook(name: str, root: Path = ROOT) -> Path:
+    """The source of chapter `name`: notebooks/NAME.ipynb."""
     return root / "notebooks" / f"{name}.ipynb"
 
 
@@ -121,6 +122,8 @@ def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, 
 
 
 def fingerprint(notebook: Path, params: dict) -> str:
+    """A hash of the notebook's source, its parameters and corelib's code: an executed copy with the same one is
+    reused."""
     cells = json.loads(notebook.read_text())["cells"]
     return config_hash({"cells": [(c["cell_type"], "".join(c["source"])) for c in cells], "params": params,
                         "corelib": code_hash()})
@@ -148,3 +151,7 @@ def chapter_title(nb: dict, default: str) -> str:
     return next((line[2:].strip() for c in nb["cells"] if c["cell_type"] == "markdown"
                  for line in "".join(c["source"]).splitlines() if line.startswith("# ")), default)
 
+
+__all__ = ["CHAPTER_DIR", "chapter_parameters", "chapter_title", "ChapterError", "chapters", "corelib_version",
+           "declared_parameters", "fingerprint", "launch_links", "parameter_reference", "repository_url",
+           "source_notebook", "toc_pages"]

@@ -167,3 +167,5 @@ def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[
                     problems.append(f"student edition, {name}: the worked answer's code is on the page ({shown[0]!r})")
     return problems
 
+
+__all__ = ["check_html", "check_student_html", "chromium_flags", "wide_tables", "WIDTH_PROBE"]

@@ -88,3 +88,6 @@ def main(argv=None) -> int:
     except (ChapterError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+
+
+__all__ = ["COMMANDS", "main"]

@@ -199,3 +199,5 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
         print(f"book written to {root / '_build' / 'html' / 'index.html'}")
     return 0
 
+
+__all__ = ["build", "execute_chapter", "run_record_cell"]

@@ -121,3 +121,5 @@ def check_pdf(pages: list[tuple[str, int]], spans: dict[str, tuple[str, int, int
             problems.append(f"{name}: no figure on its pages {first + 1}–{last + 1} of the printed book")
     return problems
 
+
+__all__ = ["build_pdf", "check_pdf", "pdf_pages", "PRINT_STYLE", "with_print_style"]

@@ -167,3 +167,6 @@ def chapter_times(root: Path = ROOT) -> str:
     rows.append(f"| **all chapters** | | | **{_format_seconds(total)}** |")
     return "\n".join(rows) + "\n"
 
+
+__all__ = ["chapter_times", "fetch_offline_assets", "jupyter_book", "NPM_ASSETS", "offline_config", "results_bundle",
+           "STUDENT_BOOK", "student_book_sources"]

@@ -80,3 +80,5 @@ def student_edition(out_dir: Path, root: Path = ROOT) -> list[Path]:
         written.append(path)
     return written
 
+
+__all__ = ["SOLUTION_BLOCK", "student_edition", "student_notebook", "TEACHER_ONLY"]

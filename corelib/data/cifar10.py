@@ -403,3 +403,6 @@ def main(argv=None) -> int:
     print(f"{root / FOLDER}: {source}")
     return 0
 
+
+__all__ = ["data_root", "DataIntegrityError", "DataNotFoundError", "ensure_cifar10", "FOLDER", "load_cifar10", "main",
+           "OFFICIAL", "SPLIT_SIZES", "SUMS", "TEST_FILES", "TRAIN_FILES", "UNOFFICIAL", "UnofficialDataWarning"]

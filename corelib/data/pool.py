@@ -32,9 +32,11 @@ class Pool:
 
     @property
     def device(self) -> torch.device:
+        """The device the images are on."""
         return self.images.device
 
     def to(self, device) -> "Pool":
+        """The pool on `device`."""
         device = torch.device(device)
         return replace(self, images=self.images.to(device), labels=self.labels.to(device),
                        indices=self.indices.to(device))
@@ -109,3 +111,5 @@ def pool_batches(pool: Pool, batch_size: int, channels_last: bool = True):
             x = x.contiguous(memory_format=torch.channels_last)
         yield x, pool.labels[start:start + batch_size]
 
+
+__all__ = ["augment", "batch_positions", "CLASSES", "Pool", "pool_batches"]

@@ -39,6 +39,7 @@ class AdversarialCoresetGrid:
                         for f in self.fractions for s in self.seeds]
 
     def config_for_hash(self) -> dict:
+        """Everything the cells share, for the grid's configuration hash."""
         return {"model": self.model_name, "pool": self.pool.fingerprint(), "suite": self.suite.config(),
                 "config": self.config.to_dict(), "warm_start": self.warm_start, "period": self.period,
                 "batch_wise": self.batch_wise, "hook": self.hook, "code": code_hash(coreset_training_grid)}
@@ -112,3 +113,7 @@ def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_
     renewals = renewal_count(epochs, warm_start, period)
     cost = float(runs["select"].mean()) / max(renewals, 1) / full_epoch
     return speedup_model(epochs, fraction, warm_start, period, cost)
+
+
+__all__ = ["AdversarialCoresetGrid", "coreset_training_grid", "predicted_speedup", "summarize_training",
+           "work_passes"]

@@ -65,10 +65,12 @@ class BaseSetup:
 
     @property
     def model(self) -> torch.nn.Module:
+        """The trained base model."""
         return self.run.model
 
     @property
     def test_acc(self) -> float:
+        """The base model's clean test accuracy after its last epoch."""
         return float(self.run.history["test_acc"].iloc[-1])
 
     def __str__(self) -> str:
@@ -82,3 +84,6 @@ def base_setup(settings: Settings, cache=None, progress: bool = True) -> BaseSet
     train_pool, test_pool = profile_pools(settings.data)
     run = train_baseline(settings, train_pool, test_pool, cache=cache, progress=progress)
     return BaseSetup(train_pool.device, train_pool, test_pool, run)
+
+
+__all__ = ["autoattack_for", "base_setup", "BaseSetup", "profile_pools", "train_baseline"]

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from .. import methods
-from ..adversarial_coreset import train_adversarial_coreset
 from ..attacks import PGD
 from ..cache import ArtifactCache
 from ..data import Pool
@@ -27,7 +26,7 @@ BENCH_KEYS = ("method", "fraction", "seed")
 TRACKS = ("standard", "adversarial")
 # Algorithm 1 (chapter 7) as benchmark methods of the adversarial track: warm start, renewals every T epochs,
 # weighted adversarial training, within the same epochs as every other method's coreset training
-ACS_METHODS = {"acs_craig": "craig", "acs_gradmatch": "gradmatch"}
+ACS_METHODS = tuple(methods.TRAINING_METHODS)  # methods that train as they select (Algorithm 1's acs_*)
 SCORING_MODELS = ("proxy", "base")
 SCORED = ("sparse-FGSM sensitivity", "hardness")  # the families that read `proxy.scoring`
 
@@ -87,12 +86,7 @@ class Benchmark:
                              "with the standard objective, the adversarial track with an adversarial one (fgsm_rs, pgd, "
                              "trades)")
         for m in names:
-            if m in ACS_METHODS:
-                if self.track != "adversarial":
-                    raise ValueError(f"{m} is Algorithm 1 (adversarial coreset training): run it with "
-                                     "track='adversarial'")
-            else:
-                methods.check_method(m)
+            methods.check_method(m, self.track)
         for name, value, low in (("epochs", self.epochs, 1), ("min_steps", self.min_steps, 0),
                                  ("selection_epochs", self.selection_epochs, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -104,7 +98,7 @@ class Benchmark:
                 "config": self.config.to_dict(), "epochs": self.epochs, "min_steps": self.min_steps,
                 "selection_epochs": self.selection_epochs, "method_params": self.method_params,
                 "scorer": None if self.scorer is None else state_fingerprint(self.scorer.model), "track": self.track,
-                "acs": self.acs if any(m in ACS_METHODS for m in names) else None, "code": code_hash(run_benchmark)}
+                "acs": self.acs if any(m in methods.TRAINING_METHODS for m in names) else None, "code": code_hash(run_benchmark)}
 
 
 class _Cells:
@@ -125,7 +119,7 @@ class _Cells:
         return self.proxies[seed]
 
     def __call__(self, cell: dict) -> dict:
-        return self.run_acs(cell) if cell["method"] in ACS_METHODS else self.run_selected(cell)
+        return self.run_training(cell) if cell["method"] in methods.TRAINING_METHODS else self.run_selected(cell)
 
     def run_selected(self, cell: dict) -> dict:
         b = self.bench
@@ -144,14 +138,14 @@ class _Cells:
                    proxy_seconds=round(proxy.seconds, 2), train_seconds=round(result.seconds, 2))
         return row
 
-    def run_acs(self, cell: dict) -> dict:
-        """Algorithm 1 for as many epochs as the other methods' coreset training at this fraction."""
+    def run_training(self, cell: dict) -> dict:
+        """A method that trains as it selects (Algorithm 1), for as many epochs as the other methods' coreset
+        training at this fraction."""
         b = self.bench
         size = coreset_size(len(b.pool), cell["fraction"])
         run_config = coreset_config(b.config, size, b.epochs, b.min_steps)
-        result = train_adversarial_coreset(b.model_name, b.pool, run_config, ACS_METHODS[cell["method"]],
-                                           cell["fraction"], b.acs["warm_start"], b.acs["period"],
-                                           b.acs["batch_wise"], cell["seed"], self.cache)
+        result = methods.TRAINING_METHODS[cell["method"]].train(b.model_name, b.pool, run_config, cell["fraction"],
+                                                                 cell["seed"], self.cache, b.acs)
         renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "size"]))
         row = self.measure(cell, result.model, size, True, run_config.epochs, "training")
         # the selection runs inside training (renewals): its time is counted in train_seconds and shown apart
@@ -246,3 +240,7 @@ def benchmark_grid(settings: Settings, names, fractions, seeds, path, cache=None
     if settings.benchmark.retry_collapsed:
         options = replace(options, retry=True)
     return run_benchmark(benchmark_from_settings(settings, cache), names, fractions, seeds, path, cache, options)
+
+
+__all__ = ["ACS_METHODS", "base_scorer", "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid",
+           "coreset_training", "run_benchmark", "SCORED", "SCORING_MODELS", "TRACKS"]

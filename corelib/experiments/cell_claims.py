@@ -91,6 +91,7 @@ def stale_reason(claim: dict, now: float | None = None) -> str:
 
 
 def claim_key(grid_config: str, key: tuple) -> str:
+    """The key of a cell's claim in the claims file."""
     return json.dumps([grid_config, *key])
 
 

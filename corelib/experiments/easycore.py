@@ -60,3 +60,6 @@ def robustness_by_hardness(distance: pd.DataFrame, eps: float, bins: int = 5) ->
     return right.groupby("aign_quantile", observed=True).agg(samples=("index", "size"),
                                                            median_distance_255=("distance_255", "median"),
                                                            robust_at_eps=("robust", "mean"))
+
+
+__all__ = ["easycore_grid", "QUINTILE_LABELS", "robustness_by_hardness"]

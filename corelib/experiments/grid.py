@@ -400,3 +400,8 @@ def merge_shards(path: str | Path, world: int, keys: Sequence[str] = CELL_KEYS, 
             for p in shards:
                 p.unlink(missing_ok=True)
     return pd.read_csv(io.StringIO(table.to_csv(index=False)))
+
+
+__all__ = ["cell_attack", "CELL_KEYS", "cell_seed", "check_results_file", "COLLAPSED_SHARE", "distributed_env",
+           "flag_collapsed", "GridOptions", "is_accuracy", "merge_shards", "META", "ResultsFileError",
+           "RETRY_SEED_OFFSET", "run_grid", "shard_path"]

@@ -190,3 +190,7 @@ def load_recorded(path: str | Path, code: str, modules: dict[str, str] | None = 
     elif stale and closure is not None:
         changed = changed_since(str(entry.get("commit", "")), closure)
     return Recorded(pd.read_csv(path), entry, path, stale=stale, changed=changed)
+
+
+__all__ = ["load_recorded", "MANIFEST", "Recorded", "RecordError", "revalidate_manifest", "update_manifest",
+           "verify_results"]

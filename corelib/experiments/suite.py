@@ -121,10 +121,12 @@ class EvaluationSuite:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """Every column the suite measures, in order."""
         return tuple(c for m in self.measurements for c in m.columns)
 
     @property
     def accuracy_columns(self) -> tuple[str, ...]:
+        """The columns that are accuracies (moved into the note of a collapsed row)."""
         return tuple(c for m in self.measurements for c in m.accuracies)
 
     def config(self) -> dict:

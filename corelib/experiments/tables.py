@@ -68,3 +68,6 @@ def recorded_benchmark(profile: str = "cpu_full", root=None) -> dict[str, Record
     found = {track: load_recorded(folder / f"bench_{track}.csv", code, modules, closure=run_benchmark)
              for track in TRACKS}
     return {track: r for track, r in found.items() if r is not None}
+
+
+__all__ = ["best_three", "fgsm_curves", "recorded_benchmark", "selection_cost", "table_mean_std"]

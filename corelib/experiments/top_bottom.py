@@ -40,3 +40,6 @@ def score_coreset_grid(runs: CoresetRuns, scores: dict[str, pd.Series], fraction
                                method=cell["method"])
 
     return selection_grid(cells, select, runs, path, cache, scores=scores)
+
+
+__all__ = ["score_agreement", "score_coreset_grid"]

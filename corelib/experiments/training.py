@@ -78,3 +78,6 @@ def selection_grid(cells: list[dict], select: Callable[[dict], Selection], runs:
 
     return run_grid(cells, run, path, keys=(*CELL_KEYS, "objective"), config=shared,
                     accuracies=runs.suite.accuracy_columns)
+
+
+__all__ = ["coreset_config", "CoresetRuns", "selection_grid", "train_on_selection"]

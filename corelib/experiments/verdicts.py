@@ -395,3 +395,8 @@ def claims(results: pd.DataFrame, fgsm_eps_255: float = 8.0, robust_ceiling: flo
             _claim_random_hard_to_beat(results, mean, band, tolerated),
             _claim_not_robust(results, fgsm_eps_255, robust_ceiling)]
     return pd.DataFrame(rows, columns=["claim", "rule", "evidence", "verdict"])
+
+
+__all__ = ["chapter_agreement", "claims", "describe_agreement", "describe_gap", "describe_ranking",
+           "easycore_verdict", "paired_difference", "paired_gap", "ranking", "ranking_table", "scale_note",
+           "SPARSE_VARIANTS", "summarize", "t_half_width", "top_bottom_claim", "top_vs_bottom", "versus_random"]

@@ -21,12 +21,19 @@ import torch
 from ..checks import check_integer
 from ..sampling import check_fraction
 from ..select import Selection
-from . import boundary, geometry, gradient_matching, robustness_aware, training_dynamics, uncertainty
+from . import (adversarial_training, boundary, geometry, gradient_matching, robustness_aware, training_dynamics,
+               uncertainty)
 from .proxy import Passes, Proxy, train_proxy
-from .registry import METHODS, Method, register
+from .registry import METHODS, TRAINING_METHODS, Method, TrainingMethod, method_names, register, register_training
 
 
-def check_method(method: str) -> str:
+def check_method(method: str, track: str | None = None) -> str:
+    """`method` if it is a registered method (of `track`, where one is given: a method that trains as it selects
+    runs only in the tracks it names), else a ValueError listing them."""
+    if method in TRAINING_METHODS:
+        if track is not None and track not in TRAINING_METHODS[method].tracks:
+            raise ValueError(f"{method} is Algorithm 1 (adversarial coreset training): run it with track='adversarial'")
+        return method
     if method not in METHODS:
         raise ValueError(f"unknown selection method {method!r}; choose one of {sorted(METHODS)}")
     return method
@@ -39,6 +46,9 @@ def select_coreset(method: str, proxy: Proxy, fraction: float, seed: int = 0, cl
     (samples, and passes over the pool), apart from training the proxy. Artifacts shared with other selections of
     the same proxy are computed once, but their cost is charged to every selection that reads them. `params` are the
     method's own keyword parameters (`METHODS[method].params`): any other, e.g. a misspelt one, is an error."""
+    if method in TRAINING_METHODS:
+        raise ValueError(f"{method} trains as it selects (Algorithm 1): run it in a grid's adversarial track "
+                         "(`python -m corelib bench --track adversarial`), not through select_coreset")
     check_method(method)
     fraction = check_fraction(fraction)
     check_integer("seed", seed)
@@ -62,11 +72,12 @@ def describe(methods=None) -> pd.DataFrame:
     """One row per method: family, what it keeps (top / bottom scores, a cover, a random sample), what it reads
     from the proxy, how it chooses, and its paper."""
     methods = sorted(METHODS) if methods is None else methods
-    rows = [{"method": m, "family": METHODS[m].family, "keeps": METHODS[m].keeps, "reads": METHODS[m].reads,
-             "how": METHODS[m].description, "paper": METHODS[m].paper} for m in map(check_method, methods)]
+    entries = {**METHODS, **TRAINING_METHODS}
+    rows = [{"method": m, "family": entries[m].family, "keeps": entries[m].keeps, "reads": entries[m].reads,
+             "how": entries[m].description, "paper": entries[m].paper} for m in map(check_method, methods)]
     return pd.DataFrame(rows).set_index("method")
 
 
-__all__ = ["METHODS", "Method", "Passes", "Proxy", "boundary", "check_method", "describe", "geometry",
-           "gradient_matching", "robustness_aware", "register", "select_coreset", "train_proxy", "training_dynamics",
-           "uncertainty"]
+__all__ = ["adversarial_training", "boundary", "check_method", "describe", "geometry", "gradient_matching", "Method",
+           "method_names", "METHODS", "Passes", "Proxy", "register", "register_training", "robustness_aware",
+           "select_coreset", "train_proxy", "training_dynamics", "TRAINING_METHODS", "TrainingMethod", "uncertainty"]

@@ -127,3 +127,6 @@ def cal(proxy, fraction, seed, passes, class_balanced, neighbours: int | None = 
         kl = (pn * (lpn - log_p[members][:, None, :])).sum(-1)  # KL(p_neighbour ‖ p_i)
         score[members] = kl.mean(1).double()
     return ranked(proxy, pool_scores(proxy, score), fraction, seed, "top", class_balanced, "cal")
+
+
+__all__ = ["cal", "CAL_NEIGHBOURS", "deepfool", "deepfool_distances"]

@@ -12,6 +12,8 @@ from .registry import register
 @register("herding", family="geometry", keeps="cover", reads="embeddings",
           description="samples whose running mean tracks the class mean", paper="Welling 2009")
 def herding_method(proxy, fraction, seed, passes, class_balanced):
+    """Herding (Welling 2009; DeepCore's Herding): greedily keep the sample that brings the selection's mean embedding
+    closest to the class mean."""
     require_class_balance("herding", class_balanced)
     feats, _ = embeddings_and_probabilities(proxy, passes)
     return class_by_class(proxy, fraction, seed, lambda members, k, generator: (herding(feats[members], k), None))
@@ -24,6 +26,8 @@ def _first(members, generator) -> int:
 @register("kcenter", family="geometry", keeps="cover", reads="embeddings",
           description="the farthest-first cover of each class", paper="Sener & Savarese 2018")
 def kcenter(proxy, fraction, seed, passes, class_balanced):
+    """k-Center greedy (Sener & Savarese 2018): repeatedly add the sample farthest from the selection, in the proxy's
+    embedding, per class."""
     require_class_balance("kcenter", class_balanced)
     feats, _ = embeddings_and_probabilities(proxy, passes)
 
@@ -38,6 +42,8 @@ def kcenter(proxy, fraction, seed, passes, class_balanced):
 @register("contextual_diversity", family="geometry", keeps="cover", reads="predictions",
           description="k-center on the symmetric KL divergence between predictions", paper="Agarwal et al. 2020")
 def contextual_diversity(proxy, fraction, seed, passes, class_balanced):
+    """Contextual diversity (Agarwal et al. 2020): k-center greedy on the proxy's softmax outputs with a KL-type
+    distance."""
     require_class_balance("contextual_diversity", class_balanced)
     _, p = embeddings_and_probabilities(proxy, passes)
     log_p = p.double().clamp_min(1e-12).log()
@@ -61,3 +67,6 @@ def moderate(proxy, fraction, seed, passes, class_balanced):
         d = (feats[members] - feats[members].mean(0)).double().norm(dim=1)
         score[members] = (d - d.median()).abs()
     return ranked(proxy, pool_scores(proxy, score), fraction, seed, "bottom", class_balanced, "moderate")
+
+
+__all__ = ["contextual_diversity", "herding_method", "kcenter", "moderate"]

@@ -137,3 +137,6 @@ def glister(proxy, fraction, seed, passes, class_balanced, eta: float = 0.1):
         return glister_greedy(feats[members], labels[members], weight, bias, k, eta), None
 
     return class_by_class(proxy, fraction, seed, choose)
+
+
+__all__ = ["ADVERSARIAL_PGD", "DEEPCORE_GRADMATCH_LAMBDA", "glister", "glister_greedy", "MATCHING", "SOLVER_PARAMS"]

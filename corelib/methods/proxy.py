@@ -161,3 +161,7 @@ def class_by_class(proxy, fraction, seed, choose):
     labels = proxy.pool.labels.cpu()
     positions, weights = by_class(labels, coreset_size(len(labels), fraction), seed, choose)
     return proxy.pool.indices.cpu()[positions], weights, None
+
+
+__all__ = ["class_by_class", "embeddings_and_probabilities", "Passes", "pool_scores", "Proxy", "proxy_gradients",
+           "PROXY_TRAINING", "ranked", "require_class_balance", "shared", "train_proxy"]

@@ -44,9 +44,26 @@ class Method:
                              f"{', '.join(SHARED)})")
 
 
+@dataclass(frozen=True)
+class TrainingMethod:
+    """A registered method that trains as it selects (Algorithm 1 of adversarial coreset selection): a grid cell
+    calls `train(model_name, pool, config, fraction, seed, cache, schedule)` instead of selecting once and training
+    on the selection. It runs only in the tracks it names."""
+
+    name: str
+    train: Callable
+    family: str
+    reads: str
+    description: str
+    paper: str
+    tracks: tuple = ("adversarial",)
+    keeps: str = "cover"
+
+
 SHARED = ("fraction", "seed", "class_balanced")  # what select_coreset passes every method (with proxy and passes)
 POSITIONAL = ("proxy", "fraction", "seed", "passes", "class_balanced")
 METHODS: dict[str, Method] = {}
+TRAINING_METHODS: dict[str, TrainingMethod] = {}  # methods that train as they select (kind 'trains')
 
 
 def signature_params(fn: Callable) -> tuple:
@@ -73,8 +90,31 @@ def register(name: str, *, family: str, keeps: str, reads: str, description: str
     return decorate
 
 
+def register_training(name: str, *, family: str, reads: str, description: str, paper: str,
+                      tracks: tuple = ("adversarial",)):
+    """Decorator: register `fn` as a method that trains as it selects (`TrainingMethod`), runnable in `tracks`."""
+    def decorate(fn: Callable) -> Callable:
+        if name in METHODS or name in TRAINING_METHODS:
+            raise ValueError(f"method {name!r} is registered twice")
+        TRAINING_METHODS[name] = TrainingMethod(name, fn, family, reads, description, paper, tuple(tracks))
+        return fn
+
+    return decorate
+
+
+def method_names(track: str | None = None) -> list[str]:
+    """Every selecting method, then (for `track`, or every track when None) every method that trains as it
+    selects: what 'all' means in a grid of that track."""
+    training = [m for m, e in sorted(TRAINING_METHODS.items()) if track is None or track in e.tracks]
+    return sorted(METHODS) + training
+
+
 @register("random", family="random", keeps="sample", reads="nothing",
           description="a uniform class-balanced sample: the reference every method must beat",
           paper="DeepCore (Guo, Zhao & Bai 2022)")
 def random(proxy, fraction, seed, passes, class_balanced):
+    """A uniform random class-balanced sample (the baseline every method is compared with)."""
     return random_selection(proxy.pool, fraction, seed, class_balanced).indices, None, None
+
+
+__all__ = ["KEEPS", "Method", "METHODS", "POSITIONAL", "random", "register", "SHARED", "signature_params"]

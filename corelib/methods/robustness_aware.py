@@ -48,3 +48,6 @@ def easycore(proxy, fraction, seed, passes, class_balanced):
     """EasyCore: the lowest AIGN, recorded for free while the scoring model trained (in-training mode)."""
     sel = easycore_selection(proxy.pool, proxy.scoring.aign, fraction, seed, class_balanced)
     return sel.indices, None, sel.scores
+
+
+__all__ = ["easycore"]

@@ -27,6 +27,7 @@ def forgetting_events(per_sample: pd.DataFrame) -> pd.Series:
 @register("forgetting", family="training dynamics", keeps="top", reads="per-epoch correctness",
           description="the most forgetting events (correct → wrong) while the proxy trained", paper="Toneva et al. 2019")
 def forgetting(proxy, fraction, seed, passes, class_balanced):
+    """Forgetting events (Toneva et al. 2019): the samples forgotten most often during the proxy's training."""
     return ranked(proxy, forgetting_events(proxy.per_sample), fraction, seed, "top", class_balanced, "forgetting")
 
 
@@ -56,3 +57,6 @@ def grand(proxy, fraction, seed, passes, class_balanced, repeats: int = GRAND_RE
 
     norms = shared(proxy, passes, ("grand", int(repeats)), compute)
     return ranked(proxy, pool_scores(proxy, norms), fraction, seed, "top", class_balanced, "grand")
+
+
+__all__ = ["forgetting", "forgetting_events", "grand", "GRAND_REPEATS"]

@@ -30,3 +30,6 @@ def _uncertainty(kind):
 for _kind, (_, _description) in SCORES.items():
     register(_kind, family="uncertainty", keeps="top", reads="predictions", description=_description,
              paper="Coleman et al. 2020 (selection via proxy), after Settles 2009")(_uncertainty(_kind))
+
+
+__all__ = ["SCORES"]
