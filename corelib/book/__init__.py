@@ -16,34 +16,15 @@ edition), `site` (the HTML build), `execute` (papermill and the build), `checks`
 from __future__ import annotations
 
 from ..profiles import ROOT, UsageError
-from .chapters import (
-                       CHAPTER_DIR,
-                       ChapterError,
-                       chapter_parameters,
-                       chapter_title,
-                       chapters,
-                       corelib_version,
-                       declared_parameters,
-                       fingerprint,
-                       launch_links,
-                       parameter_reference,
-                       repository_url,
-                       source_notebook,
-                       toc_pages,
-)
+from .chapters import (CHAPTER_DIR, ChapterError, chapter_parameters, chapter_title, chapters, corelib_version,
+                       declared_parameters, fingerprint, launch_links, parameter_reference, repository_url,
+                       source_notebook, toc_pages)
 from .checks import check_html, check_student_html, chromium_flags, wide_tables
 from .cli import main
 from .execute import build, execute_chapter, run_record_cell
 from .pdf import PRINT_STYLE, build_pdf, check_pdf, pdf_pages, with_print_style
-from .site import (
-                       STUDENT_BOOK,
-                       chapter_times,
-                       fetch_offline_assets,
-                       jupyter_book,
-                       offline_config,
-                       results_bundle,
-                       student_book_sources,
-)
+from .site import (STUDENT_BOOK, chapter_times, fetch_offline_assets, jupyter_book, offline_config, results_bundle,
+                   student_book_sources)
 from .student import _stub, student_edition, student_notebook  # noqa: F401  (_stub: the tests read it)
 
 __all__ = ["CHAPTER_DIR", "ChapterError", "PRINT_STYLE", "ROOT", "STUDENT_BOOK", "UsageError", "build",

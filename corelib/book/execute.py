@@ -17,18 +17,8 @@ from ..files import atomic_write_text
 from ..hashing import git_commit
 from ..profiles import ROOT, UsageError, check_value, load_profile, rename_keys
 from ..settings import Settings
-from .chapters import (
-    CHAPTER_DIR,
-    ChapterError,
-    _format_seconds,
-    chapter_parameters,
-    chapters,
-    corelib_version,
-    declared_parameters,
-    fingerprint,
-    parameter_reference,
-    source_notebook,
-)
+from .chapters import (CHAPTER_DIR, ChapterError, _format_seconds, chapter_parameters, chapters, corelib_version,
+                       declared_parameters, fingerprint, parameter_reference, source_notebook)
 from .site import jupyter_book
 
 

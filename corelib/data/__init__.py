@@ -5,21 +5,8 @@ unpickler, batch-by-batch checks) and `load_cifar10`. `python -m corelib.data DI
 """
 from __future__ import annotations
 
-from .cifar10 import (
-                      FOLDER,
-                      OFFICIAL,
-                      SPLIT_SIZES,
-                      SUMS,
-                      TEST_FILES,
-                      TRAIN_FILES,
-                      UNOFFICIAL,
-                      DataIntegrityError,
-                      DataNotFoundError,
-                      UnofficialDataWarning,
-                      data_root,
-                      ensure_cifar10,
-                      load_cifar10,
-)
+from .cifar10 import (FOLDER, OFFICIAL, SPLIT_SIZES, SUMS, TEST_FILES, TRAIN_FILES, UNOFFICIAL, DataIntegrityError,
+                      DataNotFoundError, UnofficialDataWarning, data_root, ensure_cifar10, load_cifar10)
 from .pool import CLASSES, Pool, augment, batch_positions, pool_batches
 
 __all__ = ["CLASSES", "DataIntegrityError", "DataNotFoundError", "FOLDER", "OFFICIAL", "Pool", "SPLIT_SIZES", "SUMS",

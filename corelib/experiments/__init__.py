@@ -1,66 +1,29 @@
-"""Experiments: the layer above the methods. Resumable, shardable grids (`grid`); training on a selection
-(`training`), measured by one evaluation suite (`suite`); the chapters' experiments (`base` for every chapter's
-data and base model, `chapter` for a chapter's start, `top_bottom`, `easycore`,
-`adversarial`, `benchmark`) and the benchmark's tables (`tables`); and `verdicts`, the one rule for a clear
-difference that every computed sentence of the book uses."""
+"""Experiments: the layer above the methods. Settings come typed (`corelib.settings`); a chapter starts with
+`Chapter.start(globals())` (`chapter`); grids are resumable and shardable (`grid`, with claims on cells in
+`cell_claims`), train on selections (`training`) and measure every model with one evaluation suite (`suite`); the
+chapters' experiments (`base` for every chapter's data and base model, `top_bottom`, `easycore`, `adversarial`,
+`benchmark`), the benchmark's tables (`tables`), recorded results (`record`) and `verdicts`, the one rule for a
+clear difference that every computed sentence of the book uses."""
 from __future__ import annotations
 
-from .adversarial import (
-                          AdversarialCoresetGrid,
-                          coreset_training_grid,
-                          predicted_speedup,
-                          summarize_training,
-                          work_passes,
-)
+from .adversarial import (AdversarialCoresetFacts, AdversarialCoresetGrid, adversarial_coreset_facts,
+                          coreset_training_grid, predicted_speedup, summarize_training, work_passes)
 from .base import BaseSetup, autoattack_for, base_setup, profile_pools, train_baseline
-from .benchmark import (
-                          ACS_METHODS,
-                          BENCH_KEYS,
-                          TRACKS,
-                          Benchmark,
-                          benchmark_from_settings,
-                          benchmark_grid,
-                          coreset_training,
-                          run_benchmark,
-)
+from .benchmark import (ACS_METHODS, BENCH_KEYS, TRACKS, Benchmark, benchmark_from_settings, benchmark_grid,
+                        coreset_training, run_benchmark)
 from .chapter import Chapter
 from .easycore import easycore_grid, robustness_by_hardness
-from .grid import (
-                          CELL_KEYS,
-                          GridOptions,
-                          ResultsFileError,
-                          cell_attack,
-                          cell_seed,
-                          check_results_file,
-                          distributed_env,
-                          merge_shards,
-                          run_grid,
-                          shard_path,
-)
+from .grid import (CELL_KEYS, GridOptions, ResultsFileError, cell_attack, cell_seed, check_results_file,
+                   distributed_env, merge_shards, run_grid, shard_path)
 from .suite import EvaluationSuite
 from .tables import best_three, fgsm_curves, recorded_benchmark, selection_cost, table_mean_std
 from .top_bottom import score_agreement, score_coreset_grid
 from .training import CoresetRuns, coreset_config, selection_grid, train_on_selection
-from .verdicts import (
-                          SPARSE_VARIANTS,
-                          chapter_agreement,
-                          claims,
-                          describe_agreement,
-                          describe_gap,
-                          describe_ranking,
-                          easycore_verdict,
-                          paired_difference,
-                          paired_gap,
-                          ranking,
-                          ranking_table,
-                          scale_note,
-                          summarize,
-                          top_bottom_claim,
-                          top_vs_bottom,
-                          versus_random,
-)
+from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agreement, describe_gap, describe_ranking,
+                       easycore_verdict, paired_difference, paired_gap, ranking, ranking_table, scale_note, summarize,
+                       top_bottom_claim, top_vs_bottom, versus_random)
 
-__all__ = ["ACS_METHODS", "AdversarialCoresetGrid", "autoattack_for", "base_setup", "BaseSetup", "BENCH_KEYS",
+__all__ = ["adversarial_coreset_facts", "AdversarialCoresetFacts", "ACS_METHODS", "AdversarialCoresetGrid", "autoattack_for", "base_setup", "BaseSetup", "BENCH_KEYS",
            "Benchmark", "benchmark_from_settings", "benchmark_grid", "best_three", "cell_attack",
            "CELL_KEYS", "cell_seed", "Chapter", "chapter_agreement", "check_results_file", "claims",
            "coreset_config", "coreset_training", "coreset_training_grid", "CoresetRuns",

@@ -2,16 +2,18 @@
 GradMatch and random coresets, its summary and the speed-up the cost model predicts."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
-from ..adversarial_coreset import renewal_count, speedup_model, train_adversarial_coreset
+from ..adversarial_coreset import AdversarialCoreset, renewal_count, speedup_model, train_adversarial_coreset
 from ..data import Pool
 from ..hashing import code_hash
+from ..settings import AdversarialCoresetSettings
 from ..train import TrainConfig
 from .grid import run_grid
 from .suite import EvaluationSuite
+from .verdicts import paired_difference, scale_note, versus_random
 
 
 @dataclass(frozen=True)
@@ -115,5 +117,82 @@ def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_
     return speedup_model(epochs, fraction, warm_start, period, cost)
 
 
-__all__ = ["AdversarialCoresetGrid", "coreset_training_grid", "predicted_speedup", "summarize_training",
-           "work_passes"]
+
+
+@dataclass(frozen=True)
+class AdversarialCoresetFacts:
+    """What chapter 7's sentences state about its grid, computed from it: numbers (float) and phrases (str, for
+    Markdown). `as_glue()` names each one as the chapter glues it."""
+
+    acs_fraction: str
+    acs_work_speedup: float
+    acs_speedup: float
+    acs_speedup_range: str
+    acs_timing_note: str
+    acs_best: str
+    acs_best_drop: float
+    acs_clean_drop: float
+    acs_share: float
+    acs_predicted: float
+    acs_plan: str
+    acs_ideal: float
+    acs_ceiling: float
+    acs_vs_random: str
+    acs_aa_vs_random: str
+    acs_aa_gap: float
+    acs_aa_name: str
+    scale_note: str
+
+    def as_glue(self) -> dict:
+        """Glue name → value, in the order of the fields."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _timing_note(coreset_rows: pd.DataFrame, fraction: float) -> str:
+    if coreset_rows.speedup_max.max() > 1 / fraction:
+        return (f"Some per-seed wall-time ratios exceed the {1 / fraction:.1f}× ceiling, which no schedule can beat: "
+                "those timings were disturbed (other work on the machine slowed a full-training run), so read the "
+                "counted work, not the clock.")
+    return ("Every per-seed wall-time ratio stays under the ceiling, and the counted work and the clock tell the "
+            "same story within the range shown.")
+
+
+def _plan_phrase(fraction: float, acs: AdversarialCoresetSettings) -> str:
+    plan = AdversarialCoreset(fraction, warm_start=acs.warm_start, period=acs.period).schedule(acs.epochs)
+    phases = plan.phase.value_counts()
+    return (f"{phases.get('full', 0)} warm-start epochs on the full data, {phases.get('skip', 0)} skipped and "
+            f"{phases.get('coreset', 0)} on coresets ({int(plan.renew.sum())} renewals)")
+
+
+def adversarial_coreset_facts(table: pd.DataFrame, results: pd.DataFrame, acs: AdversarialCoresetSettings,
+                              autoattack=None) -> AdversarialCoresetFacts:
+    """Chapter 7's facts at its first fraction: the speed-ups (counted work, wall time, the cost model's prediction,
+    the ideal and the ceiling), the best coreset method and what it gives up against full training, the schedule,
+    the verdicts against random (PGD and AutoAttack, by the paired-interval rule) and the scale note; `table` is
+    `summarize_training(results)`."""
+    fraction = acs.fractions[0]
+    half = table[table.fraction.isin([1.0, fraction])].set_index("method")
+    full_row, coreset_rows = half.loc["full"], half.drop(index="full")
+    best = coreset_rows.sort_values("robust_mean", ascending=False).iloc[0]
+    has_aa = "autoattack_acc" in results and results["autoattack_acc"].notna().any()
+    gaps = paired_difference(results[results.method != "full"], "pgd_acc", by=("fraction",))
+    return AdversarialCoresetFacts(
+        acs_fraction=f"{100 * fraction:g} %", acs_work_speedup=float(coreset_rows.work_speedup.mean()),
+        acs_speedup=float(coreset_rows.speedup.median()),
+        acs_speedup_range=f"{coreset_rows.speedup_min.min():.2f}–{coreset_rows.speedup_max.max():.2f}×",
+        acs_timing_note=_timing_note(coreset_rows, fraction), acs_best=f"{best.name}",
+        acs_best_drop=float(full_row.robust_mean - best.robust_mean),
+        acs_clean_drop=float(full_row.clean_mean - best.clean_mean),
+        acs_share=float(100 * coreset_rows.select_share.mean()),
+        acs_predicted=float(predicted_speedup(table, fraction, acs.epochs, acs.warm_start, acs.period)),
+        acs_plan=_plan_phrase(fraction, acs),
+        acs_ideal=float(speedup_model(acs.epochs, fraction, acs.warm_start, acs.period, 0.0)),
+        acs_ceiling=float(1 / fraction), acs_vs_random=versus_random(results, "pgd_acc"),
+        acs_aa_vs_random=versus_random(results, "autoattack_acc") if has_aa else "not run (autoattack_version none)",
+        acs_aa_gap=float(100 * (results.pgd_acc - results.autoattack_acc).mean()) if has_aa else float("nan"),
+        acs_aa_name=f"{autoattack.version} version, {autoattack.steps} iterations" if has_aa else "not run",
+        scale_note=scale_note(gaps["low"], gaps["high"], results.seed.nunique()))
+
+
+__all__ = ["adversarial_coreset_facts", "AdversarialCoresetFacts", "AdversarialCoresetGrid", "coreset_training_grid",
+           "predicted_speedup", "summarize_training", "work_passes"]
