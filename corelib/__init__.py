@@ -26,14 +26,12 @@ from .train import (EpochRecord, Hook, RecordPerSample, TrainConfig, TrainResult
 __doc__ += "\n" + layers.summary() + "\n"
 __version__ = "0.1.0"
 __all__ = ["accuracy", "adversarial_coreset", "ArtifactCache", "Attack", "attacks", "augment", "base_setup",
-           "build_model", "build_objective", "cache", "Chapter", "class_balanced_pool", "CLASSES",
-           "convex_toy", "coreset_size", "coreset_solvers", "data", "DataIntegrityError",
-           "device_description", "easycore", "embed", "ensure_cifar10", "EpochRecord", "eval_mode",
-           "evaluate", "EvaluationSuite", "exercises", "experiments", "FGSM", "fgsm_sweep", "fit",
-           "GridOptions", "Hook", "input_gradient", "layers", "load_checkpoint", "load_cifar10",
-           "load_pools", "load_profile", "methods", "models", "NonFiniteError", "objectives", "PGD",
-           "plots", "Pool", "predict", "profiles", "Proxy", "random_selection", "RecordPerSample",
-           "reference", "resolve_device", "robust_accuracy", "sampling", "save_checkpoint", "scores",
-           "select", "select_by_score", "select_coreset", "Selection", "sensitivity", "Settings",
-           "settings", "sparse_fgsm_levels", "SparseFGSM", "train", "train_baseline", "train_proxy",
-           "TrainConfig", "TrainResult", "utils"]
+           "build_model", "build_objective", "cache", "Chapter", "class_balanced_pool", "CLASSES", "convex_toy",
+           "coreset_size", "coreset_solvers", "data", "DataIntegrityError", "device_description", "easycore", "embed",
+           "ensure_cifar10", "EpochRecord", "eval_mode", "evaluate", "EvaluationSuite", "exercises", "experiments",
+           "FGSM", "fgsm_sweep", "fit", "GridOptions", "Hook", "input_gradient", "layers", "load_checkpoint",
+           "load_cifar10", "load_pools", "load_profile", "methods", "models", "NonFiniteError", "objectives", "PGD",
+           "plots", "Pool", "predict", "profiles", "Proxy", "random_selection", "RecordPerSample", "reference",
+           "resolve_device", "robust_accuracy", "sampling", "save_checkpoint", "scores", "select", "select_by_score",
+           "select_coreset", "Selection", "sensitivity", "Settings", "settings", "sparse_fgsm_levels", "SparseFGSM",
+           "train", "train_baseline", "train_proxy", "TrainConfig", "TrainResult", "utils"]

@@ -279,6 +279,6 @@ def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, 
     return fit(model_name, pool, config, model_seed=seed, recorders=recorders, cache=cache, progress=False)
 
 
-__all__ = ["AdversarialCoreset", "check_schedule", "coreset_start", "gradient_error", "last_layer_gradients",
-           "METHODS", "renewal_count", "schedule_phase", "selection_gradients", "smallest_warm_start",
-           "speedup_model", "TRADES_FORMS", "trades_last_layer_gradient", "train_adversarial_coreset", "warm_epochs"]
+__all__ = ["AdversarialCoreset", "check_schedule", "coreset_start", "gradient_error", "last_layer_gradients", "METHODS",
+           "renewal_count", "schedule_phase", "selection_gradients", "smallest_warm_start", "speedup_model",
+           "TRADES_FORMS", "trades_last_layer_gradient", "train_adversarial_coreset", "warm_epochs"]

@@ -395,6 +395,6 @@ def table(df, percent=(), fraction=("fraction",), digits: int = 1, drop=()):
 
 
 __all__ = ["accuracy_vs_eps", "attack_gallery", "coreset_curves", "fgsm_curves_by_method", "fgsm_heatmap",
-           "flip_rate_curves", "gamma_traces", "highlight_best", "image_grid", "learning_curves",
-           "per_class_extremes", "prediction_titles", "ranked_gallery", "score_histogram", "selection_cost_bars",
-           "show_source", "sparse_explorer", "sparse_gallery", "table", "theorem_bound", "top_bottom_vs_paper"]
+           "flip_rate_curves", "gamma_traces", "highlight_best", "image_grid", "learning_curves", "per_class_extremes",
+           "prediction_titles", "ranked_gallery", "score_histogram", "selection_cost_bars", "show_source",
+           "sparse_explorer", "sparse_gallery", "table", "theorem_bound", "top_bottom_vs_paper"]

@@ -432,3 +432,24 @@ def test_the_student_html_check_finds_shown_solutions(tmp_path):
     assert any("worked answer's code is on the page" in p and line in p for p in problems)
     (pages / f"{book.chapters()[0]}.html").unlink()
     assert any("no page at" in p for p in check_student_html(tmp_path, root))
+
+
+def test_a_chapter_that_reads_other_chapters_declares_them_and_the_build_passes_their_folders(tmp_path):
+    """Chapter 8 reads chapters 3–5's tables: it names them in its notebook's metadata (`corebook.reads`), the build
+    passes their folders as `chapter_inputs` beside its own results folder (also when that folder is overridden), and
+    `Chapter.read_inputs` joins what is there."""
+    import pandas as pd
+
+    from corelib import profiles
+    from corelib.experiments import Chapter
+
+    assert book.declared_reads("08_benchmark") == ["03_isef", "04_fgsm_cs", "05_pss"]
+    assert book.declared_reads("01_baseline") == []
+    params = book.chapter_parameters("08_benchmark", profiles.load_profile("smoke"),
+                                     {"results_dir": str(tmp_path / "08_benchmark")})
+    assert params["chapter_inputs"] == {c: str(tmp_path / c) for c in ("03_isef", "04_fgsm_cs", "05_pss")}
+    (tmp_path / "03_isef").mkdir()
+    pd.DataFrame({"method": ["isef"], "test_acc": [0.5]}).to_csv(tmp_path / "03_isef" / "t.csv", index=False)
+    chapter = Chapter.start({**params, "results_dir": str(tmp_path / "08_benchmark")})
+    assert chapter.read_inputs("t.csv").to_dict("records") == [{"method": "isef", "test_acc": 0.5}]
+    assert chapter.read_inputs("absent.csv").empty

@@ -14,4 +14,5 @@ from .fgsm import FGSM
 from .pgd import PGD
 from .sparse import UNITS, SparseFGSM, check_ks, sparse_fgsm_levels, sparse_from_gradient, sparse_masks
 
-__all__ = ['AUTOATTACK_VERSIONS', 'Attack', 'AutoAttack', 'FGSM', 'NORMS', 'PGD', 'SparseFGSM', 'UNITS', 'check_inputs', 'check_ks', 'input_gradient', 'sparse_fgsm_levels', 'sparse_from_gradient', 'sparse_masks']
+__all__ = ['AUTOATTACK_VERSIONS', 'Attack', 'AutoAttack', 'FGSM', 'NORMS', 'PGD', 'SparseFGSM', 'UNITS', 'check_inputs',
+           'check_ks', 'input_gradient', 'sparse_fgsm_levels', 'sparse_from_gradient', 'sparse_masks']

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from ..profiles import ROOT, UsageError
 from .chapters import (CHAPTER_DIR, ChapterError, chapter_parameters, chapter_title, chapters, corelib_version,
-                       declared_parameters, fingerprint, launch_links, parameter_reference, repository_url,
-                       source_notebook, toc_pages)
+                       declared_reads, declared_parameters, fingerprint, launch_links, parameter_reference,
+                       repository_url, source_notebook, toc_pages)
 from .checks import check_html, check_student_html, chromium_flags, wide_tables
 from .cli import main
 from .execute import build, execute_chapter, run_record_cell
@@ -27,10 +27,10 @@ from .site import (STUDENT_BOOK, chapter_times, fetch_offline_assets, jupyter_bo
                    student_book_sources)
 from .student import _stub, student_edition, student_notebook  # noqa: F401  (_stub: the tests read it)
 
-__all__ = ["CHAPTER_DIR", "ChapterError", "PRINT_STYLE", "ROOT", "STUDENT_BOOK", "UsageError", "build",
-           "build_pdf", "chapter_parameters", "chapter_times", "chapter_title", "chapters", "check_html", "check_pdf",
-           "check_student_html", "chromium_flags", "corelib_version", "declared_parameters", "execute_chapter",
-           "fetch_offline_assets", "fingerprint", "jupyter_book", "launch_links", "main", "offline_config",
-           "parameter_reference", "pdf_pages", "repository_url", "results_bundle", "run_record_cell",
-           "source_notebook", "student_book_sources", "student_edition", "student_notebook", "toc_pages",
-           "wide_tables", "with_print_style"]
+__all__ = ["CHAPTER_DIR", "ChapterError", "declared_reads", "PRINT_STYLE", "ROOT", "STUDENT_BOOK", "UsageError",
+           "build", "build_pdf", "chapter_parameters", "chapter_times", "chapter_title", "chapters", "check_html",
+           "check_pdf", "check_student_html", "chromium_flags", "corelib_version", "declared_parameters",
+           "execute_chapter", "fetch_offline_assets", "fingerprint", "jupyter_book", "launch_links", "main",
+           "offline_config", "parameter_reference", "pdf_pages", "repository_url", "results_bundle", "run_record_cell",
+           "source_notebook", "student_book_sources", "student_edition", "student_notebook", "toc_pages", "wide_tables",
+           "with_print_style"]

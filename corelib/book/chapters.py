@@ -2,6 +2,7 @@
 parameters a profile gives it, its fingerprint, and the repository links."""
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -109,14 +110,30 @@ def launch_links(name: str, url: str, branch: str = "main") -> str:
 
 
 
+def declared_reads(name: str, root: Path = ROOT) -> list[str]:
+    """The chapters whose results chapter `name` reads: its notebook's metadata `corebook.reads` (a list of chapter
+    names), checked against the table of contents."""
+    meta = json.loads(source_notebook(name, root).read_text()).get("metadata", {}).get("corebook", {})
+    reads = list(meta.get("reads", []))
+    unknown = sorted(set(reads) - set(chapters(root)))
+    if unknown:
+        raise ChapterError(f"chapter {name!r} declares that it reads {unknown}, which the book does not have")
+    return reads
+
+
 def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, root: Path = ROOT) -> dict:
     """The profile's values for the parameters this chapter declares (and `repository_url` from `_config.yml`), then
-    `overrides` it declares."""
+    `overrides` it declares; a chapter that reads other chapters' results (`declared_reads`) gets their folders as
+    `chapter_inputs` (beside its own `results_dir`)."""
     declared = declared_parameters(source_notebook(name, root))
     params = {k: v for k, v in profile.items() if k in declared}
     if "repository_url" in declared:
         params["repository_url"] = repository_url(root)
     params.update({k: v for k, v in (overrides or {}).items() if k in declared})
+    reads = declared_reads(name, root)
+    if reads:
+        own = Path(params.get("results_dir") or ast.literal_eval(declared["results_dir"]))
+        params["chapter_inputs"] = {other: str(own.parent / other) for other in reads}
     return params
 
 

@@ -124,6 +124,10 @@ def execute_chapter(name: str, profile_name: str, overrides: dict | None = None,
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{name}.running.ipynb"
     log(f"[{name}] executing with profile {profile_name!r} ...")
+    if params.get("chapter_inputs"):  # what it reads from other chapters, declared in its notebook's metadata
+        log(f"[{name}] reads the results of " + ", ".join(
+            f"{other} ({'present' if Path(root / 'notebooks' / folder).is_dir() else 'absent: not executed yet'})"
+            for other, folder in params["chapter_inputs"].items()))
     start = time.perf_counter()
     _run_papermill(name, src, tmp, params, root)
     seconds = time.perf_counter() - start

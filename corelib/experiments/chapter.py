@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import pandas as pd
+
 from ..attacks import PGD, AutoAttack
 from ..cache import ArtifactCache
 from ..data import Pool
@@ -18,7 +20,7 @@ from ..settings import Settings
 from .base import BaseSetup, autoattack_for, base_setup
 from .suite import EvaluationSuite
 
-CHAPTER_KEYS = ("results_dir", "repository_url")  # what the book sets for a chapter besides its settings
+CHAPTER_KEYS = ("results_dir", "repository_url", "chapter_inputs")  # what the book sets besides the settings
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Chapter:
     settings: Settings
     results_dir: Path
     repository_url: str = ""
+    inputs: dict = field(default_factory=dict)  # chapter name → its results folder, for the chapters this one reads
     cache: ArtifactCache = field(default_factory=ArtifactCache)
     _setup: BaseSetup | None = field(default=None, repr=False)
 
@@ -38,7 +41,8 @@ class Chapter:
         settings = Settings.from_mapping(namespace)
         results_dir = Path(namespace.get("results_dir") or "results")
         results_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings, results_dir, str(namespace.get("repository_url") or ""))
+        return cls(settings, results_dir, str(namespace.get("repository_url") or ""),
+                   dict(namespace.get("chapter_inputs") or {}))
 
     def base_setup(self, progress: bool = True) -> BaseSetup:
         """The pools and the cached base model of chapter 1 (computed once per chapter)."""
@@ -61,6 +65,13 @@ class Chapter:
         if not robust:
             return EvaluationSuite.of(test_pool)
         return EvaluationSuite.of(test_pool, robust_pool, pgd=self.pgd(), autoattack=self.autoattack())
+
+    def read_inputs(self, file: str) -> pd.DataFrame:
+        """The table `file` of every chapter this one reads (declared in its notebook's metadata `corebook.reads`;
+        the book passes their folders as `chapter_inputs`), joined; the chapters not executed yet are left out (an
+        empty table if none is there)."""
+        tables = [pd.read_csv(Path(folder) / file) for folder in self.inputs.values() if (Path(folder) / file).is_file()]
+        return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
     def path(self, name: str) -> str:
         """A file of the chapter's results folder."""
