@@ -30,7 +30,7 @@ def test_chapters_come_from_the_toc_and_have_clean_sources():
 def test_every_profile_sets_every_chapter_parameter(profile):
     values = profiles.load_profile(profile)
     for name in book.chapters():
-        declared = set(book.declared_parameters(book.source_notebook(name))) - {"results_dir", "repository_url"}
+        declared = set(book.declared_parameters(book.source_notebook(name))) - {"results_dir", "repository_url", "chapter_inputs"}
         missing = declared - set(values)
         assert not missing, f"profiles/{profile}.yaml lacks {sorted(missing)} used by {name}"
 
