@@ -115,7 +115,7 @@ def declared_reads(name: str, root: Path = ROOT) -> list[str]:
     names), checked against the table of contents."""
     meta = json.loads(source_notebook(name, root).read_text()).get("metadata", {}).get("corebook", {})
     reads = list(meta.get("reads", []))
-    unknown = sorted(set(reads) - set(chapters(root)))
+    unknown = sorted(set(reads) - set(chapters(root))) if reads else []
     if unknown:
         raise ChapterError(f"chapter {name!r} declares that it reads {unknown}, which the book does not have")
     return reads
