@@ -12,9 +12,10 @@ cannot be loaded, or that has no checksum (written by an older version) is named
 discarded and recomputed. Nothing non-finite is stored: `dataframe` refuses NaN or infinite numbers, and
 `train.fit` checks a model's weights before it is saved.
 
-The book build points every chapter at one cache folder (`CORELIB_CACHE`), so an artifact such as the
-profile's base model is computed once per build and reused by every chapter that asks for the same
-configuration. Without `CORELIB_CACHE` the folder is `~/.cache/corelib/artifacts`.
+The book build gives every chapter one cache folder (the chapter parameter `cache_dir`: `_build/cache`, or the
+`CORELIB_CACHE` a user set), so an artifact such as the profile's base model is computed once per build and reused
+by every chapter that asks for the same configuration. Elsewhere the folder is `CORELIB_CACHE`, else
+`~/.cache/corelib/artifacts`.
 """
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def test_chapters_come_from_the_toc_and_have_clean_sources():
 def test_every_profile_sets_every_chapter_parameter(profile):
     values = profiles.load_profile(profile)
     for name in book.chapters():
-        declared = set(book.declared_parameters(book.source_notebook(name))) - {"results_dir", "repository_url", "chapter_inputs"}
+        declared = set(book.declared_parameters(book.source_notebook(name))) - {"results_dir", "repository_url", "chapter_inputs", "cache_dir", "progress"}
         missing = declared - set(values)
         assert not missing, f"profiles/{profile}.yaml lacks {sorted(missing)} used by {name}"
 
@@ -43,9 +43,16 @@ def test_notebook_defaults_are_the_ci_profile():
                 assert ast.literal_eval(default) == ci[key], f"{name}: {key} = {default} but ci.yaml has {ci[key]}"
 
 
-def test_a_chapter_gets_only_what_it_declares():
+def test_a_chapter_gets_only_what_it_declares(monkeypatch):
+    """The profile's and the overrides' values of what the chapter declares, and from the build its repository,
+    its cache folder (the user's CORELIB_CACHE where set, else the build's) and no progress bars: passed as
+    parameters, not through the environment."""
+    monkeypatch.delenv("CORELIB_CACHE", raising=False)
     params = book.chapter_parameters("01_baseline", {"base_epochs": 3, "unrelated": 1}, {"seed": 4, "other": 2})
-    assert params == {"base_epochs": 3, "seed": 4, "repository_url": book.repository_url()}
+    assert params == {"base_epochs": 3, "seed": 4, "repository_url": book.repository_url(),
+                      "cache_dir": str(book.ROOT / "_build" / "cache"), "progress": False}
+    monkeypatch.setenv("CORELIB_CACHE", "/somewhere/else")
+    assert book.chapter_parameters("01_baseline", {})["cache_dir"] == "/somewhere/else"
 
 
 def test_fingerprint_follows_parameters():

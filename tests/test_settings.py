@@ -12,6 +12,7 @@ from conftest import synthetic_pool, toy_benchmark
 from corelib import book
 from corelib.attacks import FGSM, PGD
 from corelib.experiments import EvaluationSuite, GridOptions, run_benchmark
+from corelib.experiments.chapter import CHAPTER_KEYS
 from corelib.experiments.grid import flag_collapsed
 from corelib.profiles import available_profiles, load_profile
 from corelib.settings import Settings
@@ -38,7 +39,7 @@ def test_the_defaults_are_the_ci_profile_and_every_chapter_declares_them():
     for chapter in book.chapters():
         declared = book.declared_parameters(book.source_notebook(chapter))
         for key, value in declared.items():
-            if key in ("results_dir", "repository_url", "chapter_inputs"):
+            if key in CHAPTER_KEYS:
                 continue
             assert key in defaults, f"{chapter} declares {key}, which no settings dataclass has"
             expected, value = defaults[key], ast.literal_eval(value)

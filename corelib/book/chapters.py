@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from pathlib import Path
 
@@ -122,13 +123,17 @@ def declared_reads(name: str, root: Path = ROOT) -> list[str]:
 
 
 def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, root: Path = ROOT) -> dict:
-    """The profile's values for the parameters this chapter declares (and `repository_url` from `_config.yml`), then
-    `overrides` it declares; a chapter that reads other chapters' results (`declared_reads`) gets their folders as
+    """The profile's values for the parameters this chapter declares (and `repository_url` from `_config.yml`, the
+    build's `cache_dir` and `progress` off), then `overrides` it declares; a chapter that reads other chapters' results (`declared_reads`) gets their folders as
     `chapter_inputs` (beside its own `results_dir`)."""
     declared = declared_parameters(source_notebook(name, root))
     params = {k: v for k, v in profile.items() if k in declared}
     if "repository_url" in declared:
         params["repository_url"] = repository_url(root)
+    if "cache_dir" in declared:  # one cache for the whole build; a CORELIB_CACHE the user set wins
+        params["cache_dir"] = os.environ.get("CORELIB_CACHE") or str(root / "_build" / "cache")
+    if "progress" in declared:
+        params["progress"] = False  # no progress bars frozen into the pages
     params.update({k: v for k, v in (overrides or {}).items() if k in declared})
     reads = declared_reads(name, root)
     if reads:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import sys
 import time
@@ -180,8 +179,6 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
                 Settings.from_mapping(chapter_parameters(name, profile, overrides, root))
             except ValueError as err:
                 raise UsageError(f"chapter {name}: {err}") from None
-    os.environ.setdefault("CORELIB_CACHE", str(root / "_build" / "cache"))
-    os.environ.setdefault("CORELIB_PROGRESS", "0")  # no progress bars frozen into the pages
     total = time.perf_counter()
     for name in names:
         if only and name not in only:

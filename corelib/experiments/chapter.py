@@ -20,7 +20,8 @@ from ..settings import Settings
 from .base import BaseSetup, autoattack_for, base_setup
 from .suite import EvaluationSuite
 
-CHAPTER_KEYS = ("results_dir", "repository_url", "chapter_inputs")  # what the book sets besides the settings
+# what the book sets for a chapter besides its settings
+CHAPTER_KEYS = ("results_dir", "repository_url", "chapter_inputs", "cache_dir", "progress")
 
 
 @dataclass
@@ -32,22 +33,27 @@ class Chapter:
     repository_url: str = ""
     inputs: dict = field(default_factory=dict)  # chapter name → its results folder, for the chapters this one reads
     cache: ArtifactCache = field(default_factory=ArtifactCache)
+    progress: bool = True  # progress bars (the book build turns them off)
     _setup: BaseSetup | None = field(default=None, repr=False)
 
     @classmethod
     def start(cls, namespace: Mapping) -> "Chapter":
         """The chapter of a parameters namespace (a chapter's `globals()`): its settings, checked
-        (`Settings.from_mapping`), and the folder its tables go to (`results_dir`, created)."""
+        (`Settings.from_mapping`), the folder its tables go to (`results_dir`, created), the folders of the chapters
+        it reads (`chapter_inputs`), its cache (`cache_dir`; None: `CORELIB_CACHE` or the default) and whether it
+        shows progress bars (`progress`)."""
         settings = Settings.from_mapping(namespace)
         results_dir = Path(namespace.get("results_dir") or "results")
         results_dir.mkdir(parents=True, exist_ok=True)
+        cache_dir = namespace.get("cache_dir")
         return cls(settings, results_dir, str(namespace.get("repository_url") or ""),
-                   dict(namespace.get("chapter_inputs") or {}))
+                   dict(namespace.get("chapter_inputs") or {}),
+                   ArtifactCache(cache_dir) if cache_dir else ArtifactCache(), bool(namespace.get("progress", True)))
 
-    def base_setup(self, progress: bool = True) -> BaseSetup:
+    def base_setup(self) -> BaseSetup:
         """The pools and the cached base model of chapter 1 (computed once per chapter)."""
         if self._setup is None:
-            self._setup = base_setup(self.settings, cache=self.cache, progress=progress)
+            self._setup = base_setup(self.settings, cache=self.cache, progress=self.progress)
         return self._setup
 
     def autoattack(self) -> AutoAttack | None:
