@@ -83,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="start no new cell after H hours (a cell under way finishes); the same command resumes "
                             "the grid, so a recorded tier can be produced over several sittings")
     bench.add_argument("--merge", type=_positive_int, metavar="WORLD",
-                       help="only merge the shards of a WORLD-process run (WORLD ≥ 1)")
+                       help="only merge the shards of a WORLD-process run (WORLD ≥ 1); a missing shard stops it")
+    bench.add_argument("--partial", action="store_true",
+                       help="with --merge: merge the shards that are there (the missing ones' cells stay to run)")
     return parser
 
 
@@ -142,7 +144,7 @@ def _bench_settings(args):
 
 # columns of a benchmark row that are measurements of time or the grid's own bookkeeping (the grid configuration
 # includes the code hash), not results: a revalidation compares every other column
-NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "cell_seconds", "grid_config")
+NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "cell_seconds", "grid_config", "row_check")
 
 
 def compare_rows(recorded, rerun, keys=experiments.BENCH_KEYS) -> list[str]:
@@ -203,7 +205,11 @@ def revalidate_main(args, settings: Settings, names, fractions, seeds) -> int:
 def bench_main(args) -> int:
     """`python -m corelib bench …`: merge shards, revalidate, or run (a shard of) the grid and record it."""
     if args.merge:
-        table = experiments.merge_shards(_check_out(args.out), args.merge, keys=experiments.BENCH_KEYS)
+        try:
+            table = experiments.merge_shards(_check_out(args.out), args.merge, keys=experiments.BENCH_KEYS,
+                                             partial=args.partial)
+        except experiments.MissingShardsError as err:
+            raise UsageError(str(err)) from None
         print(f"merged {len(table)} rows into {args.out}")
         return 0
     settings, names, fractions, seeds = bench_settings(args)

@@ -63,7 +63,8 @@ class ArtifactCache:
         return path.with_suffix(path.suffix + ".json")
 
     def verify(self, path: Path) -> str | None:
-        """None if the entry at `path` matches the checksum in its sidecar, else what is wrong."""
+        """None if the entry at `path` matches the checksum in its sidecar and is the entry its sidecar was written
+        for (its key), else what is wrong."""
         try:
             meta = json.loads(self.sidecar(path).read_text())
         except FileNotFoundError:
@@ -72,6 +73,9 @@ class ArtifactCache:
             return "has a damaged sidecar"
         if not isinstance(meta, dict) or "sha256" not in meta:
             return "has no checksum (written by an older version)"
+        if meta.get("entry") != path.name:  # the checksum proves the file is its sidecar's, this that it is the key's
+            return (f"is not the entry of this key: its sidecar names {meta.get('entry')!r} (copied or renamed "
+                    "from another entry, or written by an older version)")
         size = path.stat().st_size
         if size != meta.get("bytes"):
             return f"has {size} bytes where {meta.get('bytes')} were written"
@@ -114,7 +118,7 @@ class ArtifactCache:
         result = compute()
         if self.enabled:
             save(result, path)  # save() must write atomically (utils.atomic_*)
-            meta = {"config": config, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+            meta = {"entry": path.name, "config": config, "sha256": file_sha256(path), "bytes": path.stat().st_size}
             atomic_write_text(self.sidecar(path), json.dumps(meta, indent=1, default=str))
             self.misses.append(path.name)
         return result

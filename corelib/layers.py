@@ -67,6 +67,8 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
         ("settings", "`Settings`: every setting, typed and grouped by concern, validated once from the flat names of "
                      "profiles, parameters cells and `-p`"),
         ("experiments.cell_claims", "claims on grid cells: who computes a cell, and when a claim is stale"),
+        ("experiments.results_table", "results tables on disk: atomic rows under a lock, row checks, shards and "
+                                       "their merge"),
         ("experiments.grid", "resumable, shardable grids, atomic CSV after every cell"),
         ("experiments.suite", "`EvaluationSuite`: the measurements every grid takes of a trained model, by column"),
         ("experiments.record", "recorded results under `results/<profile>/` and their manifests"),

@@ -144,3 +144,23 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     assert set(modes.values()) == {0o644}, modes
     with pytest.raises(IsADirectoryError, match="is a folder"):
         atomic_write_text(tmp_path, "x")
+
+
+def test_an_entry_copied_under_another_key_is_refused_and_recomputed(tmp_path):
+    """The checksum proves a file matches its own sidecar; the sidecar also names the entry it was written for, so
+    a file and sidecar copied under another key's name are refused, not loaded as that key's result."""
+    cache, calls = ArtifactCache(tmp_path), []
+
+    def compute(value):
+        calls.append(value)
+        return pd.DataFrame({"index": [0, 1], "score": [value, value]})
+
+    cache.dataframe("scores", {"k": 1}, lambda: compute(1.0))
+    cache.dataframe("scores", {"k": 2}, lambda: compute(2.0))
+    one, two = cache.path("scores", {"k": 1}, ".csv"), cache.path("scores", {"k": 2}, ".csv")
+    two.write_bytes(one.read_bytes())  # entry 1 copied over entry 2, sidecar and all
+    cache.sidecar(two).write_bytes(cache.sidecar(one).read_bytes())
+    with pytest.warns(UserWarning, match="is not the entry of this key"):
+        again = cache.dataframe("scores", {"k": 2}, lambda: compute(2.0))
+    assert again["score"].tolist() == [2.0, 2.0] and calls == [1.0, 2.0, 2.0]
+    assert cache.verify(two) is None and cache.verify(one) is None

@@ -374,7 +374,7 @@ def test_two_identical_concurrent_grids_compute_each_cell_once(tmp_path):
 
 
 def test_a_foreign_csv_is_refused_and_left_untouched(tmp_path):
-    from corelib.experiments.grid import ResultsFileError
+    from corelib.experiments.results_table import ResultsFileError
 
     path = tmp_path / "mine.csv"
     path.write_text("name,value\nalpha,1\n")
@@ -728,3 +728,57 @@ def test_a_cell_held_by_a_live_process_is_waited_for_with_a_line_naming_the_clai
     assert len(waiting) == 1 and f"pid {holder.pid}" in waiting[0] and str(claims_path(path)) in waiting[0]
     assert any("taking over" in m and "has ended" in m for m in messages), messages
     assert len(table) == len(CELLS) and not claims_path(path).exists()
+
+
+def test_a_merge_with_a_shard_missing_is_refused_and_deletes_nothing(tmp_path, capsys):
+    """`--merge 2` with only one shard on disk: one `error:` line naming the missing shard, exit 2, the shard kept;
+    with --partial the present shard is merged (and only then removed)."""
+    import corelib.__main__ as cli
+    from corelib.experiments import merge_shards, shard_path
+    from corelib.experiments.results_table import MissingShardsError
+
+    out = tmp_path / "bench.csv"
+    keys = ("method", "fraction", "seed")
+    run_grid([{"method": "a", "fraction": 0.1, "seed": 0}, {"method": "b", "fraction": 0.1, "seed": 0}],
+             lambda c: {"v": 1.0}, out, keys=keys, options=GridOptions(log=lambda *_: None, rank=0, world=2))
+    present, missing = shard_path(out, 0, 2), shard_path(out, 1, 2)
+    assert present.exists() and not missing.exists()
+    assert cli.main(["bench", "--merge", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and missing.name in err and "--partial" in err
+    assert present.exists() and not out.exists()
+    with pytest.raises(MissingShardsError):
+        merge_shards(out, 2, keys=keys)
+    assert cli.main(["bench", "--merge", "2", "--partial", "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 1 and not present.exists()
+
+
+@pytest.mark.parametrize("edit", ["value", "text_in_a_number", "deleted_column", "duplicated_row"])
+def test_a_results_table_edited_by_hand_is_not_trusted_on_resume(tmp_path, edit):
+    """Every row carries a check of its own text: an edited accuracy, a number replaced by text, a deleted result
+    column or two rows for one cell are named (with their line) and those cells run again; the table ends with one
+    true row per cell."""
+    path, messages, calls = tmp_path / "g.csv", [], []
+
+    def run(cell):
+        calls.append(cell["method"])
+        return {"acc": 0.5, "loss": 1.25}
+
+    run_grid(CELLS, run, path, options=GridOptions(log=lambda *_: None))
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if edit == "value":
+        table.loc[0, "acc"] = "0.9"
+    elif edit == "text_in_a_number":
+        table.loc[1, "acc"] = "abc"
+    elif edit == "deleted_column":
+        table = table.drop(columns="loss")
+    else:
+        table = pd.concat([table, table.iloc[[2]]], ignore_index=True)
+    table.to_csv(path, index=False)
+    calls.clear()
+    again = run_grid(CELLS, run, path, options=GridOptions(log=messages.append))
+    expected = {"value": 1, "text_in_a_number": 1, "deleted_column": len(CELLS), "duplicated_row": 1}[edit]
+    assert len(calls) == expected, (calls, messages)
+    assert any(("line 2" in m or "line 3" in m or "lines 4 and 6" in m) and "runs again" in m for m in messages)
+    assert len(again) == len(CELLS) and (again["acc"] == 0.5).all() and (again["loss"] == 1.25).all()
+    assert len(pd.read_csv(path)) == len(CELLS)  # one row per cell on disk

@@ -212,7 +212,7 @@ def test_the_cli_revalidates_only_rows_it_reproduces_exactly(tmp_path, monkeypat
     monkeypatch.setattr(experiments, "benchmark_grid", rerun)
     argv = ["bench", "--profile", "ci", "--methods", "a", "--fractions", "0.1", "--seeds", "1", "--out", str(out),
             "--revalidate"]
-    monkeypatch.setattr(cli.methods, "check_method", lambda m: None)
+    monkeypatch.setattr(cli.methods, "check_method", lambda m, track=None: None)
     shift["value"] = 0.01
     assert cli.main(argv) == 1 and (out.parent / MANIFEST).read_bytes() == manifest
     shift["value"] = 0.0

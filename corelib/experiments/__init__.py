@@ -13,8 +13,9 @@ from .benchmark import (ACS_METHODS, BENCH_KEYS, TRACKS, Benchmark, benchmark_fr
                         coreset_training, run_benchmark)
 from .chapter import Chapter
 from .easycore import easycore_grid, robustness_by_hardness
-from .grid import (CELL_KEYS, GridOptions, ResultsFileError, cell_attack, cell_seed, check_results_file,
-                   distributed_env, merge_shards, run_grid, shard_path)
+from .grid import (GridOptions, cell_attack, cell_seed, distributed_env, run_grid)
+from .results_table import (CELL_KEYS, check_results_file, checked_rows, merge_shards, MissingShardsError,
+                            ResultsFileError, row_check, shard_path)
 from .suite import EvaluationSuite
 from .tables import best_three, fgsm_curves, recorded_benchmark, selection_cost, table_mean_std
 from .top_bottom import score_agreement, score_coreset_grid
@@ -23,14 +24,15 @@ from .verdicts import (SPARSE_VARIANTS, chapter_agreement, claims, describe_agre
                        easycore_verdict, paired_difference, paired_gap, ranking, ranking_table, scale_note, summarize,
                        top_bottom_claim, top_vs_bottom, versus_random)
 
-__all__ = ["adversarial_coreset_facts", "AdversarialCoresetFacts", "ACS_METHODS", "AdversarialCoresetGrid",
-           "autoattack_for", "base_setup", "BaseSetup", "BENCH_KEYS", "Benchmark", "benchmark_from_settings",
-           "benchmark_grid", "best_three", "cell_attack", "CELL_KEYS", "cell_seed", "Chapter", "chapter_agreement",
-           "check_results_file", "claims", "coreset_config", "coreset_training", "coreset_training_grid", "CoresetRuns",
-           "describe_agreement", "describe_gap", "describe_ranking", "distributed_env", "easycore_grid",
-           "easycore_verdict", "EvaluationSuite", "fgsm_curves", "GridOptions", "merge_shards", "paired_difference",
-           "paired_gap", "predicted_speedup", "profile_pools", "ranking", "ranking_table", "recorded_benchmark",
-           "ResultsFileError", "robustness_by_hardness", "run_benchmark", "run_grid", "scale_note", "score_agreement",
-           "score_coreset_grid", "selection_cost", "selection_grid", "shard_path", "SPARSE_VARIANTS", "summarize",
-           "summarize_training", "table_mean_std", "top_bottom_claim", "top_vs_bottom", "TRACKS", "train_baseline",
-           "train_on_selection", "versus_random", "work_passes"]
+__all__ = ["MissingShardsError", "checked_rows", "row_check", "adversarial_coreset_facts", "AdversarialCoresetFacts",
+           "ACS_METHODS", "AdversarialCoresetGrid", "autoattack_for", "base_setup", "BaseSetup", "BENCH_KEYS",
+           "Benchmark", "benchmark_from_settings", "benchmark_grid", "best_three", "cell_attack", "CELL_KEYS",
+           "cell_seed", "Chapter", "chapter_agreement", "check_results_file", "claims", "coreset_config",
+           "coreset_training", "coreset_training_grid", "CoresetRuns", "describe_agreement", "describe_gap",
+           "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "EvaluationSuite", "fgsm_curves",
+           "GridOptions", "merge_shards", "paired_difference", "paired_gap", "predicted_speedup", "profile_pools",
+           "ranking", "ranking_table", "recorded_benchmark", "ResultsFileError", "robustness_by_hardness",
+           "run_benchmark", "run_grid", "scale_note", "score_agreement", "score_coreset_grid", "selection_cost",
+           "selection_grid", "shard_path", "SPARSE_VARIANTS", "summarize", "summarize_training", "table_mean_std",
+           "top_bottom_claim", "top_vs_bottom", "TRACKS", "train_baseline", "train_on_selection", "versus_random",
+           "work_passes"]

@@ -31,7 +31,6 @@ results path; `merge_shards` joins them into the results table.
 """
 from __future__ import annotations
 
-import io
 import os
 import time
 from dataclasses import dataclass
@@ -42,18 +41,14 @@ import pandas as pd
 
 from ..attacks import Attack
 from ..checks import NonFiniteError
-from ..files import atomic_write_text, file_lock
+from ..files import file_lock
 from ..hashing import config_hash
 from . import cell_claims
+from .results_table import (CELL_KEYS, _append, _key, _read_text_table, check_path, checked_rows, own_rows,
+                            shard_path)
 
-CELL_KEYS = ("method", "keep", "fraction", "seed")
 COLLAPSED_SHARE = 0.9  # a model that puts this share of the test set in one class is a (near-)constant predictor
 RETRY_SEED_OFFSET = 10_000  # a retried cell's seed: far from every seed a grid lists, so no retry duplicates a cell
-META = ("cell_seconds", "grid_config")
-
-
-class ResultsFileError(ValueError):
-    """A results path that is not a results table this code can safely add rows to."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +66,6 @@ class GridOptions:
     hours: float | None = None
 
 
-def _key(cell: dict, keys: Sequence[str]) -> tuple:
-    return tuple(str(cell.get(k)) for k in keys)
-
-
 def distributed_env() -> tuple[int, int]:
     """(rank, world size) from torchrun's RANK and WORLD_SIZE (0, 1 outside torchrun)."""
     try:
@@ -85,12 +76,6 @@ def distributed_env() -> tuple[int, int]:
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"RANK={rank} must lie in [0, WORLD_SIZE={world}) and WORLD_SIZE must be ≥ 1")
     return rank, world
-
-
-def shard_path(path: str | Path, rank: int, world: int) -> Path:
-    """Where shard `rank` of `world` writes its rows: results.csv → results.rank0-of-2.csv."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.rank{rank}-of-{world}{path.suffix}")
 
 
 def cell_seed(seed: int, cell: dict) -> int:
@@ -107,66 +92,6 @@ def cell_attack(attack: Attack, cell: dict) -> Attack:
 
 
 # ---------------------------------------------------------------- the table on disk
-
-def _check_path(path: Path) -> None:
-    if path.is_dir():
-        raise ResultsFileError(f"{path} is a folder; --out / path must name a CSV file, e.g. {path / 'results.csv'}")
-    if path.suffix.lower() != ".csv":
-        raise ResultsFileError(f"{path}: a results table is a .csv file; name one ending in .csv")
-
-
-def _read_text_table(path: Path, keys: Sequence[str]) -> pd.DataFrame:
-    """Every row of the results file as text (all configurations), or an empty table. A file that is not a
-    results table of this kind (no grid_config or key columns) is refused, never overwritten."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame()
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ResultsFileError(f"{path} is not a readable CSV ({err}); move it away or choose another --out") from None
-    missing = [c for c in ("grid_config", *keys) if c not in table.columns]
-    if missing:
-        raise ResultsFileError(f"{path} is not a results table of this grid (no column {', '.join(missing)}); "
-                               "it was left untouched: choose another --out, or move the file away")
-    return table
-
-
-def check_results_file(path: str | Path, keys: Sequence[str] = CELL_KEYS) -> None:
-    """Fail now, before any work, if `path` cannot take this grid's rows: a folder, not a .csv name, or an
-    existing file that is not a results table of this kind (`ResultsFileError`)."""
-    path = Path(path)
-    _check_path(path)
-    _read_text_table(path, keys)
-
-
-def _row_text(row: dict) -> pd.DataFrame:
-    """One row as the text pandas writes, with NaN values written 'nan' (an empty field means: no such column
-    in this row's configuration)."""
-    text = pd.DataFrame([row]).to_csv(index=False, na_rep="nan")
-    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-
-
-def _write_text_table(table: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, table.fillna("").to_csv(index=False))
-
-
-def _own_rows(table: pd.DataFrame, grid_config: str) -> pd.DataFrame:
-    """The rows of one configuration with their natural dtypes; columns that only other configurations have
-    (empty in every row of this one) are left out."""
-    if not len(table):
-        return pd.DataFrame()
-    mine = table[table["grid_config"] == grid_config]
-    if not len(mine):
-        return pd.DataFrame()
-    mine = mine.loc[:, (mine != "").any(axis=0)]
-    return pd.read_csv(io.StringIO(mine.to_csv(index=False)))
-
-
-def _append(path: Path, row: dict, keys: Sequence[str]) -> None:
-    """Add one row to the results file under its lock: read what is on disk, append, rewrite atomically."""
-    with file_lock(path):
-        table = _read_text_table(path, keys)
-        _write_text_table(pd.concat([table, _row_text(row)], ignore_index=True), path)
 
 
 # ---------------------------------------------------------------- claims
@@ -205,7 +130,7 @@ def run_grid(cells: Iterable[dict], run_cell: Callable[[dict], dict], path: str 
     path = Path(path)
     out = path if world == 1 else shard_path(path, rank, world)
     for p in {path, out}:
-        _check_path(p)
+        check_path(p)
     grid_config = config_hash({**(config or {}), "_retry": True} if options.retry else (config or {}))
     run = _GridRun(out, [path] if world == 1 else [path, out], tuple(keys), grid_config, options, accuracies)
     mine = cells if world == 1 else cells[rank::world]
@@ -249,7 +174,12 @@ class _GridRun:
         if others:
             log(f"{self.out.name}: keeping {others} rows of other configurations in the file (this grid reads only "
                 f"its own, grid_config {self.grid_config})")
-        finished = {_key(r, self.keys) for t in tables for r in _own_rows(t, self.grid_config).to_dict("records")}
+        finished = set()
+        for path, table in zip(self.sources, tables):
+            rows, problems = checked_rows(table, self.grid_config, self.keys)
+            for problem in problems:
+                log(f"{path.name}: {problem}")
+            finished |= {_key(r, self.keys) for r in rows.to_dict("records")}
         todo = [c for c in mine if _key(c, self.keys) not in finished]
         if len(todo) < len(mine):
             log(f"resuming {self.out.name}: {len(mine) - len(todo)} of {len(mine)} cells already done")
@@ -261,7 +191,7 @@ class _GridRun:
 
         def is_done() -> bool:
             for p in self.sources:
-                rows = _own_rows(_read_text_table(p, self.keys), self.grid_config)
+                rows = checked_rows(_read_text_table(p, self.keys), self.grid_config, self.keys)[0]
                 if len(rows) and key in {_key(r, self.keys) for r in rows.to_dict("records")}:
                     return True
             return False
@@ -316,7 +246,7 @@ class _GridRun:
     def collect(self, cells: list[dict]) -> pd.DataFrame:
         """This configuration's rows of `cells`, read back from the files, in the cells' order."""
         with file_lock(self.out):
-            own = [_own_rows(_read_text_table(p, self.keys), self.grid_config) for p in self.sources]
+            own = [own_rows(_read_text_table(p, self.keys), self.grid_config, self.keys) for p in self.sources]
         table = pd.concat([t for t in own if len(t)], ignore_index=True)
         table["_key"] = [_key(r, self.keys) for r in table.to_dict("records")]
         table = table.drop_duplicates("_key", keep="last").set_index("_key")
@@ -379,29 +309,5 @@ def _compute(cell: dict, run_cell: Callable, out: Path, keys, grid_config: str, 
     _append(out, row, keys)
 
 
-def merge_shards(path: str | Path, world: int, keys: Sequence[str] = CELL_KEYS, remove: bool = True) -> pd.DataFrame:
-    """Join the rows of `path` and of its `world` shard files into `path` (atomically, under its lock), one row
-    per configuration and cell key (a shard's row wins over an older merged one; rows of other configurations
-    are kept); with `remove`, delete the shard files afterwards. Returns the merged file's rows."""
-    if not isinstance(world, int) or world < 1:
-        raise ValueError(f"world={world!r}: the number of processes whose shards to merge must be an integer ≥ 1")
-    path = Path(path)
-    _check_path(path)
-    shards = [shard_path(path, r, world) for r in range(world)]
-    with file_lock(path):
-        parts = [t for t in (_read_text_table(p, keys) for p in [path] + shards) if len(t)]
-        if not parts:
-            raise FileNotFoundError(f"no results at {path} nor in its {world} shard files "
-                                    f"({shards[0].name}, …); run the grid first")
-        table = pd.concat(parts, ignore_index=True).fillna("")
-        table = table.drop_duplicates(["grid_config", *keys], keep="last").reset_index(drop=True)
-        _write_text_table(table, path)
-        if remove:
-            for p in shards:
-                p.unlink(missing_ok=True)
-    return pd.read_csv(io.StringIO(table.to_csv(index=False)))
-
-
-__all__ = ["cell_attack", "CELL_KEYS", "cell_seed", "check_results_file", "COLLAPSED_SHARE", "distributed_env",
-           "flag_collapsed", "GridOptions", "is_accuracy", "merge_shards", "META", "ResultsFileError",
-           "RETRY_SEED_OFFSET", "run_grid", "shard_path"]
+__all__ = ["cell_attack", "cell_seed", "COLLAPSED_SHARE", "distributed_env", "flag_collapsed", "GridOptions",
+           "is_accuracy", "RETRY_SEED_OFFSET", "run_grid"]

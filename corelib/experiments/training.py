@@ -14,7 +14,8 @@ from ..data import Pool
 from ..hashing import code_hash, config_hash
 from ..select import Selection
 from ..train import TrainConfig, fit
-from .grid import CELL_KEYS, run_grid
+from .grid import run_grid
+from .results_table import CELL_KEYS
 from .suite import EvaluationSuite
 
 
