@@ -782,3 +782,19 @@ def test_a_results_table_edited_by_hand_is_not_trusted_on_resume(tmp_path, edit)
     assert any(("line 2" in m or "line 3" in m or "lines 4 and 6" in m) and "runs again" in m for m in messages)
     assert len(again) == len(CELLS) and (again["acc"] == 0.5).all() and (again["loss"] == 1.25).all()
     assert len(pd.read_csv(path)) == len(CELLS)  # one row per cell on disk
+
+
+def test_two_seeds_with_the_same_gap_in_float32_are_never_clear():
+    """Chapter 4 of the ci book: both seeds differ by exactly 15.4 points at 1 % (0.1275 − 0.2815 and 0.1540 −
+    0.3080), stored as float32 their spread is 1e-8; that is one measurement twice, not a steady gap."""
+    import numpy as np
+
+    from corelib.experiments.verdicts import paired_gap
+
+    top = pd.Series(np.float32([0.1275, 0.1540]), index=[0, 1])
+    bottom = pd.Series(np.float32([0.2815, 0.3080]), index=[0, 1])
+    assert 0 < float((top - bottom).std()) < 1e-6  # the rounding that fooled the old rule
+    gap = paired_gap(top, bottom)
+    assert gap["degenerate"] and not gap["clear"]
+    steady = paired_gap(pd.Series([0.30, 0.32, 0.31]), pd.Series([0.20, 0.22, 0.21]))
+    assert steady["clear"] and not steady["degenerate"]  # three seeds with one gap: a steady gap

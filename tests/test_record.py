@@ -233,3 +233,14 @@ def test_compare_rows_names_each_differing_value_and_ignores_timings():
     assert compare_rows(recorded, same) == []
     assert compare_rows(recorded, same.assign(acc=0.5000001)) == ["a/0.1/0: acc recorded 0.5, re-run 0.5000001"]
     assert compare_rows(recorded, same.assign(seed=1)) == ["a/0.1/1: not in the recorded table"]
+
+
+def test_a_deleted_manifest_fails_the_check_instead_of_verifying_nothing(tmp_path):
+    folder = tmp_path / "results" / "cpu_full"
+    path = folder / "bench.csv"
+    _grid(path)
+    _record(path)
+    assert verify_results(tmp_path / "results") == []
+    (folder / MANIFEST).unlink()
+    (problem,) = verify_results(tmp_path / "results")
+    assert str(folder) in problem and "without a MANIFEST.json" in problem

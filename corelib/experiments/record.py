@@ -100,8 +100,12 @@ def revalidate_manifest(table_path: str | Path, code: str, modules: dict[str, st
 
 def verify_results(root: str | Path) -> list[str]:
     """Every MANIFEST.json under `root` against the tables beside it: each listed table exists, has the recorded
-    SHA-256 and row count; every CSV in a recorded folder is listed. Returns the problems (empty: all verified)."""
-    problems = []
+    SHA-256 and row count; every CSV under `root` is listed in the manifest of its folder (a folder of tables
+    without a manifest, e.g. one deleted by hand, is a problem, never a pass). Returns the problems (empty: all
+    verified)."""
+    problems = [f"{folder}: recorded tables without a {MANIFEST} (deleted?); restore it from git, or re-record "
+                "the tables with --record" for folder in sorted({c.parent for c in Path(root).rglob("*.csv")})
+                if not (folder / MANIFEST).is_file()]
     for manifest_path in sorted(Path(root).rglob(MANIFEST)):
         folder = manifest_path.parent
         try:

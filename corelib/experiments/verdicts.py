@@ -44,6 +44,10 @@ def t_half_width(std, n, confidence: float = 0.95):
     return stats.t.ppf(0.5 + confidence / 2, np.asarray(n) - 1) * np.asarray(std) / np.sqrt(n)
 
 
+SAME_DIFFERENCE = 1e-6  # two differences closer than this are the same measurement: far below one test image
+# (1e-4 at 10,000 images), far above the rounding of accuracies stored as float32 (~1e-8)
+
+
 def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
     """The book's rule for two methods' values indexed by seed: the per-seed differences a − b (seeds both have),
     their mean `diff`, count `n`, the two-sided t-interval [`low`, `high`] at `confidence` (NaN with fewer than two
@@ -51,13 +55,14 @@ def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
 
     Two pairs with the same difference (common when accuracy moves in steps of one test image) give a zero spread
     and a zero-width interval: that is no evidence of a steady gap, so it is never `clear` (`degenerate` says so);
-    from three pairs on, identical differences count as a steady gap."""
+    from three pairs on, identical differences count as a steady gap. Differences are compared at the resolution
+    of the measurement (`SAME_DIFFERENCE`), so float32 rounding does not turn a zero spread into an interval."""
     d = (a - b).dropna()
     n = len(d)
     mean = float(d.mean()) if n else float("nan")
     std = float(d.std(ddof=1)) if n > 1 else float("nan")
     half = float(t_half_width(std, n, confidence)) if n > 1 else float("nan")
-    degenerate = n == 2 and std <= 1e-9  # equal up to floating-point rounding
+    degenerate = n == 2 and float(d.max() - d.min()) <= SAME_DIFFERENCE  # the same difference in both seeds
     return {"diff": mean, "n": n, "low": mean - half, "high": mean + half, "degenerate": degenerate,
             "clear": bool(n > 1 and not degenerate and (mean - half > 0 or mean + half < 0))}
 
