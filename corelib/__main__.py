@@ -26,7 +26,7 @@ import torch.distributed as dist
 
 from . import experiments, methods
 from .checks import NonFiniteError
-from .data import DataNotFoundError
+from .data import DataIntegrityError, DataNotFoundError
 from .device import device_description, precision_description, resolve_device
 from .experiments import TRACKS, record
 from .hashing import code_hash, module_hashes
@@ -125,6 +125,9 @@ def _bench_settings(args):
         settings = settings.replace(bench_track=args.track)
     track = settings.benchmark.track
     names = args.methods or settings.benchmark.methods
+    if "all" in list(names) and len(list(names)) > 1 and not isinstance(names, str):
+        raise UsageError(f"--methods {' '.join(names)}: 'all' stands alone (every method of the track); give 'all' "
+                         "or a list of names")
     names = methods.method_names(track) if names in ("all", ["all"], ("all",)) else list(names)
     for m in names:
         if m in methods.TRAINING_METHODS and track not in methods.TRAINING_METHODS[m].tracks:
@@ -137,8 +140,13 @@ def _bench_settings(args):
             raise UsageError(f"no {name} to run: give at least one (--{name} or -p bench_{name})")
     for f in fractions:
         check_fraction(f)
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        raise UsageError(f"seeds {seeds} must be integers ≥ 0")
+    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2 ** 31 for s in seeds):
+        raise UsageError(f"seeds {seeds} must be integers in [0, 2^31)")
+    for name, values in (("methods", names), ("fractions", fractions), ("seeds", seeds)):
+        repeated = sorted({v for v in values if list(values).count(v) > 1}, key=str)
+        if repeated:
+            raise UsageError(f"--{name} names {', '.join(map(str, repeated))} more than once; give each once")
+    experiments.distributed_env()  # RANK / WORLD_SIZE, checked before any work
     return settings, names, fractions, seeds
 
 
@@ -256,9 +264,15 @@ def main(argv=None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (DataNotFoundError, NonFiniteError, experiments.ResultsFileError, record.RecordError, OSError) as err:
+    except (DataNotFoundError, DataIntegrityError, NonFiniteError, experiments.ResultsFileError, record.RecordError,
+            OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        out = getattr(args, "out", "the results table")
+        print(f"error: interrupted; every finished cell is kept in {out}: run the same command again to resume",
+              file=sys.stderr)
+        return 130
     return 2  # pragma: no cover
 
 

@@ -117,7 +117,13 @@ class ArtifactCache:
             self._discard(path, problem)
         result = compute()
         if self.enabled:
-            save(result, path)  # save() must write atomically (utils.atomic_*)
+            try:
+                save(result, path)  # save() must write atomically (files.atomic_*)
+            except OSError as err:
+                named = type(err)(f"the artifact cache ({self.root}) could not store a {kind}: {err}; free space "
+                                  "there or point CORELIB_CACHE at another folder")
+                named.errno = err.errno
+                raise named from None
             meta = {"entry": path.name, "config": config, "sha256": file_sha256(path), "bytes": path.stat().st_size}
             atomic_write_text(self.sidecar(path), json.dumps(meta, indent=1, default=str))
             self.misses.append(path.name)

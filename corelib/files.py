@@ -3,6 +3,7 @@ locks, SHA-256 of files."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -24,8 +25,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name (e.g. {path / 'results.csv'})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise _named(err, path) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -33,10 +37,28 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _named(err: OSError, path: Path) -> OSError:
+    """`err` with a message that names the file it could not write (a full disk, a read-only file system, …)."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = "the disk is full"
+    elif err.errno == errno.EROFS:
+        why = "the file system is read-only"
+    elif err.errno in (errno.EACCES, errno.EPERM):
+        why = "permission denied"
+    else:
+        why = err.strerror or str(err)
+    named = type(err)(f"could not write {path}: {why}")
+    named.errno = err.errno  # kept for callers; the message alone is what a user reads
+    return named
 
 
 

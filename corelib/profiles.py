@@ -66,7 +66,15 @@ def load_profile(name: str, root: Path = ROOT, _seen: tuple = ()) -> dict:
                          f"(or add profiles/{name}.yaml)")
     if name in _seen:
         raise ValueError(f"profile {name!r} inherits from itself through {' → '.join((*_seen, name))}")
-    params = rename_keys(yaml.safe_load(path.read_text()) or {})
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"profiles/{name}.yaml is not valid YAML ({str(err).splitlines()[0]}); fix it or restore it "
+                         "from git") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ValueError(f"profiles/{name}.yaml holds a {type(loaded).__name__}, not a mapping of parameter names "
+                         "to values (name: value per line)")
+    params = rename_keys(loaded or {})
     base = params.pop("inherits", None)
     if base is not None:
         params = {**load_profile(str(base), root, (*_seen, name)), **params}

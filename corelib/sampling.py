@@ -15,7 +15,9 @@ from .data import SPLIT_SIZES, Pool, load_cifar10
 
 
 def check_fraction(fraction: float) -> float:
-    """A coreset fraction must lie in (0, 1]."""
+    """A coreset fraction must lie in (0, 1] (a number, not True or False)."""
+    if isinstance(fraction, bool):
+        raise ValueError(f"fraction={fraction!r} is not a number; give a fraction in (0, 1], e.g. 0.1 for 10 %")
     try:
         f = float(fraction)
     except (TypeError, ValueError):

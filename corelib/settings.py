@@ -16,14 +16,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
+
+import torch
 
 from .data import SPLIT_SIZES
 from .methods import METHODS, TRAINING_METHODS
 from .models import MODELS
 from .profiles import RENAMED, rename_keys
-
 
 
 def setting(key: str, default: Any, *, low: float | None = None, high: float | None = None,
@@ -128,6 +130,24 @@ class DataSettings(SettingsGroup):
                               hint="a model of corelib.models")
     train_size: int = setting("train_size", 10000, low=1, high=SPLIT_SIZES["train"])
     test_size: int = setting("test_size", 2000, low=1, high=SPLIT_SIZES["test"])
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+
+
+def check_device(device: str) -> str:
+    """`device` if it names a device this machine has ('auto', 'cpu', 'cuda', 'cuda:N', 'mps'), else a ValueError
+    saying what exists here."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(device)):
+        raise ValueError(f"device={device!r} must be auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: no CUDA device is visible on this machine; use auto (the GPU where "
+                         "there is one) or cpu")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps': no Apple GPU is available here; use auto or cpu")
+    return device
 
 
 @dataclass(frozen=True)
@@ -352,6 +372,6 @@ class Settings:
         return Settings.from_mapping({**self.to_flat(), **flat})
 
 
-__all__ = ["AdversarialCoresetSettings", "BaseTrainingSettings", "BenchmarkSettings", "ConvexToySettings",
-           "DataSettings", "EasyCoreSettings", "EvaluationSettings", "RENAMED", "Settings", "SettingsGroup",
-           "SparseSettings", "convert", "rename_keys", "setting"]
+__all__ = ["AdversarialCoresetSettings", "check_device", "BaseTrainingSettings", "BenchmarkSettings",
+           "ConvexToySettings", "DataSettings", "EasyCoreSettings", "EvaluationSettings", "RENAMED", "Settings",
+           "SettingsGroup", "SparseSettings", "convert", "rename_keys", "setting"]

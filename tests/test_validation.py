@@ -313,3 +313,114 @@ def test_proxy_epochs_are_not_truncated(tiny_fit):
     """Before: train_proxy(epochs=2.5) silently trained a 2-epoch proxy."""
     with pytest.raises(ValueError, match="epochs=2.5 must be an integer ≥ 1; it would be truncated to 2"):
         bl.train_proxy("tiny", synthetic_pool(n=16), 2.5, config=TrainConfig(lr=0.05, batch_size=8))
+
+
+# ------------------------------------------------------------------ hostile inputs: one line, before any work
+
+@pytest.mark.parametrize("argv, env, message", [
+    (["--seeds", "0", "0"], {}, "--seeds names 0 more than once"),
+    (["--fractions", "0.1", "0.1"], {}, "--fractions names 0.1 more than once"),
+    (["--methods", "random", "random"], {}, "--methods names random more than once"),
+    (["--methods", "all", "random"], {}, "'all' stands alone"),
+    ([], {"RANK": "3", "WORLD_SIZE": "2"}, "RANK=3 must lie in [0, WORLD_SIZE=2)"),
+    ([], {"WORLD_SIZE": "0"}, "WORLD_SIZE must be ≥ 1"),
+    ([], {"RANK": "x"}, "must be integers (torchrun sets them)"),
+    (["-p", "device", "cuda"], {}, "no CUDA device is visible"),
+    (["-p", "device", "bogus"], {}, "device='bogus' must be auto, cpu, cuda, cuda:N or mps"),
+    (["--seeds", "99999999999999999999"], {}, "must be integers in [0, 2^31)"),
+    (["-p", "bench_epochs", "-3"], {}, "bench_epochs=-3 must be ≥ 1"),
+])
+def test_bad_benchmark_requests_end_in_one_error_line_before_any_data_loads(tmp_path, capsys, monkeypatch, argv, env,
+                                                                            message):
+    import corelib.__main__ as cli
+    from corelib import experiments
+
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ran = []
+    monkeypatch.setattr(experiments, "benchmark_grid", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(cli.experiments, "benchmark_grid", lambda *a, **k: ran.append(1))
+    assert cli.main(["bench", "--profile", "smoke", "--out", str(tmp_path / "b.csv"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert ran == []
+
+
+@pytest.mark.parametrize("raised, status, message", [
+    (KeyboardInterrupt(), 130, "interrupted; every finished cell is kept in"),
+    ("integrity", 1, "test_batch: 3 labels outside 0..9"),
+    (OSError(28, "could not write /x/results.csv: the disk is full"), 1, "could not write /x/results.csv"),
+])
+def test_a_run_that_stops_says_so_in_one_line(tmp_path, capsys, monkeypatch, raised, status, message):
+    """Ctrl-C, a damaged data folder and a full disk during a run: one `error:` line (what was kept and how to
+    resume, or what is wrong), not a traceback."""
+    import corelib.__main__ as cli
+    from corelib.data import DataIntegrityError
+
+    error = DataIntegrityError("test_batch: 3 labels outside 0..9; restore the file") if raised == "integrity" else raised
+
+    def stop(*a, **k):
+        raise error
+
+    monkeypatch.setattr(cli.experiments, "benchmark_grid", stop)
+    assert cli.main(["bench", "--profile", "smoke", "--out", str(tmp_path / "b.csv")]) == status
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_budgets_above_the_pixel_range_are_refused_with_the_likely_meaning():
+    from corelib.attacks import FGSM, PGD
+
+    with pytest.raises(ValueError, match=r"eps=2 is larger than the whole pixel range.*2/255 = 0.0078"):
+        FGSM(eps=2)
+    with pytest.raises(ValueError, match=r"eps=8 is larger than the whole pixel range.*8/255"):
+        PGD(eps=8, alpha=2)
+    with pytest.raises(ValueError, match=r"alpha=2 is larger than the whole pixel range"):
+        PGD(eps=8 / 255, alpha=2)
+    FGSM(eps=1.0)  # the whole range is allowed (sparse FGSM saturates)
+
+
+def test_the_api_refuses_a_boolean_fraction_a_negative_seed_and_an_empty_pool():
+    from conftest import synthetic_pool
+
+    proxy = bl.Proxy(torch.nn.Identity(), synthetic_pool(n=16), None, None, 0.0, 1)
+    with pytest.raises(ValueError, match="fraction=True is not a number"):
+        bl.select_coreset("random", proxy, fraction=True)
+    with pytest.raises(ValueError, match="seed=-1 must be ≥ 0"):
+        bl.select_coreset("random", proxy, 0.5, seed=-1)
+    empty = bl.Proxy(torch.nn.Identity(), synthetic_pool(n=16).subset(torch.tensor([], dtype=torch.long)), None, None,
+                     0.0, 1)
+    with pytest.raises(ValueError, match="pool is empty"):
+        bl.select_coreset("random", empty, 0.5)
+
+
+@pytest.mark.parametrize("text, message", [("a: [1, 2\n", "is not valid YAML"), ("just a string\n", "holds a str")])
+def test_a_broken_profile_is_named(tmp_path, text, message):
+    from corelib.profiles import load_profile
+
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.yaml").write_text(text)
+    with pytest.raises(ValueError, match=f"profiles/broken.yaml {message}"):
+        load_profile("broken", tmp_path)
+
+
+def test_a_full_disk_names_the_file_and_the_cache(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import pandas as pd
+
+    from corelib.cache import ArtifactCache
+    from corelib.files import atomic_write_text
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError, match=f"could not write {tmp_path / 'r.csv'}: the disk is full"):
+        atomic_write_text(tmp_path / "r.csv", "a\n")
+    assert list(tmp_path.iterdir()) == []  # no temporary file left
+    with pytest.raises(OSError, match=r"the artifact cache \(.*\) could not store a scores: could not write"):
+        ArtifactCache(tmp_path / "cache").dataframe("scores", {"k": 1}, lambda: pd.DataFrame({"a": [1.0]}))

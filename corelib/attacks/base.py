@@ -72,7 +72,11 @@ def _check_eps(eps, name: str = "eps"):
         if not bool((eps >= 0).all()):
             raise ValueError(f"every {name} must be ≥ 0, got a minimum of {float(eps.min())}")
         return eps
-    return check_number(name, eps, low=0, hint="pixel units: 8/255 is the usual ℓ∞ budget")
+    eps = check_number(name, eps, low=0, hint="pixel units: 8/255 is the usual ℓ∞ budget")
+    if eps > 1:
+        raise ValueError(f"{name}={eps:g} is larger than the whole pixel range [0, 1]: every pixel would saturate; "
+                         f"budgets are in [0, 1] pixel units, so {eps:g}/255 = {eps / 255:.4f} was almost surely meant")
+    return eps
 
 
 
@@ -87,7 +91,11 @@ def _check_alpha(alpha):
                              f"(e.g. alpha[{i}]={float(alpha.reshape(-1)[i]):.6g}); alpha is the step size in pixel "
                              "units, e.g. 2/255")
         return alpha
-    return check_number("alpha", alpha, low=0, low_open=True, hint="step size in pixel units, e.g. 2/255")
+    alpha = check_number("alpha", alpha, low=0, low_open=True, hint="step size in pixel units, e.g. 2/255")
+    if alpha > 1:
+        raise ValueError(f"alpha={alpha:g} is larger than the whole pixel range [0, 1]; step sizes are in [0, 1] pixel "
+                         f"units, so {alpha:g}/255 = {alpha / 255:.4f} was almost surely meant")
+    return alpha
 
 
 

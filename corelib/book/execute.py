@@ -169,6 +169,14 @@ def build(profile_name: str = "ci", force: bool = False, only: list[str] | None 
         stray = sorted(set(overrides) - declared)
         if stray:
             raise UsageError(f"no chapter declares the parameter(s) {stray}; see `python -m corelib.book params`")
+        if only:  # an override that none of the selected chapters reads would be silently unused
+            chosen = set().union(*(declared_parameters(source_notebook(n, root)) for n in only))
+            unused = sorted(set(overrides) - chosen)
+            if unused:
+                readers = {k: [n for n, nb in zip(names, notebooks) if k in declared_parameters(nb)] for k in unused}
+                raise UsageError("no selected chapter reads " + "; ".join(f"{k} (read by {', '.join(v)})"
+                                                                         for k, v in readers.items())
+                                 + ": add those chapters to --only, or drop the override")
         try:
             overrides = {k: check_value(k, v, parameter_reference(k, profile, notebooks)) for k, v in overrides.items()}
         except ValueError as err:

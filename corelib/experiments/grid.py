@@ -44,8 +44,7 @@ from ..checks import NonFiniteError
 from ..files import file_lock
 from ..hashing import config_hash
 from . import cell_claims
-from .results_table import (CELL_KEYS, _append, _key, _read_text_table, check_path, checked_rows, own_rows,
-                            shard_path)
+from .results_table import (CELL_KEYS, _append, _key, _read_text_table, check_path, checked_rows, own_rows, shard_path)
 
 COLLAPSED_SHARE = 0.9  # a model that puts this share of the test set in one class is a (near-)constant predictor
 RETRY_SEED_OFFSET = 10_000  # a retried cell's seed: far from every seed a grid lists, so no retry duplicates a cell

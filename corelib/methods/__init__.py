@@ -51,7 +51,9 @@ def select_coreset(method: str, proxy: Proxy, fraction: float, seed: int = 0, cl
                          "(`python -m corelib bench --track adversarial`), not through select_coreset")
     check_method(method)
     fraction = check_fraction(fraction)
-    check_integer("seed", seed)
+    check_integer("seed", seed, minimum=0, hint="seeds are integers ≥ 0")
+    if len(proxy.pool) == 0:
+        raise ValueError("the proxy's pool is empty: there is nothing to select from")
     if class_balanced not in (True, False):
         raise ValueError(f"class_balanced={class_balanced!r} must be True or False")
     METHODS[method].check_params(params)  # a misspelt parameter is an error, not silently ignored
