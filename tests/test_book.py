@@ -91,6 +91,12 @@ def test_empty_or_mistyped_build_requests_stop_before_any_chapter_runs(capsys, m
     assert book.main(["build", "--profile", "smoke", "--no-html", "-p", "base_epochs", "0"]) == 2  # the settings
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "base_epochs=0 must be ≥ 1" in err
+    assert book.main(["build", "--profile", "smoke", "--no-html", "-p", "base_epochs", "-3"]) == 2
+    assert "base_epochs=-3 must be ≥ 1" in capsys.readouterr().err
+    assert book.main(["build", "--profile", "smoke", "--no-html", "--only", "01_baseline", "-p", "bench_epochs",
+                      "3"]) == 2  # before: ran chapter 1 and exited 0 with the override unused
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no selected chapter reads bench_epochs (read by 08_benchmark)" in err
     with pytest.warns(FutureWarning, match="'model' is now 'model_name'"):  # the old name: still accepted
         assert book.main(["build", "--profile", "smoke", "--no-html", "--only", "01_baseline", "-p", "model",
                           "small_cnn"]) == 0

@@ -85,9 +85,13 @@ def main(argv=None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ChapterError, ValueError, FileNotFoundError) as err:
+    except (ChapterError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the chapters executed before it are kept (book/chapters): run the same command "
+              "again to go on (unchanged chapters are reused)", file=sys.stderr)
+        return 130
 
 
 __all__ = ["COMMANDS", "main"]
