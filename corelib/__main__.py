@@ -244,11 +244,11 @@ def bench_main(args) -> int:
         log(f"shard written to {experiments.shard_path(args.out, rank, world)}; merge with --merge {world}")
     if args.record and rank == 0 and (world == 1 or distributed):
         device = resolve_device(settings.data.device)
-        entry = record.update_manifest(args.out, command=args.command_line, profile=args.profile,
+        entry = record.update_manifest(args.out, record.Run(command=args.command_line, profile=args.profile,
                                        code=code_hash(experiments.run_benchmark), device=device_description(device),
                                        precision=precision_description(settings.data.precision, device),
                                        cells=len(names) * len(fractions) * len(seeds),
-                                       modules=module_hashes(experiments.run_benchmark))
+                                       modules=module_hashes(experiments.run_benchmark)))
         log(f"recorded {entry['rows']} rows of {args.out} in {Path(args.out).parent / record.MANIFEST}")
     return 0
 

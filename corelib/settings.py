@@ -28,11 +28,12 @@ from .models import MODELS
 from .profiles import RENAMED, rename_keys
 
 
-def setting(key: str, default: Any, *, low: float | None = None, high: float | None = None,
-            choices: tuple | None = None, items: type | None = None, hint: str = "", optional: bool = False,
-            checked_by_group: bool = False):
-    """A field of a settings dataclass: its flat name `key`, its default, and what it takes (a range, choices, the
-    type of a list's items; `optional`: None is allowed; `checked_by_group`: the group's `from_mapping` checks it)."""
+def setting(key: str, default: Any, *, bounds: tuple = (None, None), choices: tuple | None = None,
+            items: type | None = None, hint: str = "", optional: bool = False, checked_by_group: bool = False):
+    """A field of a settings dataclass: its flat name `key`, its default, and what it takes (`bounds` (low, high),
+    None for no bound; choices; the type of a list's items; `optional`: None is allowed; `checked_by_group`: the
+    group's `from_mapping` checks it)."""
+    low, high = bounds
     meta = {"key": key, "low": low, "high": high, "choices": choices, "items": items, "hint": hint,
             "optional": optional, "checked_by_group": checked_by_group}
     if isinstance(default, (list, tuple)):
@@ -124,12 +125,12 @@ class DataSettings(SettingsGroup):
     precision: str = setting("precision", "fp32", choices=("fp32", "bf16", "auto"),
                              hint="training arithmetic; auto is bf16 on CUDA, fp32 elsewhere")
     data_root: str | None = setting("data_root", None, optional=True)
-    seed: int = setting("seed", 0, low=0)
-    pool_seed: int = setting("pool_seed", 0, low=0)
+    seed: int = setting("seed", 0, bounds=(0, None))
+    pool_seed: int = setting("pool_seed", 0, bounds=(0, None))
     model_name: str = setting("model_name", "small_cnn", choices=tuple(sorted(MODELS)),
                               hint="a model of corelib.models")
-    train_size: int = setting("train_size", 10000, low=1, high=SPLIT_SIZES["train"])
-    test_size: int = setting("test_size", 2000, low=1, high=SPLIT_SIZES["test"])
+    train_size: int = setting("train_size", 10000, bounds=(1, SPLIT_SIZES["train"]))
+    test_size: int = setting("test_size", 2000, bounds=(1, SPLIT_SIZES["test"]))
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -154,12 +155,12 @@ def check_device(device: str) -> str:
 class BaseTrainingSettings(SettingsGroup):
     """Chapter 1's base model: trained once on the train pool, cached, read by every chapter."""
 
-    epochs: int = setting("base_epochs", 12, low=1)
-    lr: float = setting("base_lr", 0.05, low=0)
-    batch_size: int = setting("base_batch_size", 128, low=1)
-    warmup_epochs: float = setting("base_warmup_epochs", 1.0, low=0)
-    weight_decay: float = setting("weight_decay", 0.0005, low=0)
-    aign_every: int | None = setting("base_aign_every", 4, low=1, optional=True,
+    epochs: int = setting("base_epochs", 12, bounds=(1, None))
+    lr: float = setting("base_lr", 0.05, bounds=(0, None))
+    batch_size: int = setting("base_batch_size", 128, bounds=(1, None))
+    warmup_epochs: float = setting("base_warmup_epochs", 1.0, bounds=(0, None))
+    weight_decay: float = setting("weight_decay", 0.0005, bounds=(0, None))
+    aign_every: int | None = setting("base_aign_every", 4, bounds=(1, None), optional=True,
                                      hint="the base run records AIGN, an exact pass every N epochs")
 
 
@@ -167,19 +168,19 @@ class BaseTrainingSettings(SettingsGroup):
 class EvaluationSettings(SettingsGroup):
     """The attacks that measure robustness: FGSM sweeps, PGD and AutoAttack."""
 
-    eps_255: float = setting("eps_255", 8.0, low=0, high=255, hint="the ℓ∞ budget in units of 1/255")
-    pgd_steps: int = setting("pgd_steps", 10, low=1)
-    pgd_alpha_255: float = setting("pgd_alpha_255", 2.0, low=0, high=255)
-    pgd_restarts: int = setting("pgd_restarts", 1, low=1)
-    sweep_eps_255: tuple = setting("sweep_eps_255", (0, 1, 2, 4, 8, 12, 16), items=float, low=0, high=255)
-    eval_batch_size: int = setting("eval_batch_size", 500, low=1)
-    robust_pgd_steps: int = setting("robust_pgd_steps", 5, low=1)
-    robust_test_size: int = setting("robust_test_size", 500, low=1, high=SPLIT_SIZES["test"])
+    eps_255: float = setting("eps_255", 8.0, bounds=(0, 255), hint="the ℓ∞ budget in units of 1/255")
+    pgd_steps: int = setting("pgd_steps", 10, bounds=(1, None))
+    pgd_alpha_255: float = setting("pgd_alpha_255", 2.0, bounds=(0, 255))
+    pgd_restarts: int = setting("pgd_restarts", 1, bounds=(1, None))
+    sweep_eps_255: tuple = setting("sweep_eps_255", (0, 1, 2, 4, 8, 12, 16), items=float, bounds=(0, 255))
+    eval_batch_size: int = setting("eval_batch_size", 500, bounds=(1, None))
+    robust_pgd_steps: int = setting("robust_pgd_steps", 5, bounds=(1, None))
+    robust_test_size: int = setting("robust_test_size", 500, bounds=(1, SPLIT_SIZES["test"]))
     autoattack_version: str = setting("autoattack_version", "ci", choices=("ci", "standard", "none"),
                                       hint="ci: APGD-CE + APGD-T; standard: AutoAttack's four attacks")
-    autoattack_steps: int = setting("autoattack_steps", 20, low=1)
-    autoattack_targets: int | None = setting("autoattack_targets", 3, low=1, high=9, optional=True)
-    autoattack_queries: int = setting("autoattack_queries", 5000, low=1)
+    autoattack_steps: int = setting("autoattack_steps", 20, bounds=(1, None))
+    autoattack_targets: int | None = setting("autoattack_targets", 3, bounds=(1, 9), optional=True)
+    autoattack_queries: int = setting("autoattack_queries", 5000, bounds=(1, None))
 
     @property
     def eps(self) -> float:
@@ -191,20 +192,20 @@ class EvaluationSettings(SettingsGroup):
 class SparseSettings(SettingsGroup):
     """Sparse FGSM and the three scores (chapters 2–5)."""
 
-    ks: tuple = setting("sparse_ks", (1, 4, 16, 64), items=int, low=1)
-    eps: float = setting("sparse_eps", 1.0, low=0)
+    ks: tuple = setting("sparse_ks", (1, 4, 16, 64), items=int, bounds=(1, None))
+    eps: float = setting("sparse_eps", 1.0, bounds=(0, None))
     unit: str = setting("sparse_unit", "feature", choices=("feature", "pixel"))
-    sweep_eps_255: tuple = setting("sparse_sweep_eps_255", (8, 32, 128, 255), items=float, low=0, high=255)
-    sweep_size: int = setting("sparse_sweep_size", 2000, low=1)
-    explorer_images: int = setting("explorer_images", 6, low=1)
-    score_batch_size: int = setting("score_batch_size", 250, low=1)
-    isef_alpha: float = setting("isef_alpha", 0.5, low=0, high=1)
-    fgsm_cs_weights: tuple = setting("fgsm_cs_weights", (0.5, 0.3, 0.2), items=float, low=0)
-    coreset_fractions: tuple = setting("coreset_fractions", (0.01, 0.1, 0.3), items=float, low=0, high=1)
-    coreset_seeds: tuple = setting("coreset_seeds", (0, 1), items=int, low=0)
-    coreset_epochs: int = setting("coreset_epochs", 8, low=1)
-    coreset_min_steps: int = setting("coreset_min_steps", 50, low=0)
-    gallery_size: int = setting("gallery_size", 10, low=1)
+    sweep_eps_255: tuple = setting("sparse_sweep_eps_255", (8, 32, 128, 255), items=float, bounds=(0, 255))
+    sweep_size: int = setting("sparse_sweep_size", 2000, bounds=(1, None))
+    explorer_images: int = setting("explorer_images", 6, bounds=(1, None))
+    score_batch_size: int = setting("score_batch_size", 250, bounds=(1, None))
+    isef_alpha: float = setting("isef_alpha", 0.5, bounds=(0, 1))
+    fgsm_cs_weights: tuple = setting("fgsm_cs_weights", (0.5, 0.3, 0.2), items=float, bounds=(0, None))
+    coreset_fractions: tuple = setting("coreset_fractions", (0.01, 0.1, 0.3), items=float, bounds=(0, 1))
+    coreset_seeds: tuple = setting("coreset_seeds", (0, 1), items=int, bounds=(0, None))
+    coreset_epochs: int = setting("coreset_epochs", 8, bounds=(1, None))
+    coreset_min_steps: int = setting("coreset_min_steps", 50, bounds=(0, None))
+    gallery_size: int = setting("gallery_size", 10, bounds=(1, None))
 
 
 @dataclass(frozen=True)
@@ -212,79 +213,79 @@ class EasyCoreSettings(SettingsGroup):
     """EasyCore (chapter 6)."""
 
     aign_mode: str = setting("aign_mode", "exact", choices=("exact", "in_training"))
-    pool_size: int = setting("easycore_pool_size", 2500, low=10)
-    fractions: tuple = setting("easycore_fractions", (0.1, 0.3), items=float, low=0, high=1)
-    seeds: tuple = setting("easycore_seeds", (0, 1), items=int, low=0)
-    epochs: int = setting("easycore_epochs", 8, low=1)
-    trades_epochs: int = setting("trades_epochs", 3, low=1)
-    min_steps: int = setting("easycore_min_steps", 20, low=0)
-    trades_beta: float = setting("trades_beta", 6.0, low=0)
-    trades_steps: int = setting("trades_steps", 2, low=1)
-    trades_hardness_epochs: int = setting("trades_hardness_epochs", 4, low=1)
+    pool_size: int = setting("easycore_pool_size", 2500, bounds=(10, None))
+    fractions: tuple = setting("easycore_fractions", (0.1, 0.3), items=float, bounds=(0, 1))
+    seeds: tuple = setting("easycore_seeds", (0, 1), items=int, bounds=(0, None))
+    epochs: int = setting("easycore_epochs", 8, bounds=(1, None))
+    trades_epochs: int = setting("trades_epochs", 3, bounds=(1, None))
+    min_steps: int = setting("easycore_min_steps", 20, bounds=(0, None))
+    trades_beta: float = setting("trades_beta", 6.0, bounds=(0, None))
+    trades_steps: int = setting("trades_steps", 2, bounds=(1, None))
+    trades_hardness_epochs: int = setting("trades_hardness_epochs", 4, bounds=(1, None))
     trades_aign: str = setting("trades_aign", "standard", choices=("standard", "trades"))
-    boundary_size: int = setting("boundary_size", 500, low=1)
-    boundary_eps_max_255: float = setting("boundary_eps_max_255", 32.0, low=0, high=255)
-    boundary_iterations: int = setting("boundary_iterations", 6, low=1)
+    boundary_size: int = setting("boundary_size", 500, bounds=(1, None))
+    boundary_eps_max_255: float = setting("boundary_eps_max_255", 32.0, bounds=(0, 255))
+    boundary_iterations: int = setting("boundary_iterations", 6, bounds=(1, None))
 
 
 @dataclass(frozen=True)
 class ConvexToySettings(SettingsGroup):
     """The convex toy where Theorem 1's bound is evaluated (chapter 7)."""
 
-    size: int = setting("toy_size", 1000, low=10)
-    dims: int = setting("toy_dims", 16, low=1)
-    eps: float = setting("toy_eps", 0.05, low=0)
-    radius: float = setting("toy_radius", 5.0, low=0)
-    horizons: tuple = setting("toy_horizons", (25, 100, 400), items=int, low=1)
-    fraction: float = setting("toy_fraction", 0.1, low=0, high=1)
-    period: int = setting("toy_period", 5, low=1)
+    size: int = setting("toy_size", 1000, bounds=(10, None))
+    dims: int = setting("toy_dims", 16, bounds=(1, None))
+    eps: float = setting("toy_eps", 0.05, bounds=(0, None))
+    radius: float = setting("toy_radius", 5.0, bounds=(0, None))
+    horizons: tuple = setting("toy_horizons", (25, 100, 400), items=int, bounds=(1, None))
+    fraction: float = setting("toy_fraction", 0.1, bounds=(0, 1))
+    period: int = setting("toy_period", 5, bounds=(1, None))
 
 
 @dataclass(frozen=True)
 class AdversarialCoresetSettings(SettingsGroup):
     """Algorithm 1 of adversarial coreset selection (chapter 7, and acs_* in the benchmark's adversarial track)."""
 
-    pool_size: int = setting("acs_pool_size", 1500, low=10)
+    pool_size: int = setting("acs_pool_size", 1500, bounds=(10, None))
     objective: str = setting("acs_objective", "pgd", choices=("pgd", "trades", "fgsm_rs"))
-    train_steps: int = setting("acs_train_steps", 2, low=1)
-    train_alpha_255: float = setting("acs_train_alpha_255", 5.0, low=0, high=255)
-    epochs: int = setting("acs_epochs", 8, low=1)
+    train_steps: int = setting("acs_train_steps", 2, bounds=(1, None))
+    train_alpha_255: float = setting("acs_train_alpha_255", 5.0, bounds=(0, 255))
+    epochs: int = setting("acs_epochs", 8, bounds=(1, None))
     methods: tuple = setting("acs_methods", ("full", "craig", "gradmatch", "random"), items=str,
                              choices=("full", "craig", "gradmatch", "random"))
-    fractions: tuple = setting("acs_fractions", (0.5, 0.2), items=float, low=0, high=1)
-    seeds: tuple = setting("acs_seeds", (0, 1), items=int, low=0)
-    warm_start: float = setting("acs_warm_start", 0.5, low=0, high=0.999999,
+    fractions: tuple = setting("acs_fractions", (0.5, 0.2), items=float, bounds=(0, 1))
+    seeds: tuple = setting("acs_seeds", (0, 1), items=int, bounds=(0, None))
+    warm_start: float = setting("acs_warm_start", 0.5, bounds=(0, 0.999999),
                                 hint="κ, the share of the epochs before the first coreset, in [0, 1)")
-    period: int = setting("acs_period", 4, low=1, hint="epochs between coreset renewals")
-    batch_wise: int = setting("acs_batch_wise", 0, low=0, hint="0: per class; N: batch-wise with batches of N")
-    trace_pool_size: int = setting("trace_pool_size", 600, low=10)
-    trace_epochs: int = setting("trace_epochs", 6, low=2)
+    period: int = setting("acs_period", 4, bounds=(1, None), hint="epochs between coreset renewals")
+    batch_wise: int = setting("acs_batch_wise", 0, bounds=(0, None), hint="0: per class; N: batch-wise with batches of N")
+    trace_pool_size: int = setting("trace_pool_size", 600, bounds=(10, None))
+    trace_epochs: int = setting("trace_epochs", 6, bounds=(2, None))
 
 
 @dataclass(frozen=True)
 class BenchmarkSettings(SettingsGroup):
     """The benchmark grid (chapter 8 and `python -m corelib bench`)."""
 
-    pool_size: int = setting("bench_pool_size", 2000, low=10)
-    selection_epochs: int = setting("selection_epochs", 4, low=1)
+    pool_size: int = setting("bench_pool_size", 2000, bounds=(10, None))
+    selection_epochs: int = setting("selection_epochs", 4, bounds=(1, None))
     scoring_model: str = setting("scoring_model", "base", choices=("proxy", "base"),
                                  hint="proxy: the selection_epochs proxy (DeepCore); base: the fully trained base "
                                       "model, as the sparse-FGSM and EasyCore papers score")
-    grand_repeats: int = setting("grand_repeats", 2, low=1)
-    deepfool_iterations: int = setting("deepfool_iterations", 50, low=1)
-    epochs: int = setting("bench_epochs", 4, low=1)
-    min_steps: int = setting("bench_min_steps", 16, low=0)
-    fgsm_eps_255: tuple = setting("bench_fgsm_eps_255", (0, 1, 2, 4, 8), items=float, low=0, high=255,
+    grand_repeats: int = setting("grand_repeats", 2, bounds=(1, None))
+    deepfool_iterations: int = setting("deepfool_iterations", 50, bounds=(1, None))
+    epochs: int = setting("bench_epochs", 4, bounds=(1, None))
+    min_steps: int = setting("bench_min_steps", 16, bounds=(0, None))
+    fgsm_eps_255: tuple = setting("bench_fgsm_eps_255", (0, 1, 2, 4, 8), items=float, bounds=(0, 255),
                                   hint="budgets in units of 1/255")
     methods: tuple | str = setting("bench_methods", "all", checked_by_group=True)
-    fractions: tuple = setting("bench_fractions", (0.1, 0.3), items=float, low=0, high=1)
-    seeds: tuple = setting("bench_seeds", (0, 1), items=int, low=0)
-    lr: float = setting("bench_lr", 0.05, low=0)
-    batch_size: int = setting("bench_batch_size", 128, low=1)
-    warmup_epochs: float = setting("bench_warmup_epochs", 1.0, low=0)
-    robust_size: int = setting("bench_robust_size", 200, low=1)
-    test_size: int = setting("bench_test_size", 1000, low=1)
-    small_fractions: tuple = setting("bench_small_fractions", (0.01,), items=float, low=0, high=1)
+    fractions: tuple = setting("bench_fractions", (0.1, 0.3), items=float, bounds=(0, 1))
+    seeds: tuple = setting("bench_seeds", (0, 1), items=int, bounds=(0, None))
+    lr: float = setting("bench_lr", 0.05, bounds=(0, None))
+    batch_size: int = setting("bench_batch_size", 128, bounds=(1, None))
+    warmup_epochs: float = setting("bench_warmup_epochs", 1.0, bounds=(0, None))
+    robust_size: int = setting("bench_robust_size", 200, bounds=(1, None))
+    test_size: int = setting("bench_test_size", 1000, bounds=(1, None))
+    small_fractions: tuple = setting("bench_small_fractions", (0.01,), items=float, bounds=(0, 1))
     small_methods: tuple = setting("bench_small_methods", ("random", "deepfool", "isef_top", "isef_bottom",
                                                            "fgsm_cs_top", "fgsm_cs_bottom", "pss_top", "pss_bottom"),
                                    items=str)
@@ -292,7 +293,7 @@ class BenchmarkSettings(SettingsGroup):
                          hint="--track on the command line")
     adv_objective: str = setting("bench_adv_objective", "fgsm_rs", choices=("fgsm_rs", "pgd", "trades"),
                                  hint="the adversarial track needs an adversarial objective")
-    adv_steps: int = setting("bench_adv_steps", 10, low=1)
+    adv_steps: int = setting("bench_adv_steps", 10, bounds=(1, None))
     retry_collapsed: bool = setting("retry_collapsed", False)
 
     @classmethod

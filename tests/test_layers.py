@@ -137,9 +137,6 @@ WIDE_FUNCTIONS = {
     "corelib/train.py:fit": 10,  # the trainer's keyword options (subset, weights, eval_pool, recorders, cache, …)
     "corelib/adversarial_coreset.py:train_adversarial_coreset": 10,  # Algorithm 1's schedule as one object (κ, T)
     "corelib/adversarial_coreset.py:__init__": 9,  # the same schedule object
-    "corelib/settings.py:setting": 9,  # a field's metadata (key, default, range, choices, items, hint, …)
-    "corelib/experiments/verdicts.py:claims": 9,  # the claims' thresholds as one object
-    "corelib/experiments/record.py:update_manifest": 9,  # a manifest entry as one object
 }
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from corelib.experiments import GridOptions, run_grid
-from corelib.experiments.record import MANIFEST, RecordError, load_recorded, update_manifest, verify_results
+from corelib.experiments.record import MANIFEST, RecordError, Run, load_recorded, update_manifest, verify_results
 from corelib.profiles import ROOT
 from corelib.utils import code_hash
 
@@ -19,8 +19,8 @@ def _grid(path):
 
 
 def _record(path, code="code-1"):
-    return update_manifest(path, command="python -m corelib bench --profile cpu_full --record", profile="cpu_full",
-                           code=code, device="cpu (2 threads)", precision="fp32")
+    return update_manifest(path, Run(command="python -m corelib bench --profile cpu_full --record", profile="cpu_full",
+                           code=code, device="cpu (2 threads)", precision="fp32"))
 
 
 def test_every_committed_recorded_table_matches_its_manifest():
@@ -95,14 +95,14 @@ def test_a_grid_over_several_sittings_stops_on_time_resumes_and_is_labelled_part
     first = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1}, options=GridOptions(log=messages.append, hours=0.5))  # 1,800 s: the clock passes it after two cells
     assert 0 < len(first) < len(CELLS)
     assert any("run the same command again to continue" in m for m in messages)
-    entry = update_manifest(path, command="python -m corelib bench --hours 0.5", profile="cpu_full", code="c",
-                            device="cpu", precision="fp32", cells=len(CELLS))
+    entry = update_manifest(path, Run(command="python -m corelib bench --hours 0.5", profile="cpu_full", code="c",
+                            device="cpu", precision="fp32", cells=len(CELLS)))
     recorded = load_recorded(path, "c")
     assert recorded.partial and f"{len(first)} of the grid's 4 cells" in recorded.label()
     monkeypatch.setattr(grid.time, "monotonic", lambda: 0.0)
     done = run_grid(CELLS, lambda c: {"acc": 0.5}, path, keys=("method", "fraction", "seed"), config={"v": 1}, options=GridOptions(log=lambda *_: None, hours=0.5))
     assert len(done) == len(CELLS) and entry["cells"] == 4
-    update_manifest(path, command="x", profile="cpu_full", code="c", device="cpu", precision="fp32", cells=4)
+    update_manifest(path, Run(command="x", profile="cpu_full", code="c", device="cpu", precision="fp32", cells=4))
     assert not load_recorded(path, "c").partial
     with pytest.raises(ValueError, match="hours=0 must be a positive number"):
         run_grid(CELLS, lambda c: {}, tmp_path / "other.csv", keys=("method", "fraction", "seed"), options=GridOptions(hours=0))
@@ -127,8 +127,8 @@ def test_a_stale_label_names_the_modules_that_changed_and_the_path_inside_the_re
     path = folder / f"bench-{tmp_path.name}.csv"
     try:
         _grid(path)
-        update_manifest(path, command="x", profile="cpu_full", code="c1", device="cpu", precision="fp32",
-                        modules={"corelib.a": "1", "corelib.b": "2", "corelib.gone": "3"})
+        update_manifest(path, Run(command="x", profile="cpu_full", code="c1", device="cpu", precision="fp32",
+                        modules={"corelib.a": "1", "corelib.b": "2", "corelib.gone": "3"}))
         recorded = load_recorded(path, "c2", {"corelib.a": "1", "corelib.b": "9", "corelib.new": "4"})
         assert recorded.stale and recorded.changed == ["corelib.b", "corelib.gone", "corelib.new"]
         label = recorded.label()

@@ -44,29 +44,42 @@ def _read(path: Path) -> dict:
     return data
 
 
-def update_manifest(table_path: str | Path, command: str, profile: str, code: str, device: str, precision: str,
-                    root: str | Path | None = None, cells: int | None = None,
-                    modules: dict[str, str] | None = None) -> dict:
+@dataclass(frozen=True)
+class Run:
+    """What produced a recorded table: the command, the profile, `code` (the grid code's hash) and `modules` (its
+    per-module hashes, `hashing.module_hashes`, so a stale page can name what changed), device and precision, and
+    `cells`, the size of the whole grid (a table recorded over several sittings is partial until its rows reach
+    it)."""
+
+    command: str
+    profile: str
+    code: str
+    device: str
+    precision: str
+    cells: int | None = None
+    modules: dict | None = None
+
+
+def update_manifest(table_path: str | Path, run: Run, root: str | Path | None = None) -> dict:
     """Record (or refresh) the entry of the results table at `table_path` in the MANIFEST.json beside it: its
-    checksum and rows as they are now on disk, the command, profile, commit, `code` (the grid code's hash) and
-    `modules` (its per-module hashes, `utils.module_hashes`, so a stale page can name what changed), device and
-    precision, the date, the grid configurations and cell seconds of its rows, and `cells`, the size of the whole
-    grid (a table recorded over several sittings is partial until its rows reach it). Returns the entry."""
+    checksum and rows as they are now on disk, what produced it (`run`), the commit, the date, and the grid
+    configurations and cell seconds of its rows. Returns the entry."""
     table_path = Path(table_path)
     if not table_path.is_file():
         raise RecordError(f"{table_path} does not exist: run the grid first, then record it")
     table = pd.read_csv(table_path)
     manifest_path = table_path.parent / MANIFEST
     entry = {
-        "sha256": file_sha256(table_path), "rows": int(len(table)), "command": command, "profile": profile,
-        "commit": git_commit(root or table_path.parent), "code": code, "device": device, "precision": precision,
+        "sha256": file_sha256(table_path), "rows": int(len(table)), "command": run.command, "profile": run.profile,
+        "commit": git_commit(root or table_path.parent), "code": run.code, "device": run.device,
+        "precision": run.precision,
         "date": _now(),
         "grid_configs": sorted(table["grid_config"].astype(str).unique().tolist()) if "grid_config" in table else [],
         "cell_hours": round(float(table["cell_seconds"].sum()) / 3600, 3) if "cell_seconds" in table else None,
-        "cells": None if cells is None else int(cells),
+        "cells": None if run.cells is None else int(run.cells),
     }
-    if modules is not None:
-        entry["modules"] = dict(sorted(modules.items()))
+    if run.modules is not None:
+        entry["modules"] = dict(sorted(run.modules.items()))
     with file_lock(manifest_path):
         data = _read(manifest_path)
         data["files"][table_path.name] = entry
@@ -196,5 +209,5 @@ def load_recorded(path: str | Path, code: str, modules: dict[str, str] | None = 
     return Recorded(pd.read_csv(path), entry, path, stale=stale, changed=changed)
 
 
-__all__ = ["load_recorded", "MANIFEST", "Recorded", "RecordError", "revalidate_manifest", "update_manifest",
+__all__ = ["Run", "load_recorded", "MANIFEST", "Recorded", "RecordError", "revalidate_manifest", "update_manifest",
            "verify_results"]

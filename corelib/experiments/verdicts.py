@@ -30,6 +30,8 @@ Verdicts: 'holds' when the rule is met, 'partly' when it is not but some compari
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -388,20 +390,32 @@ def _claim_not_robust(results, fgsm_eps_255, robust_ceiling):
             "holds" if fgsm.max() <= robust_ceiling else "does not hold")
 
 
-def claims(results: pd.DataFrame, fgsm_eps_255: float = 8.0, robust_ceiling: float = 0.2, small: float = 0.1,
-           beat_share: float = 0.5, tiny: float = 0.01, bottom_share: float = 0.5, band=(0.05, 0.2),
-           tolerated: float = 0.25) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ClaimRules:
+    """The thresholds of the claims' rules (the module docstring states each rule with them)."""
+
+    robust_ceiling: float = 0.2
+    small: float = 0.1
+    beat_share: float = 0.5
+    tiny: float = 0.01
+    bottom_share: float = 0.5
+    band: tuple = (0.05, 0.2)
+    tolerated: float = 0.25
+
+
+def claims(results: pd.DataFrame, fgsm_eps_255: float = 8.0, rules: ClaimRules = ClaimRules()) -> pd.DataFrame:
     """The headline claims of the papers this book follows, checked on benchmark rows (method, fraction, seed,
     test_acc, optionally fgsm_<ε> columns; a published table with one value per cell works as one seed): one row
     per claim with its rule (thresholds in words), the evidence (mean accuracies) and a verdict ('holds', 'does
-    not hold', 'partly', or 'not tested here'). The rules are those of the module docstring, with these defaults."""
+    not hold', 'partly', or 'not tested here'). The rules are those of the module docstring, with `rules`."""
+    r = rules
     mean = _means(results)
-    rows = [_claim_sparse_vs_deepfool(mean, small, beat_share), _claim_bottom_beats_top(mean, tiny, bottom_share),
-            _claim_random_hard_to_beat(results, mean, band, tolerated),
-            _claim_not_robust(results, fgsm_eps_255, robust_ceiling)]
+    rows = [_claim_sparse_vs_deepfool(mean, r.small, r.beat_share), _claim_bottom_beats_top(mean, r.tiny, r.bottom_share),
+            _claim_random_hard_to_beat(results, mean, r.band, r.tolerated),
+            _claim_not_robust(results, fgsm_eps_255, r.robust_ceiling)]
     return pd.DataFrame(rows, columns=["claim", "rule", "evidence", "verdict"])
 
 
-__all__ = ["chapter_agreement", "claims", "describe_agreement", "describe_gap", "describe_ranking", "easycore_verdict",
+__all__ = ["ClaimRules", "chapter_agreement", "claims", "describe_agreement", "describe_gap", "describe_ranking", "easycore_verdict",
            "paired_difference", "paired_gap", "ranking", "ranking_table", "scale_note", "SPARSE_VARIANTS", "summarize",
            "t_half_width", "top_bottom_claim", "top_vs_bottom", "versus_random"]
