@@ -124,6 +124,23 @@ def holder_of(path: Path, grid_config: str, key: tuple) -> str:
             f"if that process no longer runs this grid, delete {claims_path(path)} and run again")
 
 
+def prune(path: Path) -> list[str]:
+    """Remove every stale claim (`stale_reason`), e.g. those a killed process left on cells it had finished;
+    returns one line for each, saying why it was stale."""
+    with file_lock(path):
+        claims = _read(path)
+        lines = []
+        for k, claim in list(claims.items()):
+            why = "" if _mine(claim) else stale_reason(claim)
+            if why:
+                del claims[k]
+                lines.append(f"{path.name}: taking over cell {json.loads(k)[1:]}: its claim by pid {claim.get('pid')} "
+                             f"on {claim.get('host')} is stale ({why})")
+        if lines:
+            _write(path, claims)
+    return lines
+
+
 def release(path: Path, grid_config: str, keys: list[tuple]) -> None:
     """Remove this process's claims on `keys`."""
     with file_lock(path):
@@ -135,5 +152,5 @@ def release(path: Path, grid_config: str, keys: list[tuple]) -> None:
         _write(path, claims)
 
 
-__all__ = ["CLAIM_HOURS", "boot_id", "claim_key", "claims_path", "holder", "holder_of", "process_start", "release",
+__all__ = ["CLAIM_HOURS", "boot_id", "prune", "claim_key", "claims_path", "holder", "holder_of", "process_start", "release",
            "stale_reason", "try_claim"]

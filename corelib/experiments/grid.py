@@ -173,6 +173,8 @@ class _GridRun:
         if others:
             log(f"{self.out.name}: keeping {others} rows of other configurations in the file (this grid reads only "
                 f"its own, grid_config {self.grid_config})")
+        for line in cell_claims.prune(self.out):  # claims whose process has gone, e.g. a killed run's
+            log(line)
         finished = set()
         for path, table in zip(self.sources, tables):
             rows, problems = checked_rows(table, self.grid_config, self.keys)
@@ -198,8 +200,13 @@ class _GridRun:
         return cell_claims.try_claim(self.out, self.grid_config, key, is_done, self.options.log)
 
     def compute(self, cell: dict, run_cell: Callable, held: list) -> None:
-        held.append(_key(cell, self.keys))
+        """Compute a claimed cell, write its row, then drop its claim (a kill leaves at most the claim of the cell
+        under way)."""
+        key = _key(cell, self.keys)
+        held.append(key)
         _compute(cell, run_cell, self.out, self.keys, self.grid_config, self.options.retry, self.accuracies)
+        cell_claims.release(self.out, self.grid_config, [key])
+        held.remove(key)
 
     def compute_all(self, run_cell: Callable, todo: list[dict], total: int) -> None:
         """Claim and compute every cell of `todo` (until `hours`), then wait for the cells other processes hold."""
