@@ -50,8 +50,8 @@ def main():
     order = [m for r in range(args.repeats) for m in (("full", args.solver) if r % 2 == 0 else (args.solver, "full"))]
     for method in order:
         start = time.perf_counter()
-        result_ = acs.train_adversarial_coreset(settings.data.model_name, pool, config, method, args.fraction, args.warm_start,
-                                                args.period, seed=0)
+        result_ = acs.train_adversarial_coreset(settings.data.model_name, pool, config, method, args.fraction,
+                                                acs.Schedule(args.warm_start, args.period), seed=0)
         seconds[method].append(time.perf_counter() - start)
         if method in runs:
             continue  # same seed, same model: evaluate once

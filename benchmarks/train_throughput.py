@@ -66,7 +66,7 @@ def torchvision_epoch(model, dataset, config, workers):
 
 def corelib_epoch(model, pool, config):
     start = time.perf_counter()
-    cl.train(model, pool, config, progress=False)
+    cl.train(model, pool, config)
     return time.perf_counter() - start
 
 
@@ -82,8 +82,8 @@ def base_accuracy(settings, device, precision: str, seed: int, images: int, epoc
     train_pool, test_pool = cl.load_pools(images, settings.data.test_size, settings.data.pool_seed, device=device)
     config = cl.TrainConfig(epochs=epochs, lr=settings.base.lr, batch_size=settings.base.batch_size,
                             warmup_epochs=settings.base.warmup_epochs, weight_decay=settings.base.weight_decay,
-                            seed=seed, precision=precision)
-    model = cl.fit(settings.data.model_name, train_pool, config, model_seed=seed, progress=False).model
+                            seed=seed, precision=precision, progress=False)
+    model = cl.fit(settings.data.model_name, train_pool, config).model
     robust_pool = cl.class_balanced_pool(test_pool, 500, seed=0)
     pgd = cl.PGD(settings.evaluation.eps_255 / 255, settings.evaluation.pgd_alpha_255 / 255, 10, seed=seed)
     return cl.accuracy(model, test_pool), cl.robust_accuracy(model, robust_pool, pgd)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import torch
@@ -142,6 +142,16 @@ def schedule_phase(epoch: int, epochs: int, warm_start: float, fraction: float) 
     return "skip" if epoch < coreset_start(epochs, warm_start) else "coreset"
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """Algorithm 1's schedule: the warm-start coefficient κ (`warm_start`, the share of the epochs before the first
+    coreset), the renewal `period` T in epochs, and `batch_wise` (None: per class; N: mini-batches of N samples)."""
+
+    warm_start: float = 0.5
+    period: int = 20
+    batch_wise: int | None = None
+
+
 class AdversarialCoreset(Hook):
     """Algorithm 1 as a training hook, on the paper's schedule (and the authors' code) for E epochs, warm-start
     coefficient κ (`warm_start`) and coreset fraction k: with K = ⌊κE⌋,
@@ -162,9 +172,10 @@ class AdversarialCoreset(Hook):
     (`gamma_random`), and of the previous coreset at the new parameters (`gamma_stale`: the error it had grown to by
     the end of its use)."""
 
-    def __init__(self, fraction: float, solver: str = "craig", warm_start: float = 0.5, period: int = 20,
-                 objective: str | None = None, objective_params: dict | None = None, batch_wise: int | None = None,
-                 trades_form: str = "exact", seed: int = 0, **solver_params):
+    def __init__(self, fraction: float, solver: str = "craig", schedule: Schedule = Schedule(),
+                 objective: str | None = None, objective_params: dict | None = None, trades_form: str = "exact",
+                 seed: int = 0, **solver_params):
+        warm_start, period, batch_wise = schedule.warm_start, schedule.period, schedule.batch_wise
         self.fraction = check_fraction(fraction)
         if solver not in (*SOLVERS, "random"):
             raise ValueError(f"unknown solver {solver!r}; choose one of {sorted((*SOLVERS, 'random'))}")
@@ -263,8 +274,7 @@ def speedup_model(epochs: int, fraction: float, warm_start: float, period: int, 
 
 
 def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, method: str, fraction: float = 1.0,
-                              warm_start: float = 0.5, period: int = 20, batch_wise: int | None = None,
-                              seed: int = 0, cache=None, **hook_params):
+                              schedule: Schedule = Schedule(), seed: int = 0, cache=None, **hook_params):
     """Train `model_name` with `config` (objective pgd / trades / fgsm_rs / standard) on the full pool
     (`method='full'`) or with Algorithm 1 (`'craig'`, `'gradmatch'`, `'random'`). Cached through `fit`; the
     renewal table is `result.tables['coreset']` (empty for 'full'). `result.seconds` includes selection time."""
@@ -273,12 +283,12 @@ def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, 
     config = replace(config, seed=seed)
     recorders = {}
     if method != "full":
-        check_schedule(config.epochs, warm_start, fraction)
-        recorders["coreset"] = AdversarialCoreset(fraction, method, warm_start, period, batch_wise=batch_wise,
-                                                  seed=seed, **hook_params)
-    return fit(model_name, pool, config, model_seed=seed, recorders=recorders, cache=cache, progress=False)
+        check_schedule(config.epochs, schedule.warm_start, fraction)
+        recorders["coreset"] = AdversarialCoreset(fraction, method, schedule, seed=seed, **hook_params)
+    return fit(model_name, pool, replace(config, progress=False), recorders=recorders, cache=cache)
 
 
-__all__ = ["AdversarialCoreset", "check_schedule", "coreset_start", "gradient_error", "last_layer_gradients", "METHODS",
-           "renewal_count", "schedule_phase", "selection_gradients", "smallest_warm_start", "speedup_model",
-           "TRADES_FORMS", "trades_last_layer_gradient", "train_adversarial_coreset", "warm_epochs"]
+__all__ = ["AdversarialCoreset", "Schedule", "check_schedule", "coreset_start", "gradient_error",
+           "last_layer_gradients", "METHODS", "renewal_count", "schedule_phase", "selection_gradients",
+           "smallest_warm_start", "speedup_model", "TRADES_FORMS", "trades_last_layer_gradient",
+           "train_adversarial_coreset", "warm_epochs"]

@@ -60,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"  # 'fp32', 'bf16' (autocast for the training steps) or 'auto': bf16 on CUDA, fp32 on CPU
     channels_last: bool = True
+    progress: bool = True  # a progress bar over the epochs: display only, not part of `to_dict` (nor of a cache key)
 
     def __post_init__(self):
         """Every setting is checked here, before any work (values are kept as given, except that an integral float
@@ -102,8 +103,9 @@ class TrainConfig:
         build_objective(self.objective, seed=self.seed, **self.objective_params)  # bad objective parameters fail here
 
     def to_dict(self) -> dict:
-        """The configuration as a plain dict (the trainer's part of a cache key)."""
-        return asdict(self)
+        """The configuration as a plain dict (the trainer's part of a cache key), without the display setting
+        `progress`."""
+        return {k: v for k, v in asdict(self).items() if k != "progress"}
 
     def lr_at(self, progress: float) -> float:
         """Learning rate at `progress` epochs into the run (fractional)."""
@@ -274,7 +276,7 @@ class _Epochs:
 
 
 def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None, *, subset=None, weights=None,
-          hooks=(), eval_pool: Pool | None = None, progress: bool = True) -> TrainResult:
+          hooks=(), eval_pool: Pool | None = None) -> TrainResult:
     """Train `model` in place on `pool` (or on `subset`, original dataset indices) and return it with its
     history (one row per epoch: epoch, lr, samples, train_loss, train_acc, seconds[, test_acc]; an epoch a hook
     skipped has samples 0 and no loss or accuracy)."""
@@ -286,7 +288,7 @@ def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None,
     epochs = _Epochs(model, pool, config, any(h.needs_input_grad for h in hooks))
     state = TrainState(model, pool, config, subset=subset, weights=weights)
     history, start_time = [], time.perf_counter()
-    bar = _progress(config.epochs, progress)
+    bar = _progress(config.epochs, config.progress)
     for epoch in range(config.epochs):
         state.epoch, state.skip = epoch, False
         for h in hooks:
@@ -329,9 +331,10 @@ def _progress(total, enabled):
     return tqdm(total=total, desc="epochs", disable=not enabled, leave=False)
 
 
-def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0, subset=None, weights=None,
-        eval_pool: Pool | None = None, recorders: dict | None = None, cache=None, progress: bool = True) -> TrainResult:
-    """Build `model_name` (initialised from `model_seed`) on the pool's device, train it, and return the
+def fit(model_name: str, pool: Pool, config: TrainConfig, *, subset=None, weights=None, eval_pool: Pool | None = None,
+        recorders: dict | None = None, cache=None) -> TrainResult:
+    """Build `model_name` (initialised from `config.seed`, the run's one seed) on the pool's device, train it, and
+    return the
     result; with an `ArtifactCache`, a run with the same model, data, subset, weights, config and recorders
     is loaded instead of retrained (weights, history and tables are stored together in one checkpoint).
     `recorders`: named hooks with a `.table` DataFrame (e.g. AIGN), returned in `result.tables`; they enter the
@@ -342,16 +345,16 @@ def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0
         _check_weights(weights, len(pool) if subset is None else len(subset))
 
     def compute():
-        model = build_model(model_name, num_classes=pool.num_classes, seed=model_seed, device=pool.device,
+        model = build_model(model_name, num_classes=pool.num_classes, seed=config.seed, device=pool.device,
                             channels_last=config.channels_last)
         result = train(model, pool, config, subset=subset, weights=weights, hooks=list(recorders.values()),
-                       eval_pool=eval_pool, progress=progress)
+                       eval_pool=eval_pool)
         result.tables = {name: hook.table for name, hook in recorders.items()}
         return result
 
     if cache is None:
         return compute()
-    key = {"model": model_name, "model_seed": model_seed, "pool": pool.fingerprint(), "train": config.to_dict(),
+    key = {"model": model_name, "model_seed": config.seed, "pool": pool.fingerprint(), "train": config.to_dict(),
            "eval_pool": None if eval_pool is None else eval_pool.fingerprint(),
            "subset": None if subset is None else config_hash({"s": torch.as_tensor(subset).tolist()}),
            "weights": None if weights is None else config_hash({"w": torch.as_tensor(weights).tolist()}),
@@ -362,7 +365,7 @@ def fit(model_name: str, pool: Pool, config: TrainConfig, *, model_seed: int = 0
                                              "tables": {k: v.to_dict("list") for k, v in result.tables.items()}})
 
     def load(path):
-        model = build_model(model_name, num_classes=pool.num_classes, seed=model_seed, device=pool.device,
+        model = build_model(model_name, num_classes=pool.num_classes, seed=config.seed, device=pool.device,
                             channels_last=config.channels_last)
         meta = load_checkpoint(path, model)
         model.eval()

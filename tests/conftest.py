@@ -54,8 +54,7 @@ def trained_tiny():
 
     pool = synthetic_pool(n=256, seed=1)
     model = TinyNet(seed=1)
-    train(model, pool, TrainConfig(epochs=15, lr=0.05, batch_size=32, augment=False, channels_last=False),
-          progress=False)
+    train(model, pool, TrainConfig(epochs=15, lr=0.05, batch_size=32, augment=False, channels_last=False))
     return model.eval(), pool
 
 

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from conftest import TinyNet, synthetic_pool
-from corelib.adversarial_coreset import (AdversarialCoreset, gradient_error, last_layer_gradients, selection_gradients,
-                                        speedup_model, trades_last_layer_gradient, train_adversarial_coreset)
+from corelib.adversarial_coreset import (AdversarialCoreset, Schedule, gradient_error, last_layer_gradients,
+                                         selection_gradients, speedup_model, trades_last_layer_gradient,
+                                         train_adversarial_coreset)
 from corelib.attacks import PGD
 from corelib.experiments import summarize_training
 from corelib.objectives import TRADES
@@ -35,10 +36,10 @@ def test_algorithm_1_schedule_warm_start_skip_and_renewals():
     # E = 8, κ = 0.5, k = 0.5: K = ⌊κE⌋ = 4, warm start W = round(K·k) = 2 epochs on the full data, epochs 2–3
     # trained on nothing (Algorithm 1's "Continue"), epochs 4–7 on coresets renewed at 4 and 6
     pool = synthetic_pool(n=48)
-    hook = AdversarialCoreset(0.5, solver="craig", warm_start=0.5, period=2, seed=0)
+    hook = AdversarialCoreset(0.5, solver="craig", schedule=Schedule(0.5, 2), seed=0)
     recorder = RecordPerSample()
     config = TrainConfig(epochs=8, batch_size=8)
-    result = train(TinyNet(), pool, config, hooks=[hook, recorder], progress=False)
+    result = train(TinyNet(), pool, config, hooks=[hook, recorder])
     samples = result.history["samples"].tolist()
     assert samples == [48, 48, 0, 0, 24, 24, 24, 24]
     assert sum(s == 48 for s in samples) == 2 and samples.count(0) == 2 and sum(s == 24 for s in samples) == 4
@@ -55,10 +56,10 @@ def test_algorithm_1_schedule_warm_start_skip_and_renewals():
 def test_algorithm_1_schedule_of_the_papers_cifar10_setting():
     # a paper-scale run, E = 120, κ = 0.5, T = 20: at k = 0.5, 30 warm epochs, 30 skipped, 60 on coresets,
     # renewed where the authors' code renews (epoch index ≥ κE and a multiple of T)
-    plan = AdversarialCoreset(0.5, warm_start=0.5, period=20).schedule(120)
+    plan = AdversarialCoreset(0.5, schedule=Schedule(0.5, 20)).schedule(120)
     assert plan["phase"].value_counts().to_dict() == {"full": 30, "skip": 30, "coreset": 60}
     assert plan.loc[plan.renew, "epoch"].tolist() == [e for e in range(120) if e >= 60 and e % 20 == 0]
-    assert AdversarialCoreset(0.1, warm_start=0.5, period=20).schedule(120)["phase"].tolist()[:7] == (
+    assert AdversarialCoreset(0.1, schedule=Schedule(0.5, 20)).schedule(120)["phase"].tolist()[:7] == (
         ["full"] * 6 + ["skip"])  # round(60 · 0.1) = 6
 
 
@@ -66,8 +67,8 @@ def test_same_seed_same_coreset_and_gradmatch_weights_nonnegative():
     pool = synthetic_pool(n=48)
     runs = []
     for _ in range(2):
-        hook = AdversarialCoreset(0.25, solver="gradmatch", warm_start=0.0, period=1, seed=3, lam=0.1)
-        train(TinyNet(seed=2), pool, TrainConfig(epochs=2, batch_size=8), hooks=[hook], progress=False)
+        hook = AdversarialCoreset(0.25, solver="gradmatch", schedule=Schedule(0.0, 1), seed=3, lam=0.1)
+        train(TinyNet(seed=2), pool, TrainConfig(epochs=2, batch_size=8), hooks=[hook])
         runs.append(hook.selections)
     for a, b in zip(*runs):
         assert a["epoch"] == b["epoch"] and torch.equal(a["indices"], b["indices"])
@@ -82,9 +83,10 @@ def test_same_seed_same_coreset_and_gradmatch_weights_nonnegative():
                                             ({"period": 0}, "renewal period 0"),
                                             ({"warm_start": 1.0}, "warm-start coefficient κ = 1.0")])
 def test_bad_adversarial_coreset_settings_are_named(kwargs, message):
-    settings = {"fraction": 0.5, **kwargs}
+    schedule = Schedule(**{k: v for k, v in kwargs.items() if k in ("warm_start", "period")})
+    settings = {"fraction": 0.5, **{k: v for k, v in kwargs.items() if k not in ("warm_start", "period")}}
     with pytest.raises(ValueError, match=message):
-        AdversarialCoreset(**settings)
+        AdversarialCoreset(**settings, schedule=schedule)
 
 
 def _trades_autograd(model, x, x_adv, y, beta, surrogate=False):
@@ -168,7 +170,7 @@ def test_coreset_training_with_fast_and_trades_objectives(objective, params, mon
     pool = synthetic_pool(n=32)
     config = TrainConfig(epochs=4, batch_size=8, objective=objective, objective_params=params, augment=False,
                          channels_last=False)
-    result = train_adversarial_coreset("tiny", pool, config, "gradmatch", 0.5, warm_start=0.25, period=2, seed=1)
+    result = train_adversarial_coreset("tiny", pool, config, "gradmatch", 0.5, schedule=Schedule(0.25, 2), seed=1)
     table = result.tables["coreset"]
     assert list(table["epoch"]) == [1, 3] and (table["size"] <= 16).all() and (table["weight_sum"] > 0).all()
     samples = result.history["samples"].tolist()
@@ -208,11 +210,11 @@ def test_counted_work_speedup_ignores_a_disturbed_timing():
 
 
 def test_the_hook_documents_itself_and_keys_by_its_settings():
-    hook = AdversarialCoreset(0.5, "craig", warm_start=0.25, period=2, seed=3)
+    hook = AdversarialCoreset(0.5, "craig", schedule=Schedule(0.25, 2), seed=3)
     assert AdversarialCoreset.__doc__ and "Algorithm 1" in AdversarialCoreset.__doc__
     config = hook.config()
     assert config["hook"] == "corelib.adversarial_coreset.AdversarialCoreset" and config["seed"] == 3
-    assert config != AdversarialCoreset(0.5, "gradmatch", warm_start=0.25, period=2, seed=3).config()
+    assert config != AdversarialCoreset(0.5, "gradmatch", schedule=Schedule(0.25, 2), seed=3).config()
 
 
 def test_the_acs_grid_reports_autoattack_beside_pgd(tmp_path, monkeypatch):

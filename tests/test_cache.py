@@ -46,7 +46,7 @@ def _model_cache_entry(tmp_path):
 
     def run():
         cache = ArtifactCache(tmp_path)
-        return cache, fit("small_cnn", pool, config, cache=cache, progress=False)
+        return cache, fit("small_cnn", pool, config, cache=cache)
 
     cache, first = run()
     (entry,) = (tmp_path / "model").glob("*.pt")

@@ -95,8 +95,7 @@ def test_attacks_agree_with_the_cpu(device):
 def test_autoattack_is_seeded_and_no_weaker_than_pgd(device):
     torch.manual_seed(0)
     pool = synthetic_pool(n=128, num_classes=10, size=32, seed=1, noise=0.3)
-    model = fit("small_cnn", pool.to(device), TrainConfig(epochs=3, batch_size=32, lr=0.01, warmup_epochs=1, precision="fp32"),
-                progress=False).model.eval()
+    model = fit("small_cnn", pool.to(device), TrainConfig(epochs=3, batch_size=32, lr=0.01, warmup_epochs=1, precision="fp32")).model.eval()
     test = pool.to(device)
     aa = AutoAttack(4 / 255, version="ci", steps=10, targets=2, seed=3)
     first, second = robust_accuracy(model, test, aa), robust_accuracy(model, test, aa.reseeded(3))
@@ -121,8 +120,8 @@ def test_sensitivity_scores_agree_with_the_cpu(device):
 def test_training_on_the_device_learns_with_bf16_and_channels_last(device):
     pool = synthetic_pool(n=256, num_classes=10, size=32, seed=3).to(device)
     config = TrainConfig(epochs=4, batch_size=32, lr=0.01, warmup_epochs=1, precision="auto", channels_last=True)
-    first = fit("small_cnn", pool, config, progress=False)
-    again = fit("small_cnn", pool, config, progress=False)
+    first = fit("small_cnn", pool, config)
+    again = fit("small_cnn", pool, config)
     losses = first.history["train_loss"]
     assert torch.isfinite(torch.tensor(losses.values)).all()
     assert losses.iloc[-1] < losses.iloc[0]

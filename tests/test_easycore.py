@@ -17,7 +17,7 @@ def test_exact_aign_equals_per_sample_autograd():
     pool = synthetic_pool(n=24)
     model = TinyNet(seed=1)
     hook = AIGN("exact", every=3)
-    train(model, pool, TrainConfig(epochs=3, batch_size=8, **PLAIN), hooks=[hook], progress=False)
+    train(model, pool, TrainConfig(epochs=3, batch_size=8, **PLAIN), hooks=[hook])
     table = hook.table
     assert table["passes"].tolist() == [1] * 24  # every=3 over 3 epochs: one pass, after the last epoch
     model.eval()
@@ -33,7 +33,7 @@ def test_exact_aign_equals_per_sample_autograd():
 def test_in_training_aign_averages_the_step_gradients_by_index():
     pool = synthetic_pool(n=30)
     hook, recorder = AIGN("in_training"), RecordPerSample(input_grad=True)
-    train(TinyNet(seed=2), pool, TrainConfig(epochs=3, batch_size=7), hooks=[hook, recorder], progress=False)
+    train(TinyNet(seed=2), pool, TrainConfig(epochs=3, batch_size=7), hooks=[hook, recorder])
     expected = recorder.table.groupby("index")["input_grad_norm"].mean()
     got = aign_series(hook.table)
     assert got.index.tolist() == expected.index.tolist()
@@ -46,10 +46,10 @@ def test_fit_caches_the_recorded_tables(tmp_path):
 
     pool, cache = synthetic_pool(n=32), ArtifactCache(tmp_path)
     config = TrainConfig(epochs=2, batch_size=16)
-    first = fit("small_cnn", pool, config, recorders={"aign": AIGN("exact", every=1)}, cache=cache, progress=False)
-    second = fit("small_cnn", pool, config, recorders={"aign": AIGN("exact", every=1)}, cache=cache, progress=False)
+    first = fit("small_cnn", pool, config, recorders={"aign": AIGN("exact", every=1)}, cache=cache)
+    second = fit("small_cnn", pool, config, recorders={"aign": AIGN("exact", every=1)}, cache=cache)
     assert len(cache.hits) == 1 and second.tables["aign"].equals(first.tables["aign"])
-    fit("small_cnn", pool, config, recorders={"aign": AIGN("exact", every=2)}, cache=cache, progress=False)
+    fit("small_cnn", pool, config, recorders={"aign": AIGN("exact", every=2)}, cache=cache)
     assert len(cache.misses) == 2  # another recorder configuration is another artifact
 
 
@@ -125,7 +125,7 @@ def test_in_training_aign_under_trades_is_the_clean_cross_entropy_gradient():
     recorder = RecordPerSample(input_grad=True)
     config = TrainConfig(epochs=1, batch_size=16, lr=0.0, augment=False, channels_last=False, objective="trades",
                          objective_params={"beta": 6.0, "steps": 2})
-    train(model, pool, config, hooks=[recorder], progress=False)
+    train(model, pool, config, hooks=[recorder])
     record = recorder.records[0]
     x = pool.float_images(pool.positions(record.indices)).requires_grad_(True)
     y = pool.labels[pool.positions(record.indices)]

@@ -314,7 +314,7 @@ def test_base_scorer_feeds_the_score_methods_and_the_rest_read_the_proxy(monkeyp
                         lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
     monkeypatch.setattr(sys.modules["corelib.train"], "build_model", models.build_model)
     big = synthetic_pool(n=60, seed=1)
-    base = fit("tiny", big, TrainConfig(epochs=2, batch_size=10), model_seed=5, progress=False,
+    base = fit("tiny", big, TrainConfig(epochs=2, batch_size=10, seed=5),
                recorders={"aign_in_training": AIGN("in_training")})
     pool = big.subset(big.indices[:40])
     proxy = methods.train_proxy("tiny", pool, epochs=1, seed=0, config=TrainConfig(lr=0.05, batch_size=10))

@@ -15,7 +15,7 @@ def test_same_seed_same_weights_different_seed_different():
     runs = []
     for seed in (0, 0, 1):
         model = TinyNet(seed=0)
-        train(model, pool, TrainConfig(epochs=2, batch_size=16, seed=seed, objective="fgsm_rs"), progress=False)
+        train(model, pool, TrainConfig(epochs=2, batch_size=16, seed=seed, objective="fgsm_rs"))
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
     assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
@@ -26,7 +26,7 @@ def test_one_step_follows_the_weighted_loss():
     pool = synthetic_pool(n=20)
     weights = torch.linspace(0.1, 2.0, 20)
     model, reference = TinyNet(seed=3), TinyNet(seed=3)
-    train(model, pool, TrainConfig(epochs=1, batch_size=20, lr=0.5, **PLAIN), weights=weights, progress=False)
+    train(model, pool, TrainConfig(epochs=1, batch_size=20, lr=0.5, **PLAIN), weights=weights)
     logits = reference(pool.float_images())
     loss = (weights * F.cross_entropy(logits, pool.labels, reduction="none")).sum() / weights.sum()
     loss.backward()
@@ -34,7 +34,7 @@ def test_one_step_follows_the_weighted_loss():
         assert torch.allclose(p.detach() - 0.5 * p.grad, q, atol=1e-6), name
     # scaling all weights changes nothing
     scaled = TinyNet(seed=3)
-    train(scaled, pool, TrainConfig(epochs=1, batch_size=20, lr=0.5, **PLAIN), weights=weights * 7, progress=False)
+    train(scaled, pool, TrainConfig(epochs=1, batch_size=20, lr=0.5, **PLAIN), weights=weights * 7)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(model.parameters(), scaled.parameters()))
 
 
@@ -49,7 +49,7 @@ def test_subset_hooks_and_per_sample_stats_are_keyed_by_dataset_index():
             starts.append((state.epoch, None if state.subset is None else len(state.subset)))
 
     result = train(TinyNet(), pool, TrainConfig(epochs=2, batch_size=8, augment=False), subset=subset,
-                   hooks=[recorder, Spy()], progress=False)
+                   hooks=[recorder, Spy()])
     table = recorder.table
     assert list(table.columns) == ["epoch", "index", "loss", "correct"]
     for epoch in (0, 1):
@@ -69,7 +69,7 @@ def test_hook_can_renew_the_subset_and_weights():
                 state.subset, state.weights = pool.indices[:10], torch.full((10,), 2.0)
 
     recorder = RecordPerSample()
-    train(TinyNet(), pool, TrainConfig(epochs=2, batch_size=8), hooks=[Renew(), recorder], progress=False)
+    train(TinyNet(), pool, TrainConfig(epochs=2, batch_size=8), hooks=[Renew(), recorder])
     assert len(recorder.records[0].indices) == 40
     assert sorted(recorder.records[1].indices.tolist()) == pool.indices[:10].tolist()
 
@@ -79,7 +79,7 @@ def test_in_training_input_gradient_norm_equals_per_sample_autograd():
     weights = torch.rand(12) + 0.5
     model, reference = TinyNet(seed=4), TinyNet(seed=4)
     recorder = RecordPerSample(input_grad=True)
-    train(model, pool, TrainConfig(epochs=1, batch_size=12, **PLAIN), weights=weights, hooks=[recorder], progress=False)
+    train(model, pool, TrainConfig(epochs=1, batch_size=12, **PLAIN), weights=weights, hooks=[recorder])
     record = recorder.records[0]
     expected = {}
     for i in range(12):
@@ -127,11 +127,11 @@ def test_bad_config_is_named(kwargs, message):
 def test_bad_weights_are_named():
     pool = synthetic_pool(n=8)
     with pytest.raises(ValueError, match="3 weights for 8 training samples"):
-        train(TinyNet(), pool, TrainConfig(epochs=1), weights=torch.ones(3), progress=False)
+        train(TinyNet(), pool, TrainConfig(epochs=1), weights=torch.ones(3))
     with pytest.raises(ValueError, match="non-negative"):
-        train(TinyNet(), pool, TrainConfig(epochs=1), weights=-torch.ones(8), progress=False)
+        train(TinyNet(), pool, TrainConfig(epochs=1), weights=-torch.ones(8))
     with pytest.raises(ValueError, match="bad parameters"):
-        train(TinyNet(), pool, TrainConfig(epochs=1, objective="pgd", objective_params={"stepz": 3}), progress=False)
+        train(TinyNet(), pool, TrainConfig(epochs=1, objective="pgd", objective_params={"stepz": 3}))
 
 
 def test_checkpoint_round_trip(tmp_path, trained_tiny):
@@ -148,12 +148,12 @@ def test_fit_is_cached_by_configuration(tmp_path):
     pool = synthetic_pool(n=32)
     cache = ArtifactCache(tmp_path)
     config = TrainConfig(epochs=1, batch_size=16)
-    first = fit("small_cnn", pool, config, cache=cache, progress=False)
-    second = fit("small_cnn", pool, config, cache=cache, progress=False)
+    first = fit("small_cnn", pool, config, cache=cache)
+    second = fit("small_cnn", pool, config, cache=cache)
     assert len(cache.misses) == 1 and len(cache.hits) == 1
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))
     assert second.history.equals(first.history)
-    fit("small_cnn", pool, TrainConfig(epochs=1, batch_size=8), cache=cache, progress=False)
+    fit("small_cnn", pool, TrainConfig(epochs=1, batch_size=8), cache=cache)
     assert len(cache.misses) == 2
 
 
@@ -164,7 +164,7 @@ def test_bf16_precision_runs_with_autocast_and_changes_the_numbers():
 
     def run(precision):
         config = TrainConfig(epochs=6, batch_size=16, lr=0.05, precision=precision, augment=False, channels_last=False)
-        return train(TinyNet(seed=0), pool, config, progress=False).history["train_loss"]
+        return train(TinyNet(seed=0), pool, config).history["train_loss"]
 
     bf16, fp32, auto = run("bf16"), run("fp32"), run("auto")
     assert torch.isfinite(torch.tensor(bf16.tolist())).all()
@@ -191,17 +191,17 @@ def test_fit_cache_key_holds_hook_settings_and_the_code_of_the_hook_module(tmp_p
     cache = ArtifactCache(tmp_path)
     config = TrainConfig(epochs=1, batch_size=8)
     for _ in range(2):  # a plain recorder enters the key by its settings, so a second run is a hit
-        fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": RecordPerSample()})
-        fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact")})
+        fit("small_cnn", pool, config, cache=cache, recorders={"r": RecordPerSample()})
+        fit("small_cnn", pool, config, cache=cache, recorders={"a": AIGN("exact")})
     assert len(cache.misses) == 2 and len(cache.hits) == 2
-    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact", every=2)})
+    fit("small_cnn", pool, config, cache=cache, recorders={"a": AIGN("exact", every=2)})
     assert len(cache.misses) == 3  # another setting of the hook
     real = utils.code_hash
     monkeypatch.setattr("corelib.cache.code_hash", lambda modules="corelib": real(modules) + (
         "-edited" if "corelib.easycore" in utils.import_closure(modules) else ""))  # as if hardness.py were edited
-    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"r": RecordPerSample()})
+    fit("small_cnn", pool, config, cache=cache, recorders={"r": RecordPerSample()})
     assert len(cache.misses) == 3  # the trainer does not import hardness: still a hit
-    fit("small_cnn", pool, config, cache=cache, progress=False, recorders={"a": AIGN("exact")})
+    fit("small_cnn", pool, config, cache=cache, recorders={"a": AIGN("exact")})
     assert len(cache.misses) == 4  # the AIGN hook's module changed: retrained
 
 

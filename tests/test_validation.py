@@ -48,10 +48,10 @@ def test_a_batch_whose_weights_are_all_zero_changes_nothing(monkeypatch):
     weights = torch.tensor([0.0, 0, 1, 1, 1, 1, 1, 1])
     model, reference = TinyNet(seed=1), TinyNet(seed=1)
     recorder = RecordPerSample(input_grad=True)
-    result = train(model, pool, config, weights=weights, hooks=[recorder], progress=False)
+    result = train(model, pool, config, weights=weights, hooks=[recorder])
     assert all(torch.isfinite(p).all() for p in model.parameters())
     # the same three steps without the zero batch: no update, no momentum, no weight decay from it
-    train(reference, pool, config, subset=pool.indices[2:], weights=torch.ones(6), progress=False)
+    train(reference, pool, config, subset=pool.indices[2:], weights=torch.ones(6))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reference.state_dict().values()))
     table = recorder.table  # the zero batch is still seen and recorded
     assert sorted(table["index"].tolist()) == sorted(pool.indices.tolist())
@@ -62,7 +62,7 @@ def test_zero_weights_under_shuffling_and_fit_stay_finite(tiny_fit, tmp_path):
     pool = synthetic_pool(n=16)
     weights = torch.tensor([0.0] * 12 + [1.0] * 4)  # most batches of 2 are all zero
     result = fit("tiny", pool, TrainConfig(epochs=3, batch_size=2, **PLAIN), weights=weights,
-                 cache=ArtifactCache(tmp_path), progress=False)
+                 cache=ArtifactCache(tmp_path))
     assert all(torch.isfinite(p).all() for p in result.model.parameters())
 
 
@@ -71,7 +71,7 @@ def test_divergence_names_the_epoch_and_step_and_caches_nothing(tiny_fit, tmp_pa
     pool = synthetic_pool(n=32)
     cache = ArtifactCache(tmp_path)
     with pytest.raises(NonFiniteError, match=r"epoch \d+ of 2, step \d+ of 4 .*lower the learning rate"):
-        fit("tiny", pool, TrainConfig(epochs=2, batch_size=8, lr=1e6, **PLAIN), cache=cache, progress=False)
+        fit("tiny", pool, TrainConfig(epochs=2, batch_size=8, lr=1e6, **PLAIN), cache=cache)
     assert _files(tmp_path) == [] and cache.misses == []
     assert issubclass(NonFiniteError, FloatingPointError)
 
@@ -103,10 +103,10 @@ def test_a_nan_injected_by_a_hook_stops_training_and_fit_caches_nothing(tiny_fit
     cache = ArtifactCache(tmp_path)
     config = TrainConfig(epochs=2, batch_size=8, **PLAIN)
     with pytest.raises(NonFiniteError, match="loss is nan at epoch 2 of 2, step 1 of 2"):
-        fit("tiny", pool, config, cache=cache, progress=False, recorders={"p": Poison(1)})
+        fit("tiny", pool, config, cache=cache, recorders={"p": Poison(1)})
     # a model that turns non-finite after its last loss is caught by the final check
     with pytest.raises(NonFiniteError, match=r"not finite \(e.g. \['linear.weight'\]\)"):
-        fit("tiny", pool, config, cache=cache, progress=False, recorders={"p": Poison(1, at_end=True)})
+        fit("tiny", pool, config, cache=cache, recorders={"p": Poison(1, at_end=True)})
     assert _files(tmp_path) == []
 
 
@@ -116,11 +116,11 @@ def test_duplicate_or_empty_subsets_are_refused(tiny_fit, tmp_path):
     config = TrainConfig(epochs=1, batch_size=4, **PLAIN)
     dup = pool.indices[[1, 1, 2]].tolist()
     with pytest.raises(ValueError, match=rf"more than once \(e.g. \[{dup[0]}\]\)"):
-        train(TinyNet(), pool, config, subset=dup, progress=False)
+        train(TinyNet(), pool, config, subset=dup)
     with pytest.raises(ValueError, match="more than once"):
-        fit("tiny", pool, config, subset=dup, cache=ArtifactCache(tmp_path), progress=False)
+        fit("tiny", pool, config, subset=dup, cache=ArtifactCache(tmp_path))
     with pytest.raises(ValueError, match="subset is empty"):
-        train(TinyNet(), pool, config, subset=[], progress=False)
+        train(TinyNet(), pool, config, subset=[])
     assert _files(tmp_path) == []
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
-from ..adversarial_coreset import AdversarialCoreset, renewal_count, speedup_model, train_adversarial_coreset
+from ..adversarial_coreset import AdversarialCoreset, Schedule, renewal_count, speedup_model, train_adversarial_coreset
 from ..data import Pool
 from ..hashing import code_hash
 from ..settings import AdversarialCoresetSettings
@@ -52,9 +52,9 @@ def coreset_training_grid(grid: AdversarialCoresetGrid, path, cache=None) -> pd.
     seconds (selection included), selection seconds, renewals, mean Γ (coreset and random reference), the samples
     SGD trained on (`train_samples`, summed over epochs) and the pool size. Resumable (`grid.run_grid`)."""
     def run(cell):
+        schedule = Schedule(grid.warm_start, grid.period, grid.batch_wise)
         result = train_adversarial_coreset(grid.model_name, grid.pool, grid.config, cell["method"], cell["fraction"],
-                                           grid.warm_start, grid.period, grid.batch_wise, cell["seed"], cache,
-                                           **grid.hook)
+                                           schedule, cell["seed"], cache, **grid.hook)
         renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
         return {"objective": grid.config.objective, "epochs": grid.config.epochs,
                 **grid.suite.run(result.model, cell),
@@ -158,7 +158,7 @@ def _timing_note(coreset_rows: pd.DataFrame, fraction: float) -> str:
 
 
 def _plan_phrase(fraction: float, acs: AdversarialCoresetSettings) -> str:
-    plan = AdversarialCoreset(fraction, warm_start=acs.warm_start, period=acs.period).schedule(acs.epochs)
+    plan = AdversarialCoreset(fraction, schedule=Schedule(acs.warm_start, acs.period)).schedule(acs.epochs)
     phases = plan.phase.value_counts()
     return (f"{phases.get('full', 0)} warm-start epochs on the full data, {phases.get('skip', 0)} skipped and "
             f"{phases.get('coreset', 0)} on coresets ({int(plan.renew.sum())} renewals)")

@@ -47,11 +47,11 @@ def train_baseline(settings: Settings, train_pool: Pool, test_pool: Pool, cache=
     `base_aign_every` epochs)."""
     base, data = settings.base, settings.data
     config = TrainConfig(epochs=base.epochs, lr=base.lr, batch_size=base.batch_size, warmup_epochs=base.warmup_epochs,
-                         weight_decay=base.weight_decay, seed=data.seed, precision=data.precision)
+                         weight_decay=base.weight_decay, seed=data.seed, precision=data.precision, progress=progress)
     recorders = None if base.aign_every is None else {"aign_in_training": AIGN("in_training"),
                                                       "aign_exact": AIGN("exact", every=base.aign_every)}
-    return fit(data.model_name, train_pool, config, model_seed=data.seed, eval_pool=test_pool, recorders=recorders,
-               cache=ArtifactCache() if cache is None else cache, progress=progress)
+    return fit(data.model_name, train_pool, config, eval_pool=test_pool, recorders=recorders,
+               cache=ArtifactCache() if cache is None else cache)
 
 
 @dataclass
@@ -82,7 +82,7 @@ def base_setup(settings: Settings, cache=None, progress: bool = True) -> BaseSet
     """The pools and the (cached) base model of the settings (`Settings.from_mapping` of a chapter's parameters or
     a profile): the data settings and the base model's training (`settings.base`)."""
     train_pool, test_pool = profile_pools(settings.data)
-    run = train_baseline(settings, train_pool, test_pool, cache=cache, progress=progress)
+    run = train_baseline(settings, train_pool, test_pool, cache=cache)
     return BaseSetup(train_pool.device, train_pool, test_pool, run)
 
 

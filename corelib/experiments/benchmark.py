@@ -126,9 +126,10 @@ class _Cells:
         proxy = self.proxy(cell["seed"])
         selection = methods.select_coreset(cell["method"], proxy, cell["fraction"], cell["seed"],
                                            **b.method_params.get(cell["method"], {}))
-        run_config = replace(coreset_config(b.config, len(selection), b.epochs, b.min_steps), seed=cell["seed"])
-        result = fit(b.model_name, b.pool, run_config, model_seed=cell["seed"], subset=selection.indices,
-                     weights=selection.weights, cache=self.cache, progress=False)
+        run_config = replace(coreset_config(b.config, len(selection), b.epochs, b.min_steps), seed=cell["seed"],
+                             progress=False)
+        result = fit(b.model_name, b.pool, run_config, subset=selection.indices,
+                     weights=selection.weights, cache=self.cache)
         scored = b.scorer is not None and methods.METHODS[cell["method"]].family in SCORED
         row = self.measure(cell, result.model, len(selection), selection.weights is not None, run_config.epochs,
                            "base" if scored else "proxy")
@@ -222,7 +223,7 @@ def benchmark_from_settings(settings: Settings, cache=None) -> Benchmark:
                                autoattack=autoattack, always_autoattack=True)
     scorer = None
     if b.scoring_model == "base":
-        scorer = base_scorer(base_setup(settings, cache=cache, progress=False).run, pool)
+        scorer = base_scorer(base_setup(settings, cache=cache).run, pool)
     acs = {"warm_start": settings.acs.warm_start, "period": settings.acs.period,
            "batch_wise": settings.acs.batch_wise or None}
     return Benchmark(pool, settings.data.model_name, coreset_training(settings), suite, b.epochs, b.min_steps,

@@ -152,5 +152,5 @@ def release(path: Path, grid_config: str, keys: list[tuple]) -> None:
         _write(path, claims)
 
 
-__all__ = ["CLAIM_HOURS", "boot_id", "prune", "claim_key", "claims_path", "holder", "holder_of", "process_start", "release",
-           "stale_reason", "try_claim"]
+__all__ = ["CLAIM_HOURS", "boot_id", "prune", "claim_key", "claims_path", "holder", "holder_of", "process_start",
+           "release", "stale_reason", "try_claim"]

@@ -53,9 +53,9 @@ def train_on_selection(selection: Selection, runs: CoresetRuns, cell: dict, cach
     training and selection time."""
     objective = cell.get("objective", "standard")
     run_config = replace(coreset_config(runs.configs[objective], len(selection), runs.epochs[objective],
-                                        runs.min_steps), seed=cell["seed"])
-    result = fit(runs.model_name, runs.pool, run_config, model_seed=cell["seed"], subset=selection.indices,
-                 weights=selection.weights, cache=cache, progress=False)
+                                        runs.min_steps), seed=cell["seed"], progress=False)
+    result = fit(runs.model_name, runs.pool, run_config, subset=selection.indices,
+                 weights=selection.weights, cache=cache)
     row = {"size": len(selection), "epochs": run_config.epochs, **runs.suite.run(result.model, cell)}
     row.update(train_seconds=round(result.seconds, 2), select_seconds=round(selection.seconds, 3))
     return row

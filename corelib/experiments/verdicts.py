@@ -416,6 +416,6 @@ def claims(results: pd.DataFrame, fgsm_eps_255: float = 8.0, rules: ClaimRules =
     return pd.DataFrame(rows, columns=["claim", "rule", "evidence", "verdict"])
 
 
-__all__ = ["ClaimRules", "chapter_agreement", "claims", "describe_agreement", "describe_gap", "describe_ranking", "easycore_verdict",
-           "paired_difference", "paired_gap", "ranking", "ranking_table", "scale_note", "SPARSE_VARIANTS", "summarize",
-           "t_half_width", "top_bottom_claim", "top_vs_bottom", "versus_random"]
+__all__ = ["ClaimRules", "chapter_agreement", "claims", "describe_agreement", "describe_gap", "describe_ranking",
+           "easycore_verdict", "paired_difference", "paired_gap", "ranking", "ranking_table", "scale_note",
+           "SPARSE_VARIANTS", "summarize", "t_half_width", "top_bottom_claim", "top_vs_bottom", "versus_random"]

@@ -5,7 +5,7 @@ pool, then the weighted coreset of adversarial CRAIG or GradMatch, renewed every
 (`adversarial_coreset.train_adversarial_coreset`)."""
 from __future__ import annotations
 
-from ..adversarial_coreset import train_adversarial_coreset
+from ..adversarial_coreset import Schedule, train_adversarial_coreset
 from .registry import register_training
 
 PAPER = "Dolatabadi, Erfani & Leckie (adversarial coreset selection, Algorithm 1)"
@@ -14,8 +14,7 @@ PAPER = "Dolatabadi, Erfani & Leckie (adversarial coreset selection, Algorithm 1
 def _algorithm_1(solver: str):
     def train(model_name, pool, config, fraction, seed, cache, schedule):
         """Algorithm 1 with `solver` for `config.epochs` epochs; `schedule`: warm_start, period, batch_wise."""
-        return train_adversarial_coreset(model_name, pool, config, solver, fraction, schedule["warm_start"],
-                                         schedule["period"], schedule["batch_wise"], seed, cache)
+        return train_adversarial_coreset(model_name, pool, config, solver, fraction, Schedule(**schedule), seed, cache)
     return train
 
 

@@ -80,7 +80,7 @@ def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, config:
     if config.objective != "standard":
         raise ValueError(f"a proxy is trained with the standard objective (DeepCore), not {config.objective!r}")
     config = replace(config, epochs=int(epochs), warmup_epochs=min(config.warmup_epochs, epochs / 4), seed=seed)
-    result = fit(model_name, pool, config, model_seed=seed, cache=cache, progress=False,
+    result = fit(model_name, pool, replace(config, progress=False), cache=cache,
                  recorders={"per_sample": RecordPerSample(), "aign": AIGN("in_training")})
     n = len(pool) * int(epochs)
     training = {"model_name": model_name, "config": config, "cache": cache}
