@@ -17,7 +17,7 @@ from corelib.easycore import AIGN, input_gradient_norms
 def run(pool, config, model_name, hooks):
     model = cl.build_model(model_name, device=pool.device)
     start = time.perf_counter()
-    cl.train(model, pool, config, hooks=hooks, progress=False)
+    cl.train(model, pool, config, hooks=hooks)
     return time.perf_counter() - start, model
 
 
@@ -25,7 +25,7 @@ def main():
     args, device, settings, pool = setup(__doc__, images=5000,
                                         extra=lambda p: p.add_argument("--epochs", type=int, default=1))
     config = cl.TrainConfig(epochs=args.epochs, lr=settings.base.lr, batch_size=settings.base.batch_size,
-                            weight_decay=settings.base.weight_decay)
+                            weight_decay=settings.base.weight_decay, progress=False)
     models = {}
 
     def tracked():

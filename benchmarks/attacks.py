@@ -34,8 +34,8 @@ def torchattacks_accuracy(model, pool, attack, batch_size):
 def trained_model(settings, pool, device):
     """The ci model after two epochs on the pool: attacks behave as on a real model (gradients not all tiny)."""
     model = cl.build_model(settings.data.model_name, device=device)
-    cl.train(model, pool, cl.TrainConfig(epochs=2, lr=settings.base.lr, batch_size=settings.base.batch_size),
-             progress=False)
+    cl.train(model, pool, cl.TrainConfig(epochs=2, lr=settings.base.lr, batch_size=settings.base.batch_size,
+                                         progress=False))
     return model.eval()
 
 

@@ -30,10 +30,10 @@ def main():
     proxy = cl.methods.train_proxy(settings.data.model_name, pool, args.selection_epochs, seed=0,
                                    config=cl.TrainConfig(lr=settings.base.lr, batch_size=settings.base.batch_size,
                                                          weight_decay=settings.base.weight_decay))
-    config = cl.TrainConfig(epochs=1, lr=settings.base.lr, batch_size=settings.base.batch_size)
+    config = cl.TrainConfig(epochs=1, lr=settings.base.lr, batch_size=settings.base.batch_size, progress=False)
     model = cl.build_model(settings.data.model_name, device=device)
     start = time.perf_counter()
-    cl.train(model, pool, config, progress=False)
+    cl.train(model, pool, config)
     epoch = time.perf_counter() - start
     rows = []
     for method in methods:

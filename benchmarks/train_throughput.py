@@ -92,7 +92,7 @@ def base_accuracy(settings, device, precision: str, seed: int, images: int, epoc
 def main():
     args, device, settings, pool = setup(__doc__, images=5000, repeats=2, extra=options)
     config = cl.TrainConfig(epochs=1, lr=settings.base.lr, batch_size=settings.base.batch_size,
-                            weight_decay=settings.base.weight_decay, schedule="constant")
+                            weight_decay=settings.base.weight_decay, schedule="constant", progress=False)
     augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
                                   transforms.ToTensor()])
     dataset = PILCifar(pool.images, pool.labels, augment)

@@ -82,7 +82,7 @@ def base_setup(settings: Settings, cache=None, progress: bool = True) -> BaseSet
     """The pools and the (cached) base model of the settings (`Settings.from_mapping` of a chapter's parameters or
     a profile): the data settings and the base model's training (`settings.base`)."""
     train_pool, test_pool = profile_pools(settings.data)
-    run = train_baseline(settings, train_pool, test_pool, cache=cache)
+    run = train_baseline(settings, train_pool, test_pool, cache=cache, progress=progress)
     return BaseSetup(train_pool.device, train_pool, test_pool, run)
 
 

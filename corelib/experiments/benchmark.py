@@ -223,7 +223,7 @@ def benchmark_from_settings(settings: Settings, cache=None) -> Benchmark:
                                autoattack=autoattack, always_autoattack=True)
     scorer = None
     if b.scoring_model == "base":
-        scorer = base_scorer(base_setup(settings, cache=cache).run, pool)
+        scorer = base_scorer(base_setup(settings, cache=cache, progress=False).run, pool)
     acs = {"warm_start": settings.acs.warm_start, "period": settings.acs.period,
            "batch_wise": settings.acs.batch_wise or None}
     return Benchmark(pool, settings.data.model_name, coreset_training(settings), suite, b.epochs, b.min_steps,
