@@ -789,7 +789,7 @@ def test_two_seeds_with_the_same_gap_in_float32_are_never_clear():
     0.3080), stored as float32 their spread is 1e-8; that is one measurement twice, not a steady gap."""
     import numpy as np
 
-    from corelib.experiments.verdicts import paired_gap
+    from corelib.experiments.statistics import paired_gap
 
     top = pd.Series(np.float32([0.1275, 0.1540]), index=[0, 1])
     bottom = pd.Series(np.float32([0.2815, 0.3080]), index=[0, 1])

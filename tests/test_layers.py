@@ -115,7 +115,7 @@ def test_code_hash_follows_the_import_closure(tmp_path):
     assert "corelib.models" in closure and "corelib.plots" not in closure and "corelib.easycore" not in closure
     before = utils.code_hash("corelib.train", copy)
     (copy / "plots.py").write_text((copy / "plots.py").read_text() + "\n# an unrelated edit\n")
-    (copy / "experiments" / "verdicts.py").write_text((copy / "experiments" / "verdicts.py").read_text() + "\n# unrelated\n")
+    (copy / "experiments" / "sentences.py").write_text((copy / "experiments" / "sentences.py").read_text() + "\n# unrelated\n")
     assert utils.code_hash("corelib.train", copy) == before
     (copy / "models.py").write_text((copy / "models.py").read_text() + "\n# train imports models\n")
     after = utils.code_hash("corelib.train", copy)

@@ -12,8 +12,9 @@ from ..hashing import code_hash
 from ..settings import AdversarialCoresetSettings
 from ..train import TrainConfig
 from .grid import run_grid
+from .sentences import scale_note, versus_random
+from .statistics import paired_difference
 from .suite import EvaluationSuite
-from .verdicts import paired_difference, scale_note, versus_random
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from ..hashing import code_hash, module_hashes
 from ..profiles import ROOT
 from .benchmark import TRACKS, run_benchmark
 from .record import Recorded, load_recorded
-from .verdicts import paired_difference, t_half_width
+from .statistics import paired_difference, t_half_width
 
 
 def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float 
 def best_three(results: pd.DataFrame, value: str = "test_acc", control: str | None = "random") -> pd.DataFrame:
     """methods × fractions of booleans: is the method among the three best means of its column, *and* clearly
     above `control` (the t-interval of its seed-paired difference to the control excludes 0:
-    `verdicts.paired_difference`)? A ranking inside the noise is not highlighted: with every interval containing
+    `statistics.paired_difference`)? A ranking inside the noise is not highlighted: with every interval containing
     0, nothing is. `control=None` highlights the three best means regardless (not what the book shows)."""
     means = results.groupby(["method", "fraction"])[value].mean().unstack("fraction")
     if control is None or control not in means.index:

@@ -1,0 +1,126 @@
+"""The sentences and reader-facing tables of the book's verdicts, built on the one rule of `statistics`: a gap
+with its interval, what a seed count can resolve, a ranking without presenting noise as one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .statistics import paired_gap, t_half_width
+
+
+def _pct(f) -> str:
+    return f"{100 * f:g} %"
+
+
+def describe_gap(gap: dict, scale: float = 100.0, unit: str = " points") -> str:
+    """'+2.1 points, 95 % interval [+0.4, +3.8]: higher' (or 'lower', or 'no clear difference at this scale')."""
+    if gap["n"] < 2:
+        return f"{scale * gap['diff']:+.1f}{unit} from {gap['n']} seed: no interval, no clear difference"
+    if gap.get("degenerate"):
+        return (f"{scale * gap['diff']:+.1f}{unit} in both seeds: no spread to build an interval from, no clear "
+                "difference")
+    word = ("higher" if gap["diff"] > 0 else "lower") if gap["clear"] else "no clear difference at this scale"
+    return (f"{scale * gap['diff']:+.1f}{unit}, 95 % interval [{scale * gap['low']:+.1f}, {scale * gap['high']:+.1f}]: "
+            f"{word}")
+
+
+
+def scale_note(low, high, seeds: int, scale: float = 100.0, unit: str = " points") -> str:
+    """'What this scale can and cannot show', computed from a verdict table's intervals: the median half-width of
+    the 95 % intervals of its paired differences (`low`, `high`, multiplied by `scale`) with `seeds` seeds."""
+    widths = (np.asarray(high, dtype=float) - np.asarray(low, dtype=float)) / 2
+    half = scale * float(np.nanmedian(widths)) if np.isfinite(widths).any() else float("nan")
+    if seeds < 2 or not np.isfinite(half):
+        return (f"With {seeds} seed{'' if seeds == 1 else 's'} there is no interval, so no difference here can be "
+                "called clear, and no order of the means is a ranking.")
+    t = float(t_half_width(1.0, seeds) * np.sqrt(seeds))
+    return (f"With {seeds} seeds (t-factor {t:.1f}), the 95 % interval of a paired difference has a median "
+            f"half-width of ± {half:.1f}{unit} here: a difference smaller than that cannot be told from seed noise at "
+            "this scale, whatever the order of the means. More seeds narrow it faster than 1/√n at first, as the "
+            "t-factor falls too (12.7 at two seeds, 4.3 at three, 2.8 at five).")
+
+
+
+def ranking_table(ranked: pd.DataFrame, scale: float = 100.0) -> pd.DataFrame:
+    """`ranking` as methods × fractions for a page: 'mean ± half-width' in % with ▲ (clearly above the control by
+    the paired interval), ▼ (clearly below), † (within noise of chance, where `ranking` was given it), ordered by
+    the mean over fractions. Nothing else marks a cell: an unmarked order is not a ranking."""
+    marks = {"higher": " ▲", "lower": " ▼"}
+    cells = [f"{scale * m:.1f} ± {scale * h:.1f}{marks.get(v, '')}" if h == h else f"{scale * m:.1f}{marks.get(v, '')}"
+             for m, h, v in zip(ranked["mean"], ranked["half"], ranked["verdict"])]
+    shown = ranked.assign(cell=cells)
+    if "near_chance" in shown:
+        shown.loc[shown["near_chance"], "cell"] += " †"
+    wide = shown.pivot(index="method", columns="fraction", values="cell")
+    order = ranked.groupby("method")["mean"].mean().sort_values(ascending=False).index
+    wide = wide.loc[order]
+    wide.columns = [f"{100 * f:g} %" for f in wide.columns]
+    wide.columns.name = None
+    return wide
+
+
+
+def describe_ranking(ranked: pd.DataFrame, control: str = "random", scale: float = 100.0) -> str:
+    """What a `ranking` table decides, fraction by fraction, in one computed paragraph: the methods clearly above and
+    clearly below the control (by the paired interval), how many show no clear difference, and the control's own
+    mean at each fraction (with the fractions, a learning curve)."""
+    parts = []
+    for fraction, g in ranked.groupby("fraction", sort=True):
+        ctrl = g[g["method"] == control]
+        others = g[g["method"] != control]
+        up = others[others["verdict"] == "higher"]["method"].tolist()
+        down = others[others["verdict"] == "lower"]["method"].tolist()
+        level = (f"{control} {scale * float(ctrl['mean'].iloc[0]):.1f} %" if len(ctrl) else f"no {control} rows")
+        text = f"At {100 * fraction:g} % ({level}, {len(others)} other methods): "
+        text += (f"clearly above {control}: {', '.join(up)}; " if up else f"none clearly above {control}; ")
+        text += (f"clearly below: {', '.join(down)}; " if down else "none clearly below; ")
+        text += f"{len(others) - len(up) - len(down)} with no clear difference."
+        parts.append(text)
+    return " ".join(parts) if parts else "No rows to rank."
+
+
+
+def describe_agreement(table: pd.DataFrame, names: dict, chapters: dict) -> str:
+    """One sentence per score on whether its chapter and the benchmark grid pick the same side (top or bottom)."""
+    if table.empty:
+        return ("The score chapters' top-vs-bottom results are not in this build's results folder, so they are not "
+                "compared with this grid here.")
+    out = []
+    for r in table.itertuples():
+        side = lambda who, f, w, clear, lo, hi: (f"{who} has {w} ahead at {_pct(f)} (gap top − bottom "
+                                                  f"[{100 * lo:+.1f}, {100 * hi:+.1f}] points, "
+                                                  f"{'clear' if clear else 'not clear'})")
+        text = (f"{names.get(r.scheme, r.scheme)}: "
+                f"{side(chapters.get(r.scheme, 'its chapter'), r.chapter_fraction, r.chapter_winner, r.chapter_clear, r.chapter_low, r.chapter_high)}; "
+                f"{side('this grid', r.grid_fraction, r.grid_winner, r.grid_clear, r.grid_low, r.grid_high)}")
+        if r.verdict == "agree":
+            text += ": the two agree."
+        elif r.verdict == "contradiction":
+            text += (": **a contradiction**: both gaps are clear and point opposite ways. The two experiments differ "
+                     "in pool size, epochs and fraction, so at least one of those changes the answer.")
+        else:
+            text += (": they point opposite ways, but not both clearly, so this is seed noise at this scale rather "
+                     "than a contradiction.")
+        out.append(text)
+    return " ".join(out)
+
+
+
+def versus_random(results: pd.DataFrame, value: str = "pgd_acc") -> str:
+    """A sentence comparing CRAIG and GradMatch with the random subset at every fraction of a
+    `coreset_training_grid` table (per-seed rows; `value` e.g. 'pgd_acc' or 'test_acc'), each gap paired by
+    seed with its 95 % interval and verdict (`paired_gap`, `describe_gap`)."""
+    parts = []
+    for fraction, rows in results[results.method != "full"].groupby("fraction", sort=False):
+        by = {m: g.set_index("seed")[value] for m, g in rows.groupby("method")}
+        if "random" not in by:
+            continue
+        for method in ("craig", "gradmatch"):
+            if method in by:
+                parts.append(f"{method} at {100 * fraction:g} %: {describe_gap(paired_gap(by[method], by['random']))}")
+    return "; ".join(parts) if parts else "no random baseline was run"
+
+
+
+__all__ = ["describe_agreement", "describe_gap", "describe_ranking", "ranking_table", "scale_note", "versus_random"]
