@@ -105,3 +105,30 @@ def test_a_measure_must_return_the_columns_it_declares():
         suite.run(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(4)), {"seed": 0})
     with pytest.raises(ValueError, match="twice"):
         EvaluationSuite.of(test).with_attack("test_acc", FGSM(eps=1 / 255), test)
+
+
+def test_a_new_result_column_is_one_entry_and_is_flagged_on_collapse_when_declared_an_accuracy(tmp_path):
+    """Any measurement (here the mean loss and a 'confident_acc') added through the public API is a column of every
+    benchmark row; the one declared an accuracy is moved into the note of a collapsed row, the other is not."""
+    import torch.nn.functional as F
+    from dataclasses import replace
+
+    pool, test = synthetic_pool(n=80, seed=0), synthetic_pool(n=40, seed=3)
+    bench = toy_benchmark(pool, test, TrainConfig(batch_size=16, augment=False), PGD(eps=8 / 255, alpha=2 / 255,
+                                                                                     steps=2, seed=0))
+
+    def measure(model, cell):
+        with torch.no_grad():
+            logits = model(test.float_images())
+        loss = float(F.cross_entropy(logits, test.labels))
+        confident = float(((logits.softmax(1).max(1).values > 0.5) & (logits.argmax(1) == test.labels)).float().mean())
+        return {"mean_loss": loss, "confident_acc": confident}
+
+    bench = replace(bench, suite=bench.suite.with_measure(["mean_loss", "confident_acc"], measure,
+                                                          accuracies=["confident_acc"]))
+    rows = run_benchmark(bench, ["random"], [0.5], [0], tmp_path / "b.csv",
+                         options=GridOptions(log=lambda *_: None, rank=0, world=1))
+    assert {"mean_loss", "confident_acc"} <= set(rows.columns) and rows["mean_loss"].notna().all()
+    flagged = flag_collapsed({"test_acc": 0.1, "confident_acc": 0.1, "mean_loss": 2.3, "top_class_share": 1.0},
+                             accuracies=bench.suite.accuracy_columns)
+    assert pd.isna(flagged["confident_acc"]) and flagged["mean_loss"] == 2.3

@@ -3,6 +3,7 @@ cache, its results folder, its base model and its yardsticks.
 
     chapter = cl.Chapter.start(globals())     # the one read of the parameters
     setup = chapter.base_setup()               # pools and the cached base model of chapter 1
+    chapter.glue("best_gain", 2.4)             # a number or a phrase into the chapter's text
     results = cl.experiments.benchmark(chapter.settings, ...)
 """
 from __future__ import annotations
@@ -78,6 +79,13 @@ class Chapter:
         empty table if none is there)."""
         tables = [pd.read_csv(Path(folder) / file) for folder in self.inputs.values() if (Path(folder) / file).is_file()]
         return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+    def glue(self, name: str, value) -> None:
+        """Glue a number, or a phrase (a str, shown as Markdown), into the chapter's text under `name` (myst-nb)."""
+        from IPython.display import Markdown  # light entry point: notebooks only
+        from myst_nb import glue
+
+        glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
 
     def path(self, name: str) -> str:
         """A file of the chapter's results folder."""
