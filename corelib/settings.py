@@ -257,7 +257,8 @@ class AdversarialCoresetSettings(SettingsGroup):
     warm_start: float = setting("acs_warm_start", 0.5, bounds=(0, 0.999999),
                                 hint="κ, the share of the epochs before the first coreset, in [0, 1)")
     period: int = setting("acs_period", 4, bounds=(1, None), hint="epochs between coreset renewals")
-    batch_wise: int = setting("acs_batch_wise", 0, bounds=(0, None), hint="0: per class; N: batch-wise with batches of N")
+    batch_wise: int = setting("acs_batch_wise", 0, bounds=(0, None),
+                              hint="0: per class; N: batch-wise with batches of N")
     trace_pool_size: int = setting("trace_pool_size", 600, bounds=(10, None))
     trace_epochs: int = setting("trace_epochs", 6, bounds=(2, None))
 
@@ -314,8 +315,10 @@ class BenchmarkSettings(SettingsGroup):
 
 
 def _check_int_range(key: str, value: int, high: int, why: str) -> None:
+    """`value` of the benchmark setting `key` must not exceed `high`, the size it is drawn from."""
     if value > high:
-        raise ValueError(f"{key}={value} must be between {1 if 'pool' not in key else 10} and {high}{why}")
+        low = BenchmarkSettings.keys()[key].metadata["low"]
+        raise ValueError(f"{key}={value} must be between {low} and {high}{why}")
 
 
 @dataclass(frozen=True)

@@ -6,48 +6,18 @@ chapters' experiments (`base` for every chapter's data and base model, `top_bott
 clear difference that every computed sentence of the book uses."""
 from __future__ import annotations
 
-from .adversarial import (
-                          AdversarialCoresetFacts,
-                          AdversarialCoresetGrid,
-                          adversarial_coreset_facts,
-                          coreset_training_grid,
-                          predicted_speedup,
-                          summarize_training,
-                          work_passes,
-)
+from .adversarial import (AdversarialCoresetFacts, AdversarialCoresetGrid, adversarial_coreset_facts,
+                          coreset_training_grid, predicted_speedup, summarize_training, work_passes)
 from .base import BaseSetup, autoattack_for, base_setup, profile_pools, train_baseline
-from .benchmark import (
-                          ACS_METHODS,
-                          BENCH_KEYS,
-                          TRACKS,
-                          Benchmark,
-                          benchmark_from_settings,
-                          benchmark_grid,
-                          coreset_training,
-                          run_benchmark,
-)
+from .benchmark import (BENCH_KEYS, TRACKS, Benchmark, benchmark_from_settings, benchmark_grid, coreset_training,
+                        run_benchmark)
 from .chapter import Chapter
 from .easycore import easycore_grid, robustness_by_hardness
 from .grid import GridOptions, cell_attack, cell_seed, distributed_env, run_grid
-from .paper_claims import (
-                          SPARSE_VARIANTS,
-                          ClaimRules,
-                          chapter_agreement,
-                          claims,
-                          easycore_verdict,
-                          top_bottom_claim,
-                          top_vs_bottom,
-)
-from .results_table import (
-                          CELL_KEYS,
-                          MissingShardsError,
-                          ResultsFileError,
-                          check_results_file,
-                          checked_rows,
-                          merge_shards,
-                          row_check,
-                          shard_path,
-)
+from .paper_claims import (SPARSE_VARIANTS, ClaimRules, chapter_agreement, claims, easycore_verdict, top_bottom_claim,
+                           top_vs_bottom)
+from .results_table import (CELL_KEYS, MissingShardsError, ResultsFileError, check_results_file, checked_rows,
+                            merge_shards, row_check, shard_path)
 from .sentences import describe_agreement, describe_gap, describe_ranking, ranking_table, scale_note, versus_random
 from .statistics import paired_difference, paired_gap, ranking, summarize
 from .suite import EvaluationSuite
@@ -56,14 +26,14 @@ from .top_bottom import score_agreement, score_coreset_grid
 from .training import CoresetRuns, coreset_config, selection_grid, train_on_selection
 
 __all__ = ["ClaimRules", "MissingShardsError", "checked_rows", "row_check", "adversarial_coreset_facts",
-           "AdversarialCoresetFacts", "ACS_METHODS", "AdversarialCoresetGrid", "autoattack_for", "base_setup",
-           "BaseSetup", "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid", "best_three",
-           "cell_attack", "CELL_KEYS", "cell_seed", "Chapter", "chapter_agreement", "check_results_file", "claims",
-           "coreset_config", "coreset_training", "coreset_training_grid", "CoresetRuns", "describe_agreement",
-           "describe_gap", "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict",
-           "EvaluationSuite", "fgsm_curves", "GridOptions", "merge_shards", "paired_difference", "paired_gap",
-           "predicted_speedup", "profile_pools", "ranking", "ranking_table", "recorded_benchmark", "ResultsFileError",
-           "robustness_by_hardness", "run_benchmark", "run_grid", "scale_note", "score_agreement", "score_coreset_grid",
-           "selection_cost", "selection_grid", "shard_path", "SPARSE_VARIANTS", "summarize", "summarize_training",
-           "table_mean_std", "top_bottom_claim", "top_vs_bottom", "TRACKS", "train_baseline", "train_on_selection",
-           "versus_random", "work_passes"]
+           "AdversarialCoresetFacts", "AdversarialCoresetGrid", "autoattack_for", "base_setup", "BaseSetup",
+           "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid", "best_three", "cell_attack",
+           "CELL_KEYS", "cell_seed", "Chapter", "chapter_agreement", "check_results_file", "claims", "coreset_config",
+           "coreset_training", "coreset_training_grid", "CoresetRuns", "describe_agreement", "describe_gap",
+           "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "EvaluationSuite", "fgsm_curves",
+           "GridOptions", "merge_shards", "paired_difference", "paired_gap", "predicted_speedup", "profile_pools",
+           "ranking", "ranking_table", "recorded_benchmark", "ResultsFileError", "robustness_by_hardness",
+           "run_benchmark", "run_grid", "scale_note", "score_agreement", "score_coreset_grid", "selection_cost",
+           "selection_grid", "shard_path", "SPARSE_VARIANTS", "summarize", "summarize_training", "table_mean_std",
+           "top_bottom_claim", "top_vs_bottom", "TRACKS", "train_baseline", "train_on_selection", "versus_random",
+           "work_passes"]

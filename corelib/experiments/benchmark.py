@@ -26,8 +26,6 @@ BENCH_KEYS = ("method", "fraction", "seed")
 TRACKS = ("standard", "adversarial")
 # Algorithm 1 (chapter 7) as benchmark methods of the adversarial track: warm start, renewals every T epochs,
 # weighted adversarial training, within the same epochs as every other method's coreset training
-ACS_METHODS = tuple(methods.TRAINING_METHODS)  # methods that train as they select (Algorithm 1's acs_*)
-SCORING_MODELS = ("proxy", "base")
 SCORED = ("sparse-FGSM sensitivity", "hardness")  # the families that read `proxy.scoring`
 
 
@@ -82,9 +80,9 @@ class Benchmark:
             raise ValueError(f"track={self.track!r}; choose 'standard' (coresets trained with the standard objective) "
                              "or 'adversarial' (trained with an adversarial objective)")
         if (self.track == "standard") != (self.config.objective == "standard"):
-            raise ValueError(f"track={self.track!r} with objective={self.config.objective!r}: the standard track trains "
-                             "with the standard objective, the adversarial track with an adversarial one (fgsm_rs, pgd, "
-                             "trades)")
+            raise ValueError(f"track={self.track!r} with objective={self.config.objective!r}: the standard track "
+                             "trains with the standard objective, the adversarial track with an adversarial one "
+                             "(fgsm_rs, pgd, trades)")
         for m in names:
             methods.check_method(m, self.track)
         for name, value, low in (("epochs", self.epochs, 1), ("min_steps", self.min_steps, 0),
@@ -98,7 +96,8 @@ class Benchmark:
                 "config": self.config.to_dict(), "epochs": self.epochs, "min_steps": self.min_steps,
                 "selection_epochs": self.selection_epochs, "method_params": self.method_params,
                 "scorer": None if self.scorer is None else state_fingerprint(self.scorer.model), "track": self.track,
-                "acs": self.acs if any(m in methods.TRAINING_METHODS for m in names) else None, "code": code_hash(run_benchmark)}
+                "acs": self.acs if any(m in methods.TRAINING_METHODS for m in names) else None,
+                "code": code_hash(run_benchmark)}
 
 
 class _Cells:
@@ -243,5 +242,5 @@ def benchmark_grid(settings: Settings, names, fractions, seeds, path, cache=None
     return run_benchmark(benchmark_from_settings(settings, cache), names, fractions, seeds, path, cache, options)
 
 
-__all__ = ["ACS_METHODS", "base_scorer", "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid",
-           "coreset_training", "run_benchmark", "SCORED", "SCORING_MODELS", "TRACKS"]
+__all__ = ["base_scorer", "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid", "coreset_training",
+           "run_benchmark", "SCORED", "TRACKS"]

@@ -10,6 +10,7 @@ waits for a cell held by a live claim says which process holds it and how to cle
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -60,10 +61,14 @@ def process_start(pid: int) -> str:
     return "" if fields[0] in ("Z", "X") else fields[19]  # state (field 3) and start time (field 22) of stat
 
 
+@functools.lru_cache(maxsize=None)
+def _holder(pid: int) -> tuple:
+    return (("host", socket.gethostname()), ("pid", pid), ("boot", boot_id()), ("started", process_start(pid)))
+
+
 def holder() -> dict:
-    """This process as a claim's holder."""
-    pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "boot": boot_id(), "started": process_start(pid)}
+    """This process as a claim's holder (read from /proc once per process: a forked child is another holder)."""
+    return dict(_holder(os.getpid()))
 
 
 def _mine(claim: dict) -> bool:
@@ -95,6 +100,11 @@ def claim_key(grid_config: str, key: tuple) -> str:
     return json.dumps([grid_config, *key])
 
 
+def _taking_over(path: Path, cell: list, claim: dict, why: str) -> str:
+    return (f"{path.name}: taking over cell {cell}: its claim by pid {claim.get('pid')} on {claim.get('host')} is "
+            f"stale ({why})")
+
+
 def try_claim(path: Path, grid_config: str, key: tuple, is_done: Callable[[], bool],
               log: Callable[[str], None] = print) -> str:
     """'done' (`is_done()`: a row exists), 'busy' (a live process holds the cell) or 'mine' (claimed now; a stale
@@ -109,8 +119,7 @@ def try_claim(path: Path, grid_config: str, key: tuple, is_done: Callable[[], bo
             why = stale_reason(other)
             if not why:
                 return "busy"
-            log(f"{path.name}: taking over cell {list(key)}: its claim by pid {other.get('pid')} on "
-                f"{other.get('host')} is stale ({why})")
+            log(_taking_over(path, list(key), other, why))
         claims[ck] = {**holder(), "since": time.time()}
         _write(path, claims)
         return "mine"
@@ -134,8 +143,7 @@ def prune(path: Path) -> list[str]:
             why = "" if _mine(claim) else stale_reason(claim)
             if why:
                 del claims[k]
-                lines.append(f"{path.name}: taking over cell {json.loads(k)[1:]}: its claim by pid {claim.get('pid')} "
-                             f"on {claim.get('host')} is stale ({why})")
+                lines.append(_taking_over(path, json.loads(k)[1:], claim, why))
         if lines:
             _write(path, claims)
     return lines

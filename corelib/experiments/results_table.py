@@ -18,7 +18,6 @@ from ..files import atomic_write_text, file_lock
 CELL_KEYS = ("method", "keep", "fraction", "seed")
 
 
-META = ("cell_seconds", "grid_config", "row_check")
 
 
 class ResultsFileError(ValueError):
@@ -181,5 +180,5 @@ def merge_shards(path: str | Path, world: int, keys: Sequence[str] = CELL_KEYS, 
 
 
 
-__all__ = ["check_path", "own_rows", "CELL_KEYS", "check_results_file", "checked_rows", "merge_shards", "META",
+__all__ = ["check_path", "own_rows", "CELL_KEYS", "check_results_file", "checked_rows", "merge_shards",
            "MissingShardsError", "ResultsFileError", "row_check", "shard_path"]
