@@ -68,6 +68,9 @@ def test_run_record_names_profile_device_runtime_and_commit():
                  "| precision | bf16 autocast for training steps |", f"corelib {corelib.__version__},"):
         assert text in cell.source
     assert cell.metadata["tags"] == ["run-record"]
+    plumbing = book.run_record_cell("ci", {"seed": 0, "cache_dir": "/home/someone/_build/cache", "progress": False},
+                                    "cpu", 1.0, "abc1234", "official")
+    assert "`seed=0`" in plumbing.source and "/home/someone" not in plumbing.source and "progress" not in plumbing.source
 
 
 def test_bad_build_requests_are_named():

@@ -111,6 +111,9 @@ def launch_links(name: str, url: str, branch: str = "main") -> str:
 
 
 
+BUILD_KEYS = ("cache_dir", "progress", "chapter_inputs")  # what the build passes a chapter besides its knobs
+
+
 def declared_reads(name: str, root: Path = ROOT) -> list[str]:
     """The chapters whose results chapter `name` reads: its notebook's metadata `corebook.reads` (a list of chapter
     names), checked against the table of contents."""
@@ -124,8 +127,8 @@ def declared_reads(name: str, root: Path = ROOT) -> list[str]:
 
 def chapter_parameters(name: str, profile: dict, overrides: dict | None = None, root: Path = ROOT) -> dict:
     """The profile's values for the parameters this chapter declares (and `repository_url` from `_config.yml`, the
-    build's `cache_dir` and `progress` off), then `overrides` it declares; a chapter that reads other chapters' results (`declared_reads`) gets their folders as
-    `chapter_inputs` (beside its own `results_dir`)."""
+    build's `cache_dir` and `progress` off), then `overrides` it declares; a chapter that reads other chapters'
+    results (`declared_reads`) gets their folders as `chapter_inputs` (beside its own `results_dir`)."""
     declared = declared_parameters(source_notebook(name, root))
     params = {k: v for k, v in profile.items() if k in declared}
     if "repository_url" in declared:
@@ -174,6 +177,6 @@ def chapter_title(nb: dict, default: str) -> str:
                  for line in "".join(c["source"]).splitlines() if line.startswith("# ")), default)
 
 
-__all__ = ["CHAPTER_DIR", "chapter_parameters", "chapter_title", "ChapterError", "chapters", "corelib_version",
-           "declared_parameters", "fingerprint", "launch_links", "parameter_reference", "repository_url",
-           "source_notebook", "toc_pages"]
+__all__ = ["BUILD_KEYS", "CHAPTER_DIR", "chapter_parameters", "chapter_title", "ChapterError", "chapters",
+           "corelib_version", "declared_parameters", "declared_reads", "fingerprint", "launch_links",
+           "parameter_reference", "repository_url", "source_notebook", "toc_pages"]

@@ -16,8 +16,8 @@ from ..files import atomic_write_text
 from ..hashing import git_commit
 from ..profiles import ROOT, UsageError, check_value, load_profile, rename_keys
 from ..settings import Settings
-from .chapters import (CHAPTER_DIR, ChapterError, _format_seconds, chapter_parameters, chapters, corelib_version,
-                       declared_parameters, fingerprint, parameter_reference, source_notebook)
+from .chapters import (BUILD_KEYS, CHAPTER_DIR, ChapterError, _format_seconds, chapter_parameters, chapters,
+                       corelib_version, declared_parameters, fingerprint, parameter_reference, source_notebook)
 from .site import jupyter_book
 
 
@@ -27,7 +27,8 @@ def run_record_cell(profile: str, params: dict, device: str, seconds: float, com
     import nbformat
     import torch
 
-    shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items() if k != "profile")
+    # the chapter's knobs; the build's plumbing (a cache folder on this machine, progress off) is not a result's cause
+    shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items() if k != "profile" and k not in BUILD_KEYS)
     text = "\n".join([
         ":::{admonition} How this page was produced",
         ":class: note",
