@@ -20,6 +20,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -33,6 +34,10 @@ from .hashing import code_hash, module_hashes
 from .profiles import UsageError, check_value, load_profile, parse_overrides
 from .sampling import check_fraction
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    import pandas as pd
 
 
 def _positive_int(text: str) -> int:
@@ -102,7 +107,7 @@ def _check_out(out: str) -> Path:
     return path
 
 
-def bench_settings(args) -> tuple[Settings, list, list, list]:
+def bench_settings(args: argparse.Namespace) -> tuple[Settings, list, list, list]:
     """The profile with the -p overrides, and the methods, fractions and seeds, all checked before any work
     (any problem is a `UsageError`)."""
     try:
@@ -155,7 +160,8 @@ def _bench_settings(args):
 NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "cell_seconds", "grid_config", "row_check")
 
 
-def compare_rows(recorded, rerun, keys=experiments.BENCH_KEYS) -> list[str]:
+def compare_rows(recorded: pd.DataFrame, rerun: pd.DataFrame,
+                 keys: Sequence[str] = experiments.BENCH_KEYS) -> list[str]:
     """The differences between re-run benchmark rows and the recorded rows of the same cells: one line per cell
     missing from the recorded table or per result column whose value differs (NaN equals NaN; numbers compared
     exactly, as read back from the CSVs). Empty: the re-run reproduced the recorded rows."""
@@ -179,7 +185,8 @@ def compare_rows(recorded, rerun, keys=experiments.BENCH_KEYS) -> list[str]:
     return problems
 
 
-def revalidate_main(args, settings: Settings, names, fractions, seeds) -> int:
+def revalidate_main(args: argparse.Namespace, settings: Settings, names: list[str], fractions: list[float],
+                    seeds: list[int]) -> int:
     """`--revalidate`: re-run the named cells of a recorded table and adopt this code's hash only on an exact match."""
     import tempfile
 
@@ -210,7 +217,7 @@ def revalidate_main(args, settings: Settings, names, fractions, seeds) -> int:
     return 0
 
 
-def bench_main(args) -> int:
+def bench_main(args: argparse.Namespace) -> int:
     """`python -m corelib bench …`: merge shards, revalidate, or run (a shard of) the grid and record it."""
     if args.merge:
         try:
@@ -253,7 +260,7 @@ def bench_main(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The command line; exit status 0 (done), 1 (a run failed) or 2 (a request that cannot work, one `error:` line)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)  # argparse's own errors: one usage line, exit 2

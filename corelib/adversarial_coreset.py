@@ -15,6 +15,7 @@ The gradient approximation error of Theorem 1 is Γ = ‖∇L(θ) − ∇L_γ^S(
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 import warnings
 from dataclasses import dataclass, replace
 
@@ -29,12 +30,18 @@ from .objectives import OBJECTIVES, build_objective
 from .sampling import check_fraction, uniform_random
 from .train import Hook, TrainConfig, TrainState, fit
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+    from .cache import ArtifactCache
+    from .train import TrainResult
+
 TRADES_FORMS = ("exact", "eq22")
 METHODS = ("full", "craig", "gradmatch", "random")
 
 
-def trades_last_layer_gradient(model, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float,
-                               form: str = "exact") -> torch.Tensor:
+def trades_last_layer_gradient(model: torch.nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor,
+                               beta: float, form: str = "exact") -> torch.Tensor:
     """Per-sample gradient of the TRADES loss CE(f(x), y) + β·KL(p ‖ q) with respect to the last linear layer,
     with the adversarial example x_adv held fixed. `form='exact'`: ∂/∂z = p − y + β·p ⊙ (log p − log q − KL)
     and ∂/∂z̃ = β(q − p); `form='eq22'`: the paper's Eq. 22 as printed, ∂/∂z = p − y + β·p ⊙ (Σ p log q − log q)
@@ -55,8 +62,9 @@ def trades_last_layer_gradient(model, x: torch.Tensor, x_adv: torch.Tensor, y: t
         return linear_gradients(clean, h) + linear_gradients(beta * (q - p), h_adv)
 
 
-def selection_gradients(model, pool: Pool, objective: str = "pgd", objective_params: dict | None = None,
-                        seed: int = 0, trades_form: str = "exact", batch_size: int = 256) -> torch.Tensor:
+def selection_gradients(model: torch.nn.Module, pool: Pool, objective: str = "pgd",
+                        objective_params: dict | None = None, seed: int = 0, trades_form: str = "exact",
+                        batch_size: int = 256) -> torch.Tensor:
     """Last-layer per-sample gradients of the training objective's loss, in eval mode, on the CPU:
     Eq. 18 at the objective's adversarial example (CE at the clean input for 'standard'), Eq. 22 (or the exact
     TRADES gradient) for 'trades'. Returns (N, classes · (embedding_dim + 1)) in pool order."""
@@ -71,7 +79,8 @@ def selection_gradients(model, pool: Pool, objective: str = "pgd", objective_par
     return torch.cat(rows)
 
 
-def last_layer_gradients(model, pool: Pool, attack=None, batch_size: int = 256) -> torch.Tensor:
+def last_layer_gradients(model: torch.nn.Module, pool: Pool, attack: Callable[..., torch.Tensor] | None = None,
+                         batch_size: int = 256) -> torch.Tensor:
     """Per-sample gradient of CE(f(x̃), y) with respect to the last linear layer (weight and bias), where
     x̃ = attack(model, x, y) (any callable, e.g. an Attack or an objective's `adversarial`; x without one): for
     logits z = W h + b it is (softmax(z) − onehot(y)) ⊗ [h, 1]. Returns (N, classes · (embedding_dim + 1)),
@@ -174,7 +183,7 @@ class AdversarialCoreset(Hook):
 
     def __init__(self, fraction: float, solver: str = "craig", schedule: Schedule = Schedule(),
                  objective: str | None = None, objective_params: dict | None = None, trades_form: str = "exact",
-                 seed: int = 0, **solver_params):
+                 seed: int = 0, **solver_params: Any):
         warm_start, period, batch_wise = schedule.warm_start, schedule.period, schedule.batch_wise
         self.fraction = check_fraction(fraction)
         if solver not in (*SOLVERS, "random"):
@@ -274,7 +283,8 @@ def speedup_model(epochs: int, fraction: float, warm_start: float, period: int, 
 
 
 def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, method: str, fraction: float = 1.0,
-                              schedule: Schedule = Schedule(), seed: int = 0, cache=None, **hook_params):
+                              schedule: Schedule = Schedule(), seed: int = 0, cache: ArtifactCache | None = None,
+                              **hook_params: Any) -> TrainResult:
     """Train `model_name` with `config` (objective pgd / trades / fgsm_rs / standard) on the full pool
     (`method='full'`) or with Algorithm 1 (`'craig'`, `'gradmatch'`, `'random'`). Cached through `fit`; the
     renewal table is `result.tables['coreset']` (empty for 'full'). `result.seconds` includes selection time."""

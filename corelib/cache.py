@@ -23,7 +23,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,10 @@ import pandas as pd
 from .checks import NonFiniteError
 from .files import atomic_save_csv, atomic_write_text, file_sha256
 from .hashing import code_hash, config_hash
+
+if TYPE_CHECKING:
+    from typing import Any
+    from .hashing import CodeRef
 
 
 class CacheIntegrityWarning(UserWarning):
@@ -90,17 +94,17 @@ class ArtifactCache:
         path.unlink(missing_ok=True)
         self.sidecar(path).unlink(missing_ok=True)
 
-    def key(self, kind: str, config: dict, code="corelib") -> str:
+    def key(self, kind: str, config: dict, code: CodeRef = "corelib") -> str:
         """`code`: what computes the artifact (module names, modules, functions or classes of corelib); the key
         covers their import closure (`utils.code_hash`). The default is the whole package."""
         return f"{kind}-{config_hash({'config': config, 'corelib': code_hash(code)})}"
 
-    def path(self, kind: str, config: dict, suffix: str, code="corelib") -> Path:
+    def path(self, kind: str, config: dict, suffix: str, code: CodeRef = "corelib") -> Path:
         """The file of artifact `kind` with configuration `key` (and `suffix`)."""
         return self.root / kind / f"{self.key(kind, config, code)}{suffix}"
 
     def get_or_compute(self, kind: str, config: dict, compute: Callable, save: Callable, load: Callable,
-                       suffix: str = ".pt", code="corelib"):
+                       suffix: str = ".pt", code: CodeRef = "corelib") -> Any:
         """The cached artifact of (`kind`, `key`, the code hash of `code`), verified on load; computed, saved and
         returned when absent or damaged."""
         path = self.path(kind, config, suffix, code)
@@ -129,7 +133,8 @@ class ArtifactCache:
             self.misses.append(path.name)
         return result
 
-    def dataframe(self, kind: str, config: dict, compute: Callable[[], pd.DataFrame], code="corelib") -> pd.DataFrame:
+    def dataframe(self, kind: str, config: dict, compute: Callable[[], pd.DataFrame],
+                  code: CodeRef = "corelib") -> pd.DataFrame:
         """A cached tidy table, stored as CSV. A table with NaN or infinite numbers is not stored
         (`NonFiniteError`)."""
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class NonFiniteError(FloatingPointError):
@@ -27,7 +31,7 @@ def _scalar(value):
 
 
 
-def check_integer(name: str, value, minimum: int | None = None, maximum: int | None = None, hint: str = "") -> int:
+def check_integer(name: str, value: Any, minimum: int | None = None, maximum: int | None = None, hint: str = "") -> int:
     """An integer setting `name` (a Python or NumPy integer, or a float with an integral value such as 3.0; not a
     bool, not 2.5) in [minimum, maximum]; returns it as an int. `hint` (what the setting is) ends the message."""
     value = _scalar(value)
@@ -48,7 +52,7 @@ def check_integer(name: str, value, minimum: int | None = None, maximum: int | N
 
 
 
-def check_number(name: str, value, low: float | None = None, high: float | None = None, low_open: bool = False,
+def check_number(name: str, value: Any, low: float | None = None, high: float | None = None, low_open: bool = False,
                  high_open: bool = False, hint: str = "") -> float:
     """A finite real setting `name` with low ≤ value ≤ high (strict where `low_open` / `high_open`); returns it as a
     float. NaN and ±inf are refused. `hint` (what the setting is, a typical value) ends the message."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ import torch
 
 from .coreset_solvers import per_class
 from .sampling import check_fraction, uniform_random
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 TOY_METHODS = ("full", "craig", "gradmatch", "random")
 
@@ -124,8 +128,9 @@ def theorem_bound(trace: pd.DataFrame, radius: float, sigma: float) -> float:
     return diameter * sigma / math.sqrt(horizon) + diameter * float(trace["gamma"].sum()) / horizon
 
 
-def bound_table(problem: RobustProblem, horizons, methods=TOY_METHODS, fraction: float = 0.1, period: int = 1,
-                seed: int = 0, solve_iterations: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
+def bound_table(problem: RobustProblem, horizons: Sequence[int], methods: Sequence[str] = TOY_METHODS,
+                fraction: float = 0.1, period: int = 1, seed: int = 0,
+                solve_iterations: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every method for every horizon T. Returns (summary: method, T, observed = min_t L(θₜ) − L(θ*),
     bound, sigma_term, gamma_term, mean_gamma; traces: the per-step rows with method and T)."""
     radius = problem.radius

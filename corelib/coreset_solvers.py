@@ -11,6 +11,7 @@ how busy the other cores are.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +20,10 @@ from scipy.optimize import nnls
 
 from .device import one_thread
 from .sampling import by_class, coreset_size
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
 
 def craig(gradients: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,7 +106,7 @@ def herding(features: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @one_thread
-def k_center(distance_to, n: int, k: int, first: int) -> torch.Tensor:
+def k_center(distance_to: Callable[[int], torch.Tensor], n: int, k: int, first: int) -> torch.Tensor:
     """k-Center Greedy (Sener & Savarese 2018): start at `first`, then repeatedly add the sample farthest from
     the chosen set. `distance_to(j)` returns the distances (n,) of every sample to sample j, so only one row of
     distances is ever held. Returns positions in selection order."""
@@ -115,7 +120,7 @@ def k_center(distance_to, n: int, k: int, first: int) -> torch.Tensor:
     return torch.tensor(chosen, dtype=torch.long)
 
 
-def facility_location(gradients: torch.Tensor, positions) -> float:
+def facility_location(gradients: torch.Tensor, positions: Iterable[int]) -> float:
     """F(S) of `craig` for a set of positions (for tests and diagnostics)."""
     dist = torch.cdist(gradients.double(), gradients.double())
     sim = dist.max() - dist
@@ -190,7 +195,7 @@ SOLVERS = {"craig": craig, "gradmatch": gradmatch}
 
 @one_thread
 def per_class(gradients: torch.Tensor, labels: torch.Tensor, fraction: float, solver: str = "craig", seed: int = 0,
-              **params) -> tuple[torch.Tensor, torch.Tensor]:
+              **params: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Run `solver` class by class with class-balanced sizes (the project's rule, `sampling.by_class`), so
     only one class's gradients are compared at a time. Returns (positions into `gradients`, weights)."""
     if solver not in SOLVERS:
@@ -204,7 +209,7 @@ def per_class(gradients: torch.Tensor, labels: torch.Tensor, fraction: float, so
 
 
 def batchwise(gradients: torch.Tensor, batch_size: int, fraction: float, solver: str = "craig", seed: int = 0,
-              **params) -> tuple[torch.Tensor, torch.Tensor]:
+              **params: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch-wise selection: split the samples into random mini-batches (by `seed`), run `solver` on the
     batches' mean gradients, and return every member of each chosen batch with its batch's weight. CRAIG's
     batch weight counts the batches a chosen batch represents; GradMatch matches Σᵢ gᵢ / batch_size (the sum

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -19,7 +25,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 
 
-def one_thread(fn):
+def one_thread(fn: Callable[..., T]) -> Callable[..., T]:
     """Run `fn` with torch on one intra-op thread (restored afterwards). For loops of thousands of small tensor
     operations (the greedy solvers on one class's 200 × 200 matrix): with several threads each tiny op waits for a
     thread rendezvous, and when another process keeps a core busy that wait grows a hundredfold. One thread makes
@@ -64,7 +70,7 @@ def check_precision(precision: str) -> str:
 
 
 
-def resolve_precision(precision: str, device) -> str:
+def resolve_precision(precision: str, device: torch.device | str) -> str:
     """'auto' → 'bf16' on CUDA and 'fp32' elsewhere (on the CPU bf16 is a measured choice, not a default: it is
     13x slower where the CPU has no native bf16, and changes the numbers where it has); 'fp32' / 'bf16' as given."""
     check_precision(precision)
@@ -74,7 +80,7 @@ def resolve_precision(precision: str, device) -> str:
 
 
 
-def precision_description(precision: str, device) -> str:
+def precision_description(precision: str, device: torch.device | str) -> str:
     """For run records: what the training steps computed in, and what always stays fp32."""
     resolved = resolve_precision(precision, device)
     if resolved == "fp32":

@@ -20,7 +20,7 @@ from .train import EpochRecord, Hook, TrainState
 MODES = ("in_training", "exact")
 
 
-def input_gradient_norms(model, pool: Pool, batch_size: int = 256) -> torch.Tensor:
+def input_gradient_norms(model: torch.nn.Module, pool: Pool, batch_size: int = 256) -> torch.Tensor:
     """‖∇ₓ CE(f(x), y)‖₂ per sample at the clean, unaugmented input, in eval mode (samples independent)."""
     batch_size = check_integer("batch_size", batch_size, minimum=1, hint="samples per gradient batch")
     norms = []
@@ -94,8 +94,8 @@ def easycore(pool: Pool, aign: pd.Series, fraction: float, seed: int = 0, class_
                            method="easycore")
 
 
-def boundary_distance(model, pool: Pool, eps_max: float = 32 / 255, iterations: int = 6, steps: int = 5,
-                      batch_size: int = 500) -> pd.DataFrame:
+def boundary_distance(model: torch.nn.Module, pool: Pool, eps_max: float = 32 / 255, iterations: int = 6,
+                      steps: int = 5, batch_size: int = 500) -> pd.DataFrame:
     """The smallest ℓ∞ budget at which PGD flips each sample's prediction, by batched bisection on
     [0, eps_max] (every sample of a batch bisects its own interval at once). Misclassified samples have
     distance 0; samples PGD cannot flip at eps_max are censored (distance = eps_max, censored = True).

@@ -2,6 +2,8 @@
 features of a pool (`embed`)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import torch
 
@@ -9,18 +11,21 @@ from .attacks import Attack, input_gradient
 from .data import Pool, pool_batches
 from .models import eval_mode
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 SWEEP_EPS_255 = (0, 1, 2, 4, 8, 12, 16)
 
 
 @torch.no_grad()
-def predict(model, pool: Pool, batch_size: int = 1000) -> torch.Tensor:
+def predict(model: torch.nn.Module, pool: Pool, batch_size: int = 1000) -> torch.Tensor:
     """Logits (N, classes) for every sample of the pool, in eval mode."""
     with eval_mode(model):
         return torch.cat([model(x).float() for x, _ in pool_batches(pool, batch_size)])
 
 
 @torch.no_grad()
-def embed(model, pool: Pool, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def embed(model: torch.nn.Module, pool: Pool, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """(penultimate features (N, D), logits (N, classes)) of every pool sample, in eval mode, float32 on the CPU:
     what embedding-based selection methods and the convex toy read."""
     features, logits = [], []
@@ -32,12 +37,12 @@ def embed(model, pool: Pool, batch_size: int = 500) -> tuple[torch.Tensor, torch
     return torch.cat(features), torch.cat(logits)
 
 
-def accuracy(model, pool: Pool, batch_size: int = 1000) -> float:
+def accuracy(model: torch.nn.Module, pool: Pool, batch_size: int = 1000) -> float:
     """Clean top-1 accuracy on the pool, in [0, 1]."""
     return (predict(model, pool, batch_size).argmax(1) == pool.labels).float().mean().item()
 
 
-def accuracy_and_top_share(model, pool: Pool, batch_size: int = 1000) -> tuple[float, float]:
+def accuracy_and_top_share(model: torch.nn.Module, pool: Pool, batch_size: int = 1000) -> tuple[float, float]:
     """Clean accuracy and the share of the pool predicted as the model's most predicted class, from one pass. A
     share near 1 is a collapsed model (a constant predictor: its accuracy is the chance level of a balanced pool,
     and its robust accuracy is the same number, since no attack changes a constant prediction)."""
@@ -46,7 +51,7 @@ def accuracy_and_top_share(model, pool: Pool, batch_size: int = 1000) -> tuple[f
     return (pred == pool.labels).float().mean().item(), share
 
 
-def robust_correct(model, pool: Pool, attack: Attack, batch_size: int = 500) -> torch.Tensor:
+def robust_correct(model: torch.nn.Module, pool: Pool, attack: Attack, batch_size: int = 500) -> torch.Tensor:
     """Per sample of the pool (in its order, eval mode): is the model right on attack(model, x, y)? A bool tensor."""
     out = []
     with eval_mode(model):
@@ -57,12 +62,13 @@ def robust_correct(model, pool: Pool, attack: Attack, batch_size: int = 500) -> 
     return torch.cat(out)
 
 
-def robust_accuracy(model, pool: Pool, attack: Attack, batch_size: int = 500) -> float:
+def robust_accuracy(model: torch.nn.Module, pool: Pool, attack: Attack, batch_size: int = 500) -> float:
     """Accuracy on attack(model, x, y) over the pool (eval mode), in [0, 1]."""
     return robust_correct(model, pool, attack, batch_size).float().mean().item()
 
 
-def fgsm_sweep(model, pool: Pool, eps_values=tuple(e / 255 for e in SWEEP_EPS_255), batch_size: int = 500) -> pd.DataFrame:
+def fgsm_sweep(model: torch.nn.Module, pool: Pool, eps_values: Sequence[float] = tuple(e / 255 for e in SWEEP_EPS_255),
+               batch_size: int = 500) -> pd.DataFrame:
     """FGSM accuracy at every ε from one input gradient per batch (FGSM's direction sign(g) does not depend on
     ε): the perturbed copies of a batch at all ε are stacked and classified in chunks of `batch_size` images, and
     ε = 0 reuses the gradient pass's own logits. Returns a tidy table with columns attack, eps, eps_255,
@@ -96,8 +102,8 @@ def fgsm_sweep(model, pool: Pool, eps_values=tuple(e / 255 for e in SWEEP_EPS_25
                          "accuracy": (correct / len(pool)).tolist(), "n": len(pool)})
 
 
-def evaluate(model, pool: Pool, attacks: dict[str, Attack] | None = None,
-             sweep_eps=tuple(e / 255 for e in SWEEP_EPS_255), batch_size: int = 500) -> pd.DataFrame:
+def evaluate(model: torch.nn.Module, pool: Pool, attacks: dict[str, Attack] | None = None,
+             sweep_eps: Sequence[float] = tuple(e / 255 for e in SWEEP_EPS_255), batch_size: int = 500) -> pd.DataFrame:
     """Clean accuracy, robust accuracy under each named attack, and the FGSM ε-sweep, as one tidy table
     (columns attack, eps, eps_255, accuracy, n; the clean row has attack 'clean' and eps 0). With two or more
     attacks, a 'worst_case' row: the share of samples the model gets right clean *and* under every attack

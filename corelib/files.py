@@ -8,6 +8,11 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    import pandas as pd
 
 
 def _umask() -> int:
@@ -68,14 +73,14 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 
-def atomic_save_csv(df, path: str | Path) -> Path:
+def atomic_save_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Save a pandas DataFrame as CSV atomically (no index column)."""
     return atomic_write_text(path, df.to_csv(index=False))
 
 
 
 @contextlib.contextmanager
-def file_lock(path: str | Path):
+def file_lock(path: str | Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (through the hidden file `.NAME.lock` beside it) for the `with` block:
     processes that read, merge and rewrite one file take turns, so none overwrites another's rows. Blocks until
     the lock is free. The lock file stays (deleting it would race with a waiting process); the operating system

@@ -9,10 +9,14 @@ import os
 import subprocess
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Callable, Iterable, Union
 
 import torch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# What a code hash covers: module names ('corelib.train'), modules, or functions / classes (their module counts),
+# one or several.
+CodeRef = Union[str, ModuleType, Callable[..., Any], Iterable[Union[str, ModuleType, Callable[..., Any]]]]
 
 
 
@@ -63,7 +67,7 @@ def module_imports(name: str, root: Path = PACKAGE_DIR) -> set[str]:
 
 
 
-def import_closure(modules, root: Path = PACKAGE_DIR) -> list[str]:
+def import_closure(modules: CodeRef, root: Path = PACKAGE_DIR) -> list[str]:
     """Every corelib module reachable from `modules` through imports (the modules themselves included), sorted."""
     todo = [_module_name(m) for m in ([modules] if isinstance(modules, (str, ModuleType)) or callable(modules)
                                       else modules)]
@@ -87,7 +91,7 @@ def _module_name(obj) -> str:
 
 
 
-def code_hash(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> str:
+def code_hash(modules: CodeRef = PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> str:
     """Hash of the source of `modules` (names, modules, or functions / classes whose module counts) and of every
     corelib module they import, transitively: part of every cache key, so editing any code an artifact depends on
     invalidates it, and editing unrelated code does not. The default, 'corelib', is the whole package as the
@@ -100,7 +104,7 @@ def code_hash(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> str:
 
 
 
-def module_hashes(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> dict[str, str]:
+def module_hashes(modules: CodeRef = PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> dict[str, str]:
     """{module: hash of its source} over the import closure of `modules` (as `code_hash`): kept beside a recorded
     table's code hash, so a page can name the modules that changed since, not only that something did."""
     return {name: hashlib.sha256(_module_file(name, root).read_bytes()).hexdigest()[:16]
@@ -108,7 +112,7 @@ def module_hashes(modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> dict[st
 
 
 
-def changed_since(commit: str, modules=PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> list[str] | None:
+def changed_since(commit: str, modules: CodeRef = PACKAGE_DIR.name, root: Path = PACKAGE_DIR) -> list[str] | None:
     """The modules of the import closure of `modules` whose source differs from their source at git `commit`
     (committed or not; a module new since then counts). None when git cannot tell (no repository, or the commit
     is not in it: a shallow clone, a copy of the tree)."""
@@ -148,7 +152,7 @@ def git_commit(cwd: str | Path | None = None) -> str:
 
 
 
-def state_fingerprint(model) -> str:
+def state_fingerprint(model: torch.nn.Module) -> str:
     """A short hash of a model's weights and buffers: the key of artifacts computed from that model."""
     h = hashlib.sha256()
     for name, tensor in model.state_dict().items():
@@ -157,5 +161,5 @@ def state_fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
-__all__ = ["changed_since", "code_hash", "config_hash", "git_commit", "import_closure", "module_hashes",
+__all__ = ["changed_since", "code_hash", "CodeRef", "config_hash", "git_commit", "import_closure", "module_hashes",
            "module_imports", "PACKAGE_DIR", "state_fingerprint"]

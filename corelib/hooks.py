@@ -4,11 +4,15 @@ weights, e.g. a coreset renewal) and each epoch's per-sample statistics keyed by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 
 from .data import Pool
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass
@@ -77,7 +81,7 @@ class RecordPerSample(Hook):
     def config(self) -> dict:
         return {**super().config(), "input_grad": self.needs_input_grad}
 
-    def on_epoch_end(self, state, record):
+    def on_epoch_end(self, state: Any, record: EpochRecord) -> None:
         self.records.append(record)
 
     @property

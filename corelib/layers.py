@@ -52,8 +52,8 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
                                 "hook, Γ, the cost model"),
         ("convex_toy", "robust multinomial logistic regression with exact gradients, where Theorem 1's bound is "
                        "evaluated"),
-        ("methods.registry", "`register`: every selection method's name, family, what it keeps and reads, paper"),
         ("methods.proxy", "`Proxy`: the selection model, pass counting, artifacts shared between selections"),
+        ("methods.registry", "`register`: every selection method's name, family, what it keeps and reads, paper"),
         ("methods.uncertainty", "least confidence, entropy, margin"),
         ("methods.geometry", "k-center, herding, contextual diversity, Cal, facility location, graph cut"),
         ("methods.boundary", "DeepFool"),

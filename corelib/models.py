@@ -7,10 +7,14 @@ Every model exposes `features(x)` (the penultimate embedding, shape (B, embeddin
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2471, 0.2435, 0.2616)
@@ -19,12 +23,12 @@ CIFAR10_STD = (0.2471, 0.2435, 0.2616)
 class Normalize(nn.Module):
     """(x - mean) / std per channel, as the first layer of the model."""
 
-    def __init__(self, mean=CIFAR10_MEAN, std=CIFAR10_STD):
+    def __init__(self, mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD):
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(x − mean) / std per channel: inputs stay in [0, 1] outside the model."""
         return (x - self.mean) / self.std
 
@@ -54,7 +58,7 @@ class SmallCNN(Classifier):
     """A 4-convolution network for the CPU profiles: conv3×3-BN-ReLU blocks of 32, 64, 128 and 256
     channels, 2×2 max-pooling after the first three, global max-pooling, a linear layer (0.39 M parameters)."""
 
-    def __init__(self, num_classes: int = 10, widths=(32, 64, 128, 256)):
+    def __init__(self, num_classes: int = 10, widths: Sequence[int] = (32, 64, 128, 256)):
         super().__init__()
         w1, w2, w3, w4 = widths
         self.normalize = Normalize()
@@ -68,7 +72,7 @@ class SmallCNN(Classifier):
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, cin, cout, stride=1):
+    def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
@@ -78,7 +82,7 @@ class BasicBlock(nn.Module):
         if stride != 1 or cin != cout:
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Two 3×3 convolutions with batch norm and a residual connection."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -102,7 +106,7 @@ class ResNet18(Classifier):
 
 
 @contextmanager
-def eval_mode(model):
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     """Switch to eval mode for the block and restore the previous mode afterwards."""
     was_training = model.training
     model.eval()
@@ -123,7 +127,8 @@ def linear_gradients(residual: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 MODELS = {"small_cnn": SmallCNN, "resnet18": ResNet18}
 
 
-def build_model(name: str, num_classes: int = 10, seed: int = 0, device="cpu", channels_last: bool = True) -> Classifier:
+def build_model(name: str, num_classes: int = 10, seed: int = 0, device: torch.device | str = "cpu",
+                channels_last: bool = True) -> Classifier:
     """A freshly initialised model; the same `seed` gives the same weights (the global RNG is left untouched)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")

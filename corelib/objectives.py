@@ -7,21 +7,26 @@ statistics (e.g. EasyCore's AIGN) read off for free.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from .attacks import PGD, input_gradient
 from .models import eval_mode
 
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class Objective:
     name = "base"
 
-    def adversarial(self, model, x, y) -> torch.Tensor:
+    def adversarial(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The input the loss is evaluated at (the clean batch for non-adversarial objectives)."""
         return x.detach()
 
-    def __call__(self, model, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-sample loss (B,), logits (B, classes) used for the correctness statistic)."""
         raise NotImplementedError
 
@@ -34,7 +39,7 @@ class Standard(Objective):
     def __init__(self, label_smoothing: float = 0.0, seed: int = 0):
         self.label_smoothing = float(label_smoothing)
 
-    def __call__(self, model, x, y):
+    def __call__(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(x)
         return F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=self.label_smoothing), logits
 
@@ -50,7 +55,7 @@ class FGSMRS(Objective):
         self.alpha = 1.25 * self.eps if alpha is None else float(alpha)
         self._generator = torch.Generator().manual_seed(seed)
 
-    def adversarial(self, model, x, y):
+    def adversarial(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The FGSM-RS example: a uniform random start in the ε-ball, then one signed step of 1.25 ε, clipped."""
         noise = torch.rand(x.shape, generator=self._generator).to(x.device, x.dtype)
         x0 = x.detach()
@@ -59,7 +64,7 @@ class FGSMRS(Objective):
         delta = (start + self.alpha * grad.sign() - x0).clamp(-self.eps, self.eps)
         return (x0 + delta).clamp(0, 1)
 
-    def __call__(self, model, x, y):
+    def __call__(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_adv = self.adversarial(model, x, y)
         logits = model(x + (x_adv - x.detach()))
         return F.cross_entropy(logits.float(), y, reduction="none"), logits
@@ -75,11 +80,11 @@ class PGDTraining(Objective):
                  random_start: bool = True, seed: int = 0):
         self.attack = PGD(eps=eps, alpha=alpha, steps=steps, norm=norm, random_start=random_start, seed=seed)
 
-    def adversarial(self, model, x, y):
+    def adversarial(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The PGD example the training step fits (random start, `steps` signed steps, projected)."""
         return self.attack(model, x.detach(), y)
 
-    def __call__(self, model, x, y):
+    def __call__(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_adv = self.adversarial(model, x, y)
         logits = model(x + (x_adv - x.detach()))
         return F.cross_entropy(logits.float(), y, reduction="none"), logits
@@ -99,7 +104,7 @@ class TRADES(Objective):
         self.beta, self.eps, self.alpha, self.steps = float(beta), float(eps), float(alpha), int(steps)
         self._generator = torch.Generator().manual_seed(seed)
 
-    def adversarial(self, model, x, y=None):
+    def adversarial(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The KL-ascent example (labels unused: TRADES's inner maximisation needs none)."""
         x0 = x.detach()
         with eval_mode(model), torch.enable_grad():
@@ -114,7 +119,7 @@ class TRADES(Objective):
                 x_adv = x_adv.clamp(0, 1)
         return x_adv.detach()
 
-    def __call__(self, model, x, y):
+    def __call__(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_adv = self.adversarial(model, x)
         logits = model(x)
         logits_adv = model(x + (x_adv - x.detach()))
@@ -130,7 +135,7 @@ class TRADES(Objective):
 OBJECTIVES = {cls.name: cls for cls in (Standard, FGSMRS, PGDTraining, TRADES)}
 
 
-def build_objective(name: str, seed: int = 0, **params) -> Objective:
+def build_objective(name: str, seed: int = 0, **params: Any) -> Objective:
     """An objective by name: 'standard', 'fgsm_rs', 'pgd' or 'trades', with its keyword parameters."""
     if name not in OBJECTIVES:
         raise ValueError(f"unknown objective {name!r}; choose one of {sorted(OBJECTIVES)}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import io
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,8 +15,18 @@ from .data import CLASSES
 from .models import eval_mode
 from .select import align_scores
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from IPython.display import Markdown
+    import ipywidgets as widgets
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+    from pandas.io.formats.style import Styler
+    from .data import Pool
 
-def learning_curves(history, title: str = ""):
+
+def learning_curves(history: pd.DataFrame, title: str = "") -> Figure:
     """Training loss and train/test accuracy per epoch from a trainer history DataFrame."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
     ax1.plot(history["epoch"], history["train_loss"], marker="o")
@@ -31,7 +42,7 @@ def learning_curves(history, title: str = ""):
 
 
 def image_grid(rows: list[torch.Tensor], row_labels: list[str], titles: list[list[str]] | None = None,
-               colors: list[list[str]] | None = None, scale: float | None = None, width: float = 7.5):
+               colors: list[list[str]] | None = None, scale: float | None = None, width: float = 7.5) -> Figure:
     """A grid of images: one row per tensor (N, 3, H, W) in [0, 1], with optional per-image titles and colours.
     The figure is `width` inches wide (the page's content column) unless `scale` (inches per image) is given, so
     that its 9-pt captions print at 9 pt instead of being shrunk with an oversized figure."""
@@ -52,7 +63,7 @@ def image_grid(rows: list[torch.Tensor], row_labels: list[str], titles: list[lis
     return fig
 
 
-def prediction_titles(logits: torch.Tensor, labels: torch.Tensor):
+def prediction_titles(logits: torch.Tensor, labels: torch.Tensor) -> tuple[list[str], list[str]]:
     """Per-image titles 'class p' and colours (green right, red wrong) from logits."""
     probs = logits.float().softmax(1)
     conf, pred = probs.max(1)
@@ -61,7 +72,8 @@ def prediction_titles(logits: torch.Tensor, labels: torch.Tensor):
     return titles, colors
 
 
-def accuracy_vs_eps(table, x="eps_255", y="accuracy", hue=None, ax=None, title="", label=None):
+def accuracy_vs_eps(table: pd.DataFrame, x: str = "eps_255", y: str = "accuracy", hue: str | None = None,
+                    ax: Axes | None = None, title: str = "", label: str | None = None) -> Axes:
     """Accuracy against ε (in /255 units) from a tidy table, one line per `hue` value (or one line named `label`)."""
     ax = ax or plt.subplots(figsize=(5, 3.5))[1]
     groups = [(label, table)] if hue is None else table.groupby(hue)
@@ -73,7 +85,8 @@ def accuracy_vs_eps(table, x="eps_255", y="accuracy", hue=None, ax=None, title="
     return ax
 
 
-def attack_gallery(model, x: torch.Tensor, y: torch.Tensor, attacks: dict, amplify: float = 10.0):
+def attack_gallery(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, attacks: dict,
+                   amplify: float = 10.0) -> Figure:
     """Rows: the clean images, then for each named attack the adversarial images and their perturbation
     (amplified by `amplify` around grey), each titled with the model's prediction and confidence."""
     rows, labels, titles, colors = [], [], [], []
@@ -92,14 +105,15 @@ def attack_gallery(model, x: torch.Tensor, y: torch.Tensor, attacks: dict, ampli
     return image_grid(rows, labels, titles, colors)
 
 
-def show_source(fn):
+def show_source(fn: Callable) -> Markdown:
     """Display a function's source as a code block (the formula next to its code)."""
     from IPython.display import Markdown
 
     return Markdown(f"```python\n{inspect.getsource(fn)}```")
 
 
-def sparse_gallery(model, x: torch.Tensor, y: torch.Tensor, ks, eps: float = 1.0, unit: str = "feature"):
+def sparse_gallery(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ks: Sequence[int], eps: float = 1.0,
+                   unit: str = "feature") -> Figure:
     """Rows: clean images, then the sparse FGSM images at every k, titled with prediction and confidence."""
     with eval_mode(model):
         levels, logits = sparse_fgsm_levels(model, x, y, ks, eps, unit)
@@ -110,7 +124,7 @@ def sparse_gallery(model, x: torch.Tensor, y: torch.Tensor, ks, eps: float = 1.0
     return image_grid(rows, ["clean"] + [f"k = {k}" for k in ks], list(titles), list(colors))
 
 
-def flip_rate_curves(sweep):
+def flip_rate_curves(sweep: pd.DataFrame) -> Figure:
     """Flip rate against k (log scale), one panel per unit, one line per ε."""
     units = list(dict.fromkeys(sweep["unit"]))
     fig, axes = plt.subplots(1, len(units), figsize=(5 * len(units), 3.6), squeeze=False, sharey=True)
@@ -136,7 +150,8 @@ def _png(image_chw: torch.Tensor, scale: int = 4) -> bytes:
     return buf.getvalue()
 
 
-def sparse_explorer(model, x: torch.Tensor, y: torch.Tensor, ks, eps_values, unit: str = "feature"):
+def sparse_explorer(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ks: Sequence[int],
+                    eps_values: Sequence[float], unit: str = "feature") -> widgets.VBox:
     """An ipywidgets explorer over (image, k, ε) for sparse FGSM. Every view is rendered in advance and the
     sliders switch between them with front-end links (`jslink` to `Stack.selected_index`), so it stays
     interactive in the static HTML book, with no kernel."""
@@ -179,7 +194,7 @@ def sparse_explorer(model, x: torch.Tensor, y: torch.Tensor, ks, eps_values, uni
     return w.VBox([w.HBox([image_slider, k_slider, eps_slider]), outer])
 
 
-def score_histogram(scores, correct, name: str = "score", bins: int = 40):
+def score_histogram(scores: ArrayLike, correct: ArrayLike, name: str = "score", bins: int = 40) -> Figure:
     """Histogram of per-sample scores, split by whether the base model classifies the sample correctly."""
     scores, correct = np.asarray(scores, dtype=float), np.asarray(correct, dtype=bool)
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -191,7 +206,7 @@ def score_histogram(scores, correct, name: str = "score", bins: int = 40):
     return fig
 
 
-def ranked_gallery(pool, scores, n: int = 10, name: str = "score"):
+def ranked_gallery(pool: Pool, scores: pd.Series, n: int = 10, name: str = "score") -> Figure:
     """The n highest- and n lowest-scored samples of the pool (scores: a Series by dataset index)."""
     s = align_scores(scores, pool)
     order = torch.argsort(s, descending=True)
@@ -205,7 +220,7 @@ def ranked_gallery(pool, scores, n: int = 10, name: str = "score"):
     return image_grid(rows, labels, titles)
 
 
-def top_bottom_vs_paper(results, method: str, paper, setting: str = ""):
+def top_bottom_vs_paper(results: pd.DataFrame, method: str, paper: pd.DataFrame, setting: str = "") -> Figure:
     """Left: our accuracy against coreset fraction (mean ± std over seeds) for the top, bottom and random
     coresets of `method`; right: the paper's numbers for the same method, clearly labelled as the paper's."""
     fig, (ours_ax, paper_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -233,7 +248,8 @@ def top_bottom_vs_paper(results, method: str, paper, setting: str = ""):
     return fig
 
 
-def coreset_curves(results, value: str = "test_acc", panel: str = "objective", hue: str = "method", title: str = ""):
+def coreset_curves(results: pd.DataFrame, value: str = "test_acc", panel: str = "objective", hue: str = "method",
+                   title: str = "") -> Figure:
     """Mean ± std over seeds of `value` against coreset fraction, one line per `hue`, one panel per `panel`."""
     panels = list(dict.fromkeys(results[panel])) if panel else [None]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False, sharey=True)
@@ -250,7 +266,7 @@ def coreset_curves(results, value: str = "test_acc", panel: str = "objective", h
     return fig
 
 
-def per_class_extremes(pool, scores, name: str = "score"):
+def per_class_extremes(pool: Pool, scores: pd.Series, name: str = "score") -> Figure:
     """For every class, the sample with the lowest and the highest score (two rows, ten columns)."""
     s = align_scores(scores, pool)
     lows, highs = [], []
@@ -266,7 +282,7 @@ def per_class_extremes(pool, scores, name: str = "score"):
     return image_grid(rows, [f"lowest {name}", f"highest {name}"], titles)
 
 
-def theorem_bound(summary, traces):
+def theorem_bound(summary: pd.DataFrame, traces: pd.DataFrame) -> Figure:
     """Left: Theorem 1's bound and the observed suboptimality against the horizon T, per method (log-log).
     Right: Γₜ along the longest run of every method."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -289,7 +305,7 @@ def theorem_bound(summary, traces):
     return fig
 
 
-def gamma_traces(table):
+def gamma_traces(table: pd.DataFrame) -> Figure:
     """Γ at each renewal epoch of CNN coreset training, per method: the fresh coreset (solid), a random subset of
     the same size on the same gradients (dotted) and the previous coreset at the new parameters (dashed)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -305,7 +321,7 @@ def gamma_traces(table):
     return fig
 
 
-def highlight_best(table, best):
+def highlight_best(table: pd.DataFrame, best: pd.DataFrame) -> Styler:
     """A pandas Styler of a methods × fractions text table with the cells in `best` (same shape, booleans) bold on
     a light background (the book passes `experiments.best_three`: among the three best of the column and clearly above
     random by the paired interval)."""
@@ -314,7 +330,7 @@ def highlight_best(table, best):
     return table.style.apply(style, axis=0).format_index(lambda f: f"{100 * f:g} %", axis=1)
 
 
-def fgsm_heatmap(curves, fractions, title: str = "FGSM accuracy (%)"):
+def fgsm_heatmap(curves: pd.DataFrame, fractions: Sequence[float], title: str = "FGSM accuracy (%)") -> Figure:
     """FGSM accuracy of every method at every ε as a heat map, one panel per fraction: rows are methods (the same
     order in every panel: by mean accuracy over all ε and fractions, best first), columns ε levels, each cell
     annotated in %. A page can hold it where one line per method cannot (26 lines)."""
@@ -340,7 +356,7 @@ def fgsm_heatmap(curves, fractions, title: str = "FGSM accuracy (%)"):
     return fig
 
 
-def fgsm_curves_by_method(curves, fractions, title: str = "FGSM accuracy"):
+def fgsm_curves_by_method(curves: pd.DataFrame, fractions: Sequence[float], title: str = "FGSM accuracy") -> Figure:
     """Accuracy against FGSM ε for every method, one panel per fraction (the CoreAdv robustness figure)."""
     fig, axes = plt.subplots(1, len(fractions), figsize=(5.5 * len(fractions), 4), squeeze=False, sharey=True)
     methods = sorted(curves["method"].unique())
@@ -358,7 +374,7 @@ def fgsm_curves_by_method(curves, fractions, title: str = "FGSM accuracy"):
     return fig
 
 
-def selection_cost_bars(cost):
+def selection_cost_bars(cost: pd.DataFrame) -> Figure:
     """Selection seconds and forward / backward passes over the pool per method (horizontal bars)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.28 * len(cost) + 1.2), sharey=True)
     y = np.arange(len(cost))
@@ -372,7 +388,8 @@ def selection_cost_bars(cost):
     return fig
 
 
-def table(df, percent=(), fraction=("fraction",), digits: int = 1, drop=()):
+def table(df: pd.DataFrame, percent: Sequence[str] = (), fraction: Sequence[str] = ("fraction",), digits: int = 1,
+          drop: Sequence[str] = ()) -> Styler:
     """A results table as the page shows it: no index column, accuracy-like columns (`percent`, values in [0, 1])
     in % with `digits` decimals and "(%)" in their names, `fraction` columns as "10 %", other floats to 3
     significant digits, and the columns in `drop` left out (e.g. a configuration hash)."""

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # old flat name → new flat name: still accepted for one release, with a warning naming the new one
@@ -33,7 +37,7 @@ class UsageError(ValueError):
     """A command-line request that cannot work: the command prints `error: …` and exits with status 2."""
 
 
-def parse_overrides(pairs) -> dict:
+def parse_overrides(pairs: Iterable[str]) -> dict:
     """`-p NAME VALUE` pairs as {name: value}, each value read as YAML (so `3` is an integer, `[1, 2]` a list);
     a value that is not YAML is a `UsageError` naming it. Renamed names (`RENAMED`) are read under their new name."""
     out = {}
@@ -87,7 +91,7 @@ def _type_name(value) -> str:
             dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
-def check_value(name: str, value, reference):
+def check_value(name: str, value: Any, reference: Any) -> Any:
     """`value` (parsed from YAML) for the parameter `name` whose profile or default value is `reference`: the
     same kind of value (an integer where the profile has an integer, a number where it has a float, a non-empty
     list of the same kind of items where it has a list), else a ValueError naming the parameter, the value and

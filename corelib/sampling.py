@@ -8,10 +8,18 @@ to the classes with the largest fractional parts, ties broken by the seed. `by_c
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 
 from .data import SPLIT_SIZES, Pool, load_cifar10
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+# A per-class choice: (class member positions, k, generator) -> (chosen positions among them, weights or None).
+Chooser = Callable[[torch.Tensor, int, torch.Generator], tuple[torch.Tensor, Optional[torch.Tensor]]]
 
 
 def check_fraction(fraction: float) -> float:
@@ -55,14 +63,15 @@ def balanced_counts(labels: torch.Tensor, total: int, seed: int, num_classes: in
     return counts
 
 
-def class_members(labels: torch.Tensor):
+def class_members(labels: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield (class, positions of its members) for every class present in `labels` (CPU, ascending class)."""
     labels = labels.detach().cpu()
     for c in labels.unique().tolist():
         yield c, torch.nonzero(labels == c).flatten()
 
 
-def by_class(labels: torch.Tensor, total: int, seed: int, choose,
+def by_class(labels: torch.Tensor, total: int, seed: int,
+             choose: Chooser,
              num_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A class-balanced subset of `total` samples chosen one class at a time (sizes by `balanced_counts`):
     `choose(members, k, generator)` returns (positions into `members` of the k it keeps, weights or None), with
@@ -120,7 +129,8 @@ def class_balanced_pool(pool: Pool, size: int, seed: int, name: str = "size") ->
     return pool.take(balanced_sample(pool.labels, size, seed).to(pool.device))
 
 
-def load_pools(train_size: int, test_size: int, seed: int = 0, root=None, device="cpu") -> tuple[Pool, Pool]:
+def load_pools(train_size: int, test_size: int, seed: int = 0, root: str | Path | None = None,
+               device: torch.device | str = "cpu") -> tuple[Pool, Pool]:
     """The class-balanced train pool and test set a profile uses (sizes up to 50,000 and 10,000)."""
     for name, size in (("train_size", train_size), ("test_size", test_size)):
         split = name.split("_")[0]
@@ -133,4 +143,4 @@ def load_pools(train_size: int, test_size: int, seed: int = 0, root=None, device
 
 
 __all__ = ["balanced_counts", "balanced_sample", "by_class", "check_fraction", "class_balanced_pool", "class_members",
-           "coreset_size", "load_pools", "uniform_random"]
+           "Chooser", "coreset_size", "load_pools", "uniform_random"]

@@ -8,6 +8,7 @@ Each function returns a Series indexed by original dataset index (ascending); wi
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -15,6 +16,10 @@ import torch
 from .attacks import check_ks
 from .checks import check_number
 from .sensitivity import LEVELS, table_probabilities
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 def _entropy(p: torch.Tensor, base: float) -> torch.Tensor:
@@ -65,7 +70,8 @@ def check_scheme_params(scheme: str, params: dict) -> None:
         CHECKS[scheme][name](value)
 
 
-def isef(table: pd.DataFrame, alpha: float = 0.5, ks=LEVELS, components: bool = False):
+def isef(table: pd.DataFrame, alpha: float = 0.5, ks: Sequence[int] = LEVELS,
+         components: bool = False) -> pd.Series | pd.DataFrame:
     """ISEF, inverse sensitivity + entropy fusion: S = α·S̃_inv + (1 − α)·S̃_ent (~ = min-max normalized).
 
     S_inv = 1 if the clean input is misclassified; 1/k_min if it is first misclassified at k = k_min; 0 if it
@@ -82,7 +88,8 @@ def isef(table: pd.DataFrame, alpha: float = 0.5, ks=LEVELS, components: bool = 
     return _result(indices, {"s_inv": s_inv, "s_ent": s_ent, "isef": score}, "isef", components)
 
 
-def fgsm_cs(table: pd.DataFrame, weights=(0.5, 0.3, 0.2), ks=LEVELS, components: bool = False):
+def fgsm_cs(table: pd.DataFrame, weights: Sequence[float] = (0.5, 0.3, 0.2), ks: Sequence[int] = LEVELS,
+            components: bool = False) -> pd.Series | pd.DataFrame:
     """FGSM-CS, the composite score: S = w_adv·S_adv + w_unc·S_unc + w_rob·S_rob (paper: 0.5, 0.3, 0.2).
 
     S_adv = Σ_k (1/k)·‖p⁽⁰⁾ − p⁽ᵏ⁾‖₁; S_unc = max over k ∈ {0} ∪ ks of −Σᵢ pᵢ⁽ᵏ⁾ ln pᵢ⁽ᵏ⁾;
@@ -100,7 +107,7 @@ def fgsm_cs(table: pd.DataFrame, weights=(0.5, 0.3, 0.2), ks=LEVELS, components:
                    components)
 
 
-def pss(table: pd.DataFrame, ks=LEVELS, components: bool = False):
+def pss(table: pd.DataFrame, ks: Sequence[int] = LEVELS, components: bool = False) -> pd.Series | pd.DataFrame:
     """PSS, the perturbation sensitivity score (paper Eq. 7): Σ_k ‖p⁽ᵏ⁾ − p⁽⁰⁾‖₂ / (log₂ k + 1).
 
     The paper's prose writes the weight as 1/log₂(k + 1), which differs (k = 1: 1 vs 1; k = 4: 1/3 vs
@@ -119,14 +126,14 @@ SCHEMES = {"isef": isef, "fgsm_cs": fgsm_cs, "pss": pss}
 NAMES = {"isef": "ISEF", "fgsm_cs": "FGSM-CS", "pss": "PSS"}  # as the paper writes them
 
 
-def score(table: pd.DataFrame, scheme: str, **params) -> pd.Series:
+def score(table: pd.DataFrame, scheme: str, **params: Any) -> pd.Series:
     """One scheme's scores by name ('isef', 'fgsm_cs', 'pss')."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {sorted(SCHEMES)}")
     return SCHEMES[scheme](table, **params)
 
 
-def all_scores(table: pd.DataFrame, ks=LEVELS) -> pd.DataFrame:
+def all_scores(table: pd.DataFrame, ks: Sequence[int] = LEVELS) -> pd.DataFrame:
     """Every scheme's score per sample (index, isef, fgsm_cs, pss)."""
     return pd.DataFrame({name: fn(table, ks=ks) for name, fn in SCHEMES.items()})
 

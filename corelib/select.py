@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -17,6 +18,9 @@ import torch
 from .data import Pool
 from .files import atomic_save_csv, atomic_write_text
 from .sampling import balanced_sample, coreset_size
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 KEEP = ("top", "bottom")
 
@@ -53,7 +57,7 @@ class Selection:
         """The selected samples of `pool` as a Pool."""
         return pool.subset(self.indices)
 
-    def torch_subset(self, dataset):
+    def torch_subset(self, dataset: torch.utils.data.Dataset) -> torch.utils.data.Subset:
         """A `torch.utils.data.Subset` of a dataset indexed by original dataset index (e.g. torchvision's CIFAR10)."""
         return torch.utils.data.Subset(dataset, self.indices.cpu().tolist())
 
@@ -89,7 +93,7 @@ class Selection:
                    method=meta.get("method", ""), config=meta.get("config", {}), seconds=meta.get("seconds", 0.0))
 
 
-def align_scores(scores, pool: Pool) -> torch.Tensor:
+def align_scores(scores: pd.Series | torch.Tensor | ArrayLike, pool: Pool) -> torch.Tensor:
     """Scores as a tensor aligned with the pool: a pandas Series is matched by original dataset index (every
     pool sample must have a score); anything else must already hold one score per pool sample, in pool order."""
     if isinstance(scores, pd.Series):

@@ -6,6 +6,8 @@ label and its confidence. Scores (`corelib.scores`) are pure functions of it.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import torch
 
@@ -14,11 +16,15 @@ from .data import Pool, pool_batches
 from .hashing import state_fingerprint
 from .models import eval_mode
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from .cache import ArtifactCache
+
 LEVELS = (1, 4, 16, 64)
 
 
-def sparse_probabilities(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: str = "feature",
-                         batch_size: int = 250) -> torch.Tensor:
+def sparse_probabilities(model: torch.nn.Module, pool: Pool, ks: Sequence[int] = LEVELS, eps: float = 1.0,
+                         unit: str = "feature", batch_size: int = 250) -> torch.Tensor:
     """Softmax outputs (N, 1 + len(ks), classes): level 0 is the clean input, level j the sparse FGSM input
     at ks[j-1]. Per batch: one input gradient (whose forward gives the clean output) and one forward pass
     over all k levels stacked, run in chunks of `batch_size` images (on a CPU, a 4× larger batch falls out
@@ -35,7 +41,8 @@ def sparse_probabilities(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: s
     return torch.cat(out)
 
 
-def probability_table(indices: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor, ks) -> pd.DataFrame:
+def probability_table(indices: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor,
+                      ks: Sequence[int]) -> pd.DataFrame:
     """The tidy sensitivity table of probabilities `probs` (N, 1 + len(ks), C) of the samples `indices` with
     `labels`: one row per sample and level (index, label, k, p0…p{C-1}, pred, confidence; k = 0 is clean)."""
     n, levels, classes = probs.shape
@@ -49,8 +56,8 @@ def probability_table(indices: torch.Tensor, labels: torch.Tensor, probs: torch.
     return frame
 
 
-def sensitivity_table(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: str = "feature",
-                      batch_size: int = 250, cache=None) -> pd.DataFrame:
+def sensitivity_table(model: torch.nn.Module, pool: Pool, ks: Sequence[int] = LEVELS, eps: float = 1.0,
+                      unit: str = "feature", batch_size: int = 250, cache: ArtifactCache | None = None) -> pd.DataFrame:
     """The tidy sensitivity table (columns index, label, k, p0…p{C-1}, pred, confidence), k = 0 being clean.
     With an `ArtifactCache` it is stored as CSV under the model's weights, the pool and the settings."""
 
@@ -65,7 +72,8 @@ def sensitivity_table(model, pool: Pool, ks=LEVELS, eps: float = 1.0, unit: str 
     return cache.dataframe("sensitivity", config, compute, code=sensitivity_table)
 
 
-def table_probabilities(table: pd.DataFrame, ks=LEVELS, atol: float = 1e-3):
+def table_probabilities(table: pd.DataFrame, ks: Sequence[int] = LEVELS,
+                        atol: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dataset indices (N,), labels (N,), probabilities (N, 1 + len(ks), C)) from a sensitivity table,
     samples in ascending index order; checks that every level is present and every row sums to 1."""
     prob_cols = sorted((c for c in table.columns if c.startswith("p") and c[1:].isdigit()), key=lambda c: int(c[1:]))
@@ -115,7 +123,8 @@ def flip_rates(table: pd.DataFrame, by_class: bool = False) -> pd.DataFrame:
     return adv.groupby(keys, as_index=False)["flipped"].mean().rename(columns={"flipped": "flip_rate"})
 
 
-def flip_rate_sweep(model, pool: Pool, ks=LEVELS, eps_values=(8 / 255, 32 / 255, 1.0), units=("feature", "pixel"),
+def flip_rate_sweep(model: torch.nn.Module, pool: Pool, ks: Sequence[int] = LEVELS,
+                    eps_values: Sequence[float] = (8 / 255, 32 / 255, 1.0), units: Sequence[str] = ("feature", "pixel"),
                     batch_size: int = 250) -> pd.DataFrame:
     """Flip rate (share of clean-correct samples misclassified) for every unit × ε × k, from one input
     gradient per batch. Columns: unit, eps, eps_255, k, flip_rate, n_correct."""

@@ -18,7 +18,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, TYPE_CHECKING
 
 import torch
 
@@ -27,9 +27,13 @@ from .methods import METHODS, TRAINING_METHODS
 from .models import MODELS
 from .profiles import RENAMED, rename_keys
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Self
+
 
 def setting(key: str, default: Any, *, bounds: tuple = (None, None), choices: tuple | None = None,
-            items: type | None = None, hint: str = "", optional: bool = False, checked_by_group: bool = False):
+            items: type | None = None, hint: str = "", optional: bool = False, checked_by_group: bool = False) -> Any:
     """A field of a settings dataclass: its flat name `key`, its default, and what it takes (`bounds` (low, high),
     None for no bound; choices; the type of a list's items; `optional`: None is allowed; `checked_by_group`: the
     group's `from_mapping` checks it)."""
@@ -78,7 +82,7 @@ def _scalar(key: str, value, kind: type, meta: dict):
     return value
 
 
-def convert(f: dataclasses.Field, value):
+def convert(f: dataclasses.Field, value: Any) -> Any:
     """The flat value `value` checked against field `f` (its type, range, choices), converted to the field's type
     (an integer given for a number becomes a float, a list becomes a tuple). A ValueError names the flat key."""
     meta, key = f.metadata, f.metadata["key"]
@@ -104,7 +108,7 @@ class SettingsGroup:
         return {f.metadata["key"]: f for f in fields(cls)}
 
     @classmethod
-    def from_mapping(cls, flat: Mapping):
+    def from_mapping(cls, flat: Mapping) -> Self:
         """The group from the flat names it knows in `flat` (the others ignored; a missing one takes its default),
         each checked and converted (`convert`)."""
         values = {f.name: convert(f, flat[key]) for key, f in cls.keys().items() if key in flat}
@@ -298,7 +302,7 @@ class BenchmarkSettings(SettingsGroup):
     retry_collapsed: bool = setting("retry_collapsed", False)
 
     @classmethod
-    def from_mapping(cls, flat: Mapping):
+    def from_mapping(cls, flat: Mapping) -> BenchmarkSettings:
         """The group from a flat mapping; `bench_methods` is 'all' or a list of registered names."""
         flat = dict(flat)
         if isinstance(flat.get("bench_methods"), (list, tuple)):
@@ -334,7 +338,7 @@ class Settings:
     acs: AdversarialCoresetSettings = field(default_factory=AdversarialCoresetSettings)
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
 
-    def check_sizes(self, given) -> "Settings":
+    def check_sizes(self, given: Iterable[str]) -> "Settings":
         """Checks that join two groups: a size drawn from another size must fit in it (checked where the drawn size
         is among the flat names `given`, so a chapter that does not set the benchmark's sizes is not held to
         their defaults)."""
@@ -371,7 +375,7 @@ class Settings:
         """Every setting under its flat name."""
         return {k: v for name in self.groups() for k, v in getattr(self, name).to_flat().items()}
 
-    def replace(self, **flat) -> "Settings":
+    def replace(self, **flat: Any) -> "Settings":
         """A copy with the flat settings `flat` changed (checked like `from_mapping`)."""
         return Settings.from_mapping({**self.to_flat(), **flat})
 

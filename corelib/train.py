@@ -16,6 +16,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -31,6 +32,10 @@ from .hashing import config_hash
 from .hooks import EpochRecord, Hook, RecordPerSample, TrainState, _as_hook  # noqa: F401 (re-exported)
 from .models import build_model
 from .objectives import OBJECTIVES, build_objective
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from .cache import ArtifactCache
 
 SCHEDULES = ("cosine", "multistep", "constant")
 
@@ -177,7 +182,7 @@ class _Epochs:
     """The per-run machinery of `train`: objective, optimizer, augmentation generator, autocast; `run(epoch,
     subset, weights)` trains one epoch and returns its per-sample record and its history row."""
 
-    def __init__(self, model, pool: Pool, config: TrainConfig, want_grad: bool):
+    def __init__(self, model: torch.nn.Module, pool: Pool, config: TrainConfig, want_grad: bool):
         self.model, self.pool, self.config, self.want_grad = model, pool, config, want_grad
         device = pool.device
         bf16 = resolve_precision(config.precision, device) == "bf16"
@@ -275,8 +280,9 @@ class _Epochs:
         return loss_vec.detach(), logits.detach(), y, grad_norm, loss.detach()
 
 
-def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None, *, subset=None, weights=None,
-          hooks=(), eval_pool: Pool | None = None) -> TrainResult:
+def train(model: torch.nn.Module, pool: Pool, config: TrainConfig | None = None, *, subset: torch.Tensor | None = None,
+          weights: torch.Tensor | None = None, hooks: Sequence[Hook] = (),
+          eval_pool: Pool | None = None) -> TrainResult:
     """Train `model` in place on `pool` (or on `subset`, original dataset indices) and return it with its
     history (one row per epoch: epoch, lr, samples, train_loss, train_acc, seconds[, test_acc]; an epoch a hook
     skipped has samples 0 and no loss or accuracy)."""
@@ -331,8 +337,9 @@ def _progress(total, enabled):
     return tqdm(total=total, desc="epochs", disable=not enabled, leave=False)
 
 
-def fit(model_name: str, pool: Pool, config: TrainConfig, *, subset=None, weights=None, eval_pool: Pool | None = None,
-        recorders: dict | None = None, cache=None) -> TrainResult:
+def fit(model_name: str, pool: Pool, config: TrainConfig, *, subset: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None, eval_pool: Pool | None = None, recorders: dict | None = None,
+        cache: ArtifactCache | None = None) -> TrainResult:
     """Build `model_name` (initialised from `config.seed`, the run's one seed) on the pool's device, train it, and
     return the
     result; with an `ArtifactCache`, a run with the same model, data, subset, weights, config and recorders

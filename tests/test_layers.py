@@ -186,3 +186,29 @@ def test_the_readme_layout_table_is_the_layer_list():
     assert layers.readme_table() in readme, "regenerate the README's layout table: corelib.layers.readme_table()"
     for layer, modules in layers.LAYERS.items():
         assert layer in corelib.__doc__ and all(f"`{m}`" in corelib.__doc__ for m, _ in modules if m)
+
+
+def _public_functions():
+    """(module, qualified name, node) of every public function and public method of a public class in corelib."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                yield module_name(path), node.name, node
+            elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and (not item.name.startswith("_")
+                                                              or item.name in ("__init__", "__call__")):
+                        yield module_name(path), f"{node.name}.{item.name}", item
+
+
+def test_public_functions_are_typed():
+    """Every public function names the types of its parameters and (but for __init__) of what it returns."""
+    untyped = []
+    for module, name, node in _public_functions():
+        args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+        bare = [a.arg for a in args if a.annotation is None and a.arg not in ("self", "cls")]
+        bare += [f"*{a.arg}" for a in (node.args.vararg, node.args.kwarg) if a is not None and a.annotation is None]
+        if bare or (node.returns is None and node.name != "__init__"):
+            untyped.append(f"{module}.{name}: " + (", ".join(bare) or "return"))
+    assert not untyped, "add type hints:\n" + "\n".join(untyped)

@@ -45,7 +45,7 @@ class AutoAttack(Attack):
         self.queries = check_integer("queries", queries, minimum=1, hint="Square's query budget, e.g. 5000")
         self.seed = check_integer("seed", seed)
 
-    def components(self, model, num_classes: int = 10) -> list:
+    def components(self, model: torch.nn.Module, num_classes: int = 10) -> list:
         """The torchattacks attacks of this version for a model of `num_classes` classes, in the order they run."""
         import torchattacks
 
@@ -64,7 +64,7 @@ class AutoAttack(Attack):
         }
         return [made[name]() for name in AUTOATTACK_VERSIONS[self.version]]
 
-    def perturb(self, model, x, y):
+    def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         import torchattacks
 
         check_inputs(x, y)
@@ -96,7 +96,7 @@ class _ContiguousGradient(torch.autograd.Function):
     """Identity whose backward hands the gradient back in the default (NCHW-contiguous) layout."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x: torch.Tensor):
         return x.view_as(x)
 
     @staticmethod
@@ -110,12 +110,12 @@ class _ContiguousInputGrad(torch.nn.Module):
     `.view`, which fails on the channels_last gradient of a channels_last model (every corelib model by default);
     values are unchanged, only the layout. Follows `model`'s train / eval mode."""
 
-    def __init__(self, model):
+    def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
         self.train(model.training)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):
         return self.model(_ContiguousGradient.apply(x))
 
 

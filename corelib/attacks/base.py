@@ -16,7 +16,7 @@ NORMS = ("linf", "l2")
 # Checks of numeric settings, shared by the modules above this one (the trainer, the selections, the baselines): an
 # integer is never silently truncated, a real number is finite and in range, and the message names the value, what is
 # allowed and what the setting is.
-def check_inputs(x, y=None) -> None:
+def check_inputs(x: torch.Tensor, y: torch.Tensor | None = None) -> None:
     """The attacks' input contract, checked before any work: x a floating-point (B, C, H, W) tensor with every value
     in [0, 1] (one min / max over the batch), y (if given) B integer class labels."""
     if not isinstance(x, torch.Tensor):
@@ -52,7 +52,7 @@ def _input_gradient(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tens
 
 
 
-def input_gradient(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def input_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(∇ₓ Σᵢ CE(f(xᵢ), yᵢ), logits). Summing makes each sample's gradient independent of the batch size
     (in eval mode); only the input receives a gradient, the parameters' .grad are left untouched. x: a float
     (B, C, H, W) batch in [0, 1] (`check_inputs`)."""
@@ -118,10 +118,11 @@ def _per_sample(value, x):
 class Attack:
     """Base class: `attack(model, x, y)` returns the adversarial batch, detached, in [0, 1]."""
 
-    def __call__(self, model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def __call__(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.perturb(model, x, y)
 
-    def perturb(self, model, x, y):  # pragma: no cover - abstract
+    def perturb(self, model: torch.nn.Module, x: torch.Tensor,
+                y: torch.Tensor) -> torch.Tensor: # pragma: no cover - abstract
         raise NotImplementedError
 
     def reseeded(self, seed: int) -> "Attack":

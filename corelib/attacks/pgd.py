@@ -77,7 +77,7 @@ class PGD(Attack):
             x_adv = self._project(x, x_adv + alpha * step).detach()
         return x_adv
 
-    def perturb(self, model, x, y):
+    def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         check_inputs(x, y)
         _check_per_sample(self.eps, "eps", x)
         _check_per_sample(self.alpha, "alpha", x)

@@ -1,16 +1,21 @@
 """Sparse FGSM: the sign step on the k input dimensions (or pixels) of largest |gradient|, every k from one gradient."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..checks import check_integer
 from .base import Attack, _check_eps, _input_gradient, check_inputs
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
 UNITS = ("feature", "pixel")
 
 
 
-def check_ks(ks, unit: str = "feature") -> list[int]:
+def check_ks(ks: Iterable[int], unit: str = "feature") -> list[int]:
     """Sparse-FGSM levels: a non-empty sequence of integers k ≥ 1 (2.7 is refused, not truncated)."""
     if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
         raise ValueError(f"ks={ks!r} must be a list of integers k ≥ 1, e.g. [1, 4, 16, 64] (or [{ks!r}] for one level)")
@@ -38,7 +43,7 @@ def _check_levels(ks, x_shape, unit) -> list[int]:
 
 
 
-def sparse_masks(grad: torch.Tensor, ks, unit: str = "feature") -> torch.Tensor:
+def sparse_masks(grad: torch.Tensor, ks: Sequence[int], unit: str = "feature") -> torch.Tensor:
     """Boolean masks (len(ks), B, C, H, W) of the k largest-|g| input dimensions ('feature') or spatial
     locations by channel-summed |g| ('pixel', all channels there), for every k at once: one top-k for the
     largest k, and each smaller k takes a prefix of that ranking."""
@@ -55,7 +60,8 @@ def sparse_masks(grad: torch.Tensor, ks, unit: str = "feature") -> torch.Tensor:
 
 
 
-def sparse_fgsm_levels(model, x: torch.Tensor, y: torch.Tensor, ks, eps: float = 1.0, unit: str = "feature"):
+def sparse_fgsm_levels(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ks: Sequence[int], eps: float = 1.0,
+                       unit: str = "feature") -> tuple[torch.Tensor, torch.Tensor]:
     """Sparse FGSM at every k from one gradient: returns (x_adv of shape (len(ks), B, C, H, W), clean logits).
 
     x_adv_i = clip(x_i + ε·sign(g_i), 0, 1) for the k top dimensions i, x_i elsewhere (Shinde & Madabhushi, Eq. 1),
@@ -68,7 +74,8 @@ def sparse_fgsm_levels(model, x: torch.Tensor, y: torch.Tensor, ks, eps: float =
 
 
 
-def sparse_from_gradient(x: torch.Tensor, grad: torch.Tensor, ks, eps: float, unit: str = "feature") -> torch.Tensor:
+def sparse_from_gradient(x: torch.Tensor, grad: torch.Tensor, ks: Sequence[int], eps: float,
+                         unit: str = "feature") -> torch.Tensor:
     """The sparse FGSM inputs (len(ks), B, C, H, W) for a gradient already computed (so sweeps over ε and
     unit reuse one gradient)."""
     eps = _check_eps(eps)
@@ -117,7 +124,7 @@ class SparseFGSM(Attack):
         k = check_ks([k], unit)[0]
         self.k, self.eps, self.unit = k, _check_eps(eps), unit
 
-    def perturb(self, model, x, y):
+    def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return sparse_fgsm_levels(model, x, y, [self.k], self.eps, self.unit)[0][0]
 
 

@@ -7,11 +7,15 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from ..hashing import code_hash, config_hash
 from ..profiles import ROOT
+
+if TYPE_CHECKING:
+    from typing import Any
 
 CHAPTER_DIR = "book/chapters"
 
@@ -65,7 +69,7 @@ def declared_parameters(notebook: Path) -> dict:
 
 
 
-def parameter_reference(name: str, profile: dict, notebooks: list[Path]):
+def parameter_reference(name: str, profile: dict, notebooks: list[Path]) -> Any:
     """The value an override of parameter `name` must resemble: the profile's, else the first declaring
     notebook's default (None where neither gives a literal)."""
     import ast

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -14,6 +15,9 @@ from .execute import build
 from .pdf import build_pdf
 from .site import STUDENT_BOOK, jupyter_book
 from .student import student_edition
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +80,7 @@ COMMANDS = {
 }
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The command line; exit status 0 (done), 1 (a check found problems, or a chapter failed) or 2 (a request
     that cannot work, with one `error:` line)."""
     args = _parser().parse_args(argv)

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import time
+from typing import TYPE_CHECKING
 import warnings
 from pathlib import Path
 
@@ -20,9 +21,13 @@ from .chapters import (BUILD_KEYS, CHAPTER_DIR, ChapterError, _format_seconds, c
                        corelib_version, declared_parameters, fingerprint, parameter_reference, source_notebook)
 from .site import jupyter_book
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    import nbformat
+
 
 def run_record_cell(profile: str, params: dict, device: str, seconds: float, commit: str, data: str,
-                    precision: str = "fp32"):
+                    precision: str = "fp32") -> nbformat.NotebookNode:
     """The markdown cell placed under each chapter's title: how this page was produced."""
     import nbformat
     import torch
@@ -104,7 +109,7 @@ def _with_run_record(nb, profile_name: str, params: dict, seconds: float, fp: st
 
 
 def execute_chapter(name: str, profile_name: str, overrides: dict | None = None, out_dir: Path | None = None,
-                    force: bool = False, root: Path = ROOT, log=print) -> Path:
+                    force: bool = False, root: Path = ROOT, log: Callable[[str], None] = print) -> Path:
     """Execute one chapter with papermill into `out_dir/NAME.ipynb` (default book/chapters), adding its run
     record; skip it when an executed copy with the same fingerprint exists (unless `force`)."""
     import nbformat
@@ -150,7 +155,7 @@ def _source_cell_index(executed: Path, index: int) -> int:
 
 
 
-def build(profile_name: str = "ci", force: bool = False, only: list[str] | None = None, overrides=None,
+def build(profile_name: str = "ci", force: bool = False, only: list[str] | None = None, overrides: dict | None = None,
           html: bool = True, root: Path = ROOT) -> int:
     """Execute every chapter (or `only` those), then build the HTML into _build/html."""
     names = chapters(root)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 import zipfile
 from pathlib import Path
 
@@ -18,11 +19,14 @@ from ..profiles import ROOT
 from .chapters import CHAPTER_DIR, ChapterError, _format_seconds, chapter_title, chapters
 from .student import student_notebook
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 NPM_ASSETS = ("@jupyter-widgets/html-manager@1.0.6", "requirejs@2.3.8", "mathjax@3.2.2")
 
 
 
-def fetch_offline_assets(dest: Path, log=print) -> bool:
+def fetch_offline_assets(dest: Path, log: Callable[[str], None] = print) -> bool:
     """Fetch the widget manager, require.js and MathJax from the npm registry into `dest` (once), so the
     book's widgets and formulas render without CDN access. Returns False when npm is unavailable."""
     import tarfile

@@ -34,6 +34,7 @@ import os
 import pickle
 import re
 import sys
+from typing import TYPE_CHECKING
 import warnings
 from pathlib import Path
 
@@ -41,6 +42,9 @@ import numpy as np
 import torch
 
 from .pool import CLASSES, Pool
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FOLDER = "cifar-10-batches-py"
 
@@ -379,7 +383,8 @@ def _read_batches(folder: Path, files: list[str], split: str) -> tuple[np.ndarra
 
 
 
-def load_cifar10(split: str = "train", root: str | Path | None = None, device="cpu", download: bool = True) -> Pool:
+def load_cifar10(split: str = "train", root: str | Path | None = None, device: torch.device | str = "cpu",
+                 download: bool = True) -> Pool:
     """The whole train (50,000) or test (10,000) split as a `Pool` on `device`."""
     if split not in SPLIT_SIZES:
         raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
@@ -391,7 +396,7 @@ def load_cifar10(split: str = "train", root: str | Path | None = None, device="c
 
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """`python -m corelib.data [ROOT]`: make sure CIFAR-10 is in ROOT (default: the data root), downloading
     the official release if needed, and say which copy it is."""
     args = sys.argv[1:] if argv is None else argv

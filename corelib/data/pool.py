@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -35,13 +39,13 @@ class Pool:
         """The device the images are on."""
         return self.images.device
 
-    def to(self, device) -> "Pool":
+    def to(self, device: torch.device | str) -> "Pool":
         """The pool on `device`."""
         device = torch.device(device)
         return replace(self, images=self.images.to(device), labels=self.labels.to(device),
                        indices=self.indices.to(device))
 
-    def positions(self, indices) -> torch.Tensor:
+    def positions(self, indices: torch.Tensor | Sequence[int]) -> torch.Tensor:
         """Positions in this pool of the given original dataset indices (error if any is not in the pool)."""
         indices = torch.as_tensor(indices, dtype=torch.int64, device=self.indices.device).reshape(-1).contiguous()
         pos = torch.searchsorted(self.indices, indices).clamp_(max=len(self) - 1)
@@ -52,11 +56,11 @@ class Pool:
                            "pass original dataset indices of samples that the pool holds")
         return pos
 
-    def subset(self, indices) -> "Pool":
+    def subset(self, indices: torch.Tensor | Sequence[int]) -> "Pool":
         """The pool restricted to the given original dataset indices (kept in ascending index order)."""
         return self.take(self.positions(indices).sort().values)
 
-    def take(self, positions) -> "Pool":
+    def take(self, positions: torch.Tensor | slice | Sequence[int]) -> "Pool":
         """The pool restricted to the samples at `positions`."""
         return replace(self, images=self.images[positions], labels=self.labels[positions],
                        indices=self.indices[positions])
@@ -67,7 +71,7 @@ class Pool:
         h.update(self.indices.cpu().numpy().tobytes())
         return h.hexdigest()[:16]
 
-    def float_images(self, positions=None) -> torch.Tensor:
+    def float_images(self, positions: torch.Tensor | slice | Sequence[int] | None = None) -> torch.Tensor:
         """Images as float32 in [0, 1] (all of them, or those at `positions`)."""
         x = self.images if positions is None else self.images[positions]
         return x.float().div_(255)
@@ -96,14 +100,16 @@ def augment(x: torch.Tensor, generator: torch.Generator, padding: int = 4, flip:
 
 
 
-def batch_positions(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None):
+def batch_positions(n: int, batch_size: int, shuffle: bool,
+                    generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
     """Yield position tensors (CPU, int64) covering range(n) in batches; shuffled by `generator`."""
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     yield from order.split(batch_size)
 
 
 
-def pool_batches(pool: Pool, batch_size: int, channels_last: bool = True):
+def pool_batches(pool: Pool, batch_size: int,
+                 channels_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield (x, y) over the pool in order: float images in [0, 1] (channels_last by default) and labels."""
     for start in range(0, len(pool), batch_size):
         x = pool.float_images(slice(start, start + batch_size))

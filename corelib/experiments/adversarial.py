@@ -3,6 +3,7 @@ GradMatch and random coresets, its summary and the speed-up the cost model predi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,6 +16,10 @@ from .grid import run_grid
 from .sentences import scale_note, versus_random
 from .statistics import paired_difference
 from .suite import EvaluationSuite
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from ..cache import ArtifactCache
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ class AdversarialCoresetGrid:
                 "batch_wise": self.batch_wise, "hook": self.hook, "code": code_hash(coreset_training_grid)}
 
 
-def coreset_training_grid(grid: AdversarialCoresetGrid, path, cache=None) -> pd.DataFrame:
+def coreset_training_grid(grid: AdversarialCoresetGrid, path: str | Path,
+                          cache: ArtifactCache | None = None) -> pd.DataFrame:
     """One row per run of `grid`: the suite's columns (`test_acc`, `pgd_acc`, `autoattack_acc`, …), training
     seconds (selection included), selection seconds, renewals, mean Γ (coreset and random reference), the samples
     SGD trained on (`train_samples`, summed over epochs) and the pool size. Resumable (`grid.run_grid`)."""
@@ -166,7 +172,7 @@ def _plan_phrase(fraction: float, acs: AdversarialCoresetSettings) -> str:
 
 
 def adversarial_coreset_facts(table: pd.DataFrame, results: pd.DataFrame, acs: AdversarialCoresetSettings,
-                              autoattack=None) -> AdversarialCoresetFacts:
+                              autoattack: pd.DataFrame | None = None) -> AdversarialCoresetFacts:
     """Chapter 7's facts at its first fraction: the speed-ups (counted work, wall time, the cost model's prediction,
     the ideal and the ceiling), the best coreset method and what it gives up against full training, the schedule,
     the verdicts against random (PGD and AutoAttack, by the paired-interval rule) and the scale note; `table` is

@@ -38,7 +38,7 @@ def autoattack_for(settings: Settings) -> AutoAttack | None:
                       targets=ev.autoattack_targets, queries=ev.autoattack_queries, seed=settings.data.seed)
 
 
-def train_baseline(settings: Settings, train_pool: Pool, test_pool: Pool, cache=None,
+def train_baseline(settings: Settings, train_pool: Pool, test_pool: Pool, cache: ArtifactCache | None = None,
                    progress: bool = True) -> TrainResult:
     """The settings' base model: `model_name` trained on the whole train pool with the standard objective and the
     base training settings (`settings.base`), cached, so every chapter that asks with the same settings gets the
@@ -78,7 +78,7 @@ class BaseSetup:
                 f"{self.test_acc:.3f} on {len(self.test_pool):,} (cached from the baseline chapter); device {self.device}")
 
 
-def base_setup(settings: Settings, cache=None, progress: bool = True) -> BaseSetup:
+def base_setup(settings: Settings, cache: ArtifactCache | None = None, progress: bool = True) -> BaseSetup:
     """The pools and the (cached) base model of the settings (`Settings.from_mapping` of a chapter's parameters or
     a profile): the data settings and the base model's training (`settings.base`)."""
     train_pool, test_pool = profile_pools(settings.data)

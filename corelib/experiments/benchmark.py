@@ -5,6 +5,7 @@ are in `experiments.tables`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,6 +23,12 @@ from .grid import GridOptions, distributed_env, run_grid
 from .suite import EvaluationSuite
 from .training import coreset_config
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    import torch
+    from ..train import TrainResult
+
 BENCH_KEYS = ("method", "fraction", "seed")
 TRACKS = ("standard", "adversarial")
 # Algorithm 1 (chapter 7) as benchmark methods of the adversarial track: warm start, renewals every T epochs,
@@ -29,7 +36,7 @@ TRACKS = ("standard", "adversarial")
 SCORED = ("sparse-FGSM sensitivity", "hardness")  # the families that read `proxy.scoring`
 
 
-def base_scorer(base, pool: Pool) -> methods.Proxy:
+def base_scorer(base: TrainResult, pool: Pool) -> methods.Proxy:
     """The papers' scoring model as a `Proxy` over the benchmark pool: the fully trained base model (the sparse-FGSM
     paper scores a trained ResNet-18) and the AIGN recorded over its whole training run (EasyCore's definition),
     from `base_setup(...).run` (trained with `base_aign_every`)."""
@@ -74,7 +81,7 @@ class Benchmark:
     acs: dict = field(default_factory=lambda: {"warm_start": 0.5, "period": 4, "batch_wise": None})
     sizes: dict = field(default_factory=dict)  # the evaluation sets' sizes every row carries (test_size, robust_size)
 
-    def check(self, names) -> None:
+    def check(self, names: Sequence[str]) -> None:
         """Every setting and method name, before any work (a ValueError names the bad one)."""
         if self.track not in TRACKS:
             raise ValueError(f"track={self.track!r}; choose 'standard' (coresets trained with the standard objective) "
@@ -90,7 +97,7 @@ class Benchmark:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}={value!r} must be an integer ≥ {low}")
 
-    def grid_config(self, names) -> dict:
+    def grid_config(self, names: Sequence[str]) -> dict:
         """Everything the cells share, for the grid's configuration hash."""
         return {"model": self.model_name, "pool": self.pool.fingerprint(), "suite": self.suite.config(),
                 "config": self.config.to_dict(), "epochs": self.epochs, "min_steps": self.min_steps,
@@ -103,7 +110,7 @@ class Benchmark:
 class _Cells:
     """Runs one benchmark cell: a selected coreset trained and measured, or Algorithm 1 (acs_*)."""
 
-    def __init__(self, bench: Benchmark, cache) -> None:
+    def __init__(self, bench: Benchmark, cache: ArtifactCache | None) -> None:
         self.bench, self.cache, self.proxies = bench, cache, {}
 
     def proxy(self, seed: int) -> methods.Proxy:
@@ -153,14 +160,15 @@ class _Cells:
                    backward_passes=float("nan"), proxy_seconds=0.0, train_seconds=round(result.seconds, 2))
         return row
 
-    def measure(self, cell, model, size, weighted, run_epochs, scored_by) -> dict:
+    def measure(self, cell, model: torch.nn.Module, size, weighted, run_epochs, scored_by) -> dict:
         b = self.bench
         row = {"track": b.track, "objective": b.config.objective, "size": size, "weighted": weighted,
                "epochs": run_epochs, "scored_by": scored_by, "pool_size": len(b.pool)}
         return {**row, **b.sizes, **b.suite.run(model, cell)}
 
 
-def run_benchmark(bench: Benchmark, names, fractions, seeds, path, cache=None,
+def run_benchmark(bench: Benchmark, names: Sequence[str], fractions: Sequence[float], seeds: Sequence[int],
+                  path: str | Path, cache: ArtifactCache | None = None,
                   options: GridOptions | None = None) -> pd.DataFrame:
     """The benchmark grid method × fraction × seed (DeepCore semantics). Per cell: the seed's proxy model
     (`methods.train_proxy`, `selection_epochs` on the pool, shared by all methods), the method's coreset, a fresh
@@ -202,7 +210,7 @@ def coreset_training(settings: Settings) -> TrainConfig:
     return replace(config, objective=b.adv_objective, objective_params=params)
 
 
-def benchmark_from_settings(settings: Settings, cache=None) -> Benchmark:
+def benchmark_from_settings(settings: Settings, cache: ArtifactCache | None = None) -> Benchmark:
     """The benchmark of the settings (`settings.benchmark` and the data, evaluation and Algorithm 1 settings it
     reads): the class-balanced benchmark pool (bench_pool_size) and test images (bench_test_size for clean
     accuracy, bench_robust_size for FGSM, PGD and, in the adversarial track, AutoAttack), the track's coreset
@@ -231,8 +239,9 @@ def benchmark_from_settings(settings: Settings, cache=None) -> Benchmark:
                      scorer, acs, {"test_size": len(test_pool), "robust_size": len(robust_pool)})
 
 
-def benchmark_grid(settings: Settings, names, fractions, seeds, path, cache=None,
-              options: GridOptions | None = None) -> pd.DataFrame:
+def benchmark_grid(settings: Settings, names: Sequence[str], fractions: Sequence[float], seeds: Sequence[int],
+                   path: str | Path, cache: ArtifactCache | None = None,
+                   options: GridOptions | None = None) -> pd.DataFrame:
     """`run_benchmark` with the benchmark of the settings (`benchmark_from_settings`); a collapsed or diverged cell
     is run once more from another seed where the settings say `retry_collapsed`."""
     cache = ArtifactCache() if cache is None else cache

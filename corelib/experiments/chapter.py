@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,6 +20,9 @@ from ..data import Pool
 from ..settings import Settings
 from .base import BaseSetup, autoattack_for, base_setup
 from .suite import EvaluationSuite
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # what the book sets for a chapter besides its settings
 CHAPTER_KEYS = ("results_dir", "repository_url", "chapter_inputs", "cache_dir", "progress")
@@ -80,7 +83,7 @@ class Chapter:
         tables = [pd.read_csv(Path(folder) / file) for folder in self.inputs.values() if (Path(folder) / file).is_file()]
         return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
-    def glue(self, name: str, value) -> None:
+    def glue(self, name: str, value: Any) -> None:
         """Glue a number, or a phrase (a str, shown as Markdown), into the chapter's text under `name` (myst-nb)."""
         from IPython.display import Markdown  # light entry point: notebooks only
         from myst_nb import glue

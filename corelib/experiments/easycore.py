@@ -2,6 +2,8 @@
 each objective, with clean and robust accuracy."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from ..checks import check_integer, check_number
@@ -9,8 +11,14 @@ from ..easycore import easycore
 from ..select import random_selection, select_by_score
 from .training import CoresetRuns, selection_grid
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from ..cache import ArtifactCache
 
-def easycore_grid(runs: CoresetRuns, aign: dict, fractions, seeds, path, cache=None) -> pd.DataFrame:
+
+def easycore_grid(runs: CoresetRuns, aign: dict, fractions: Sequence[float], seeds: Sequence[int], path: str | Path,
+                  cache: ArtifactCache | None = None) -> pd.DataFrame:
     """EasyCore (lowest AIGN), random and hardest-first (highest AIGN) coresets, class-balanced, for every
     objective in `runs.configs` (e.g. 'standard', 'trades'), fraction and seed. Each objective selects with the
     AIGN measured under that objective (`aign[objective]`, a Series by dataset index). Rows carry the suite's

@@ -24,11 +24,15 @@ Verdicts: 'holds' when the rule is met, 'partly' when it is not but some compari
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .sentences import _pct
 from .statistics import paired_difference, paired_gap
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 SPARSE_VARIANTS = tuple(f"{s}_{k}" for s in ("isef", "fgsm_cs", "pss") for k in ("top", "bottom"))
 
@@ -78,7 +82,7 @@ def top_bottom_claim(verdict: pd.DataFrame, method: str, small: float = 0.05, la
 
 
 
-def chapter_agreement(chapter: pd.DataFrame, grid: pd.DataFrame, schemes=("isef", "fgsm_cs", "pss"),
+def chapter_agreement(chapter: pd.DataFrame, grid: pd.DataFrame, schemes: Sequence[str] = ("isef", "fgsm_cs", "pss"),
                       value: str = "test_acc") -> pd.DataFrame:
     """Top vs bottom for each sparse-FGSM score in its own chapter (the chapters' `top_bottom.csv`: method, keep)
     and in the benchmark grid (methods `<scheme>_top` / `<scheme>_bottom`), each at its smallest fraction: the

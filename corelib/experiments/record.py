@@ -14,12 +14,16 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..files import atomic_write_text, file_lock, file_sha256
 from ..hashing import changed_since, git_commit
 from ..profiles import ROOT
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 MANIFEST = "MANIFEST.json"
 
@@ -185,7 +189,7 @@ class Recorded:
 
 
 def load_recorded(path: str | Path, code: str, modules: dict[str, str] | None = None,
-                  closure=None) -> Recorded | None:
+                  closure: Sequence[str] | None = None) -> Recorded | None:
     """The recorded table at `path` (None when the file is absent: the page then shows its live run only), verified
     against its manifest (a mismatch is a `RecordError`), with `stale` set when `code` (the current hash of the
     grid's code) differs from the recorded one. A stale table names the modules that changed: from the per-module

@@ -26,7 +26,7 @@ def describe_gap(gap: dict, scale: float = 100.0, unit: str = " points") -> str:
 
 
 
-def scale_note(low, high, seeds: int, scale: float = 100.0, unit: str = " points") -> str:
+def scale_note(low: float, high: float, seeds: int, scale: float = 100.0, unit: str = " points") -> str:
     """'What this scale can and cannot show', computed from a verdict table's intervals: the median half-width of
     the 95 % intervals of its paired differences (`low`, `high`, multiplied by `scale`) with `seeds` seeds."""
     widths = (np.asarray(high, dtype=float) - np.asarray(low, dtype=float)) / 2

@@ -10,11 +10,17 @@ interval's half-width is what the seed count can resolve, and the chapters state
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from numpy.typing import ArrayLike
 
-def t_half_width(std, n, confidence: float = 0.95):
+
+def t_half_width(std: ArrayLike, n: ArrayLike, confidence: float = 0.95) -> np.ndarray:
     """Half-width of the two-sided t-interval of a mean of `n` values with standard deviation `std` (scalars or
     arrays, n ≥ 2)."""
     from scipy import stats
@@ -48,7 +54,7 @@ def paired_gap(a: pd.Series, b: pd.Series, confidence: float = 0.95) -> dict:
 
 
 def paired_difference(results: pd.DataFrame, value: str = "test_acc", control: str = "random",
-                      by=("fraction",), confidence: float = 0.95) -> pd.DataFrame:
+                      by: Sequence[str] = ("fraction",), confidence: float = 0.95) -> pd.DataFrame:
     """Each method's difference to `control` paired by seed (and pool: the same seed draws the same pool and
     initialisation), per group of `by`: the mean of the per-seed differences method − control, the number of
     pairs `n`, and the two-sided t-interval [`low`, `high`] at `confidence` (NaN with a single pair: one seed
@@ -90,7 +96,8 @@ def ranking(results: pd.DataFrame, value: str = "test_acc", control: str = "rand
 
 
 
-def summarize(results: pd.DataFrame, value: str = "test_acc", by=("method", "keep", "fraction")) -> pd.DataFrame:
+def summarize(results: pd.DataFrame, value: str = "test_acc",
+              by: Sequence[str] = ("method", "keep", "fraction")) -> pd.DataFrame:
     """Mean, standard deviation and count of `value` over seeds for each group."""
     return (results.groupby(list(by), as_index=False)[value].agg(["mean", "std", "count"])
             .rename(columns={"mean": f"{value}_mean", "std": f"{value}_std", "count": "seeds"}))

@@ -91,7 +91,8 @@ class EvaluationSuite:
 
     @classmethod
     def of(cls, test_pool: Pool, robust_pool: Pool | None = None, *, fgsm_eps: Sequence[float] = (),
-           pgd: Attack | None = None, autoattack: Attack | None = None, always_autoattack: bool = False):
+           pgd: Attack | None = None, autoattack: Attack | None = None,
+           always_autoattack: bool = False) -> EvaluationSuite:
         """The book's suite: clean accuracy on `test_pool`; on `robust_pool` (default: the test pool) the FGSM
         sweep at `fgsm_eps`, PGD and AutoAttack where given (`always_autoattack`: an `autoattack_acc` column of
         NaN without one)."""

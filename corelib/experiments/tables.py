@@ -59,7 +59,7 @@ def selection_cost(results: pd.DataFrame) -> pd.DataFrame:
             .mean().sort_values("select_seconds"))
 
 
-def recorded_benchmark(profile: str = "cpu_full", root=None) -> dict[str, Recorded]:
+def recorded_benchmark(profile: str = "cpu_full", root: str | Path | None = None) -> dict[str, Recorded]:
     """The recorded benchmark of `profile` by track: `results/<profile>/bench_<track>.csv`, each verified against its
     manifest (a damaged table is a `RecordError`) and flagged `stale`, with the modules that changed, when
     `run_benchmark`'s code (its import closure) has changed since it was produced or last revalidated. Tracks with no recorded table are absent (an empty dict: nothing recorded in this checkout)."""

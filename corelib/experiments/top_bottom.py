@@ -2,14 +2,21 @@
 bottom-ranked coresets against random ones."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from ..scores import all_scores
 from ..select import random_selection, select_by_score
 from .training import CoresetRuns, selection_grid
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from ..cache import ArtifactCache
 
-def score_agreement(table: pd.DataFrame, ks, top: float = 0.1) -> pd.DataFrame:
+
+def score_agreement(table: pd.DataFrame, ks: Sequence[int], top: float = 0.1) -> pd.DataFrame:
     """How the three schemes agree on a sensitivity table: Spearman rank correlation between their scores over
     the pool, and the overlap of their top-`top` sets (the share of one scheme's top set that another scheme also
     puts in its top set)."""
@@ -21,8 +28,9 @@ def score_agreement(table: pd.DataFrame, ks, top: float = 0.1) -> pd.DataFrame:
                       f"top-{100 * top:g} % overlap": overlap}, axis=1)
 
 
-def score_coreset_grid(runs: CoresetRuns, scores: dict[str, pd.Series], fractions, seeds, path,
-                       keeps=("top", "bottom"), random_baseline: bool = True, cache=None) -> pd.DataFrame:
+def score_coreset_grid(runs: CoresetRuns, scores: dict[str, pd.Series], fractions: Sequence[float],
+                       seeds: Sequence[int], path: str | Path, keeps: Sequence[str] = ("top", "bottom"),
+                       random_baseline: bool = True, cache: ArtifactCache | None = None) -> pd.DataFrame:
     """Train on class-balanced top/bottom coresets of each score (and random ones) at every fraction and seed,
     with the standard objective (`runs.configs['standard']`). Rows: method, keep, fraction, seed, objective, size,
     epochs, the suite's columns (test_acc, top_class_share, …), train_seconds, select_seconds, cell_seconds."""

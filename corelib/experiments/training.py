@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,6 +17,10 @@ from ..train import TrainConfig, fit
 from .grid import run_grid
 from .results_table import CELL_KEYS
 from .suite import EvaluationSuite
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from ..cache import ArtifactCache
 
 
 def coreset_config(config: TrainConfig, size: int, epochs: int, min_steps: int = 0) -> TrainConfig:
@@ -47,7 +51,7 @@ class CoresetRuns:
                 "min_steps": self.min_steps}
 
 
-def train_on_selection(selection: Selection, runs: CoresetRuns, cell: dict, cache=None) -> dict:
+def train_on_selection(selection: Selection, runs: CoresetRuns, cell: dict, cache: ArtifactCache | None = None) -> dict:
     """Train a fresh model on the selected samples (weighted if the selection has weights) with the cell's
     objective and seed, and return size, epochs, the suite's measurements (`test_acc`, `pgd_acc`, … for the cell),
     training and selection time."""
@@ -61,8 +65,8 @@ def train_on_selection(selection: Selection, runs: CoresetRuns, cell: dict, cach
     return row
 
 
-def selection_grid(cells: list[dict], select: Callable[[dict], Selection], runs: CoresetRuns, path,
-                   cache=None, scores: dict | None = None) -> pd.DataFrame:
+def selection_grid(cells: list[dict], select: Callable[[dict], Selection], runs: CoresetRuns, path: str | Path,
+                   cache: ArtifactCache | None = None, scores: dict | None = None) -> pd.DataFrame:
     """Run a grid of cells (method, keep, fraction, seed, objective): `select(cell)` makes the coreset, which is
     trained and measured as `runs` says (see `train_on_selection`). `scores` (named Series the selections use)
     enter the grid's configuration, with everything else shared."""

@@ -14,6 +14,7 @@ samples, and in passes over the pool), on top of the proxy.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -25,6 +26,10 @@ from . import (adversarial_training, boundary, geometry, gradient_matching, robu
                uncertainty)
 from .proxy import Passes, Proxy, train_proxy
 from .registry import METHODS, TRAINING_METHODS, Method, TrainingMethod, method_names, register, register_training
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 def check_method(method: str, track: str | None = None) -> str:
@@ -40,7 +45,7 @@ def check_method(method: str, track: str | None = None) -> str:
 
 
 def select_coreset(method: str, proxy: Proxy, fraction: float, seed: int = 0, class_balanced: bool = True,
-                   **params) -> Selection:
+                   **params: Any) -> Selection:
     """The coreset of `method` (a name in `METHODS`) with round(fraction · n) samples of the proxy's pool.
     `config` records the fraction, seed, the wall time and the forward / backward passes the selection took
     (samples, and passes over the pool), apart from training the proxy. Artifacts shared with other selections of
@@ -70,7 +75,7 @@ def select_coreset(method: str, proxy: Proxy, fraction: float, seed: int = 0, cl
                      proxy.pool.indices.cpu() if scores is not None else None, scores, method, config, seconds)
 
 
-def describe(methods=None) -> pd.DataFrame:
+def describe(methods: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per method: family, what it keeps (top / bottom scores, a cover, a random sample), what it reads
     from the proxy, how it chooses, and its paper."""
     methods = sorted(METHODS) if methods is None else methods

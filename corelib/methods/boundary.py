@@ -3,6 +3,7 @@ prediction differs most from their neighbours' (Cal)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -13,9 +14,13 @@ from ..sampling import class_members
 from .proxy import Passes, embeddings_and_probabilities, pool_scores, ranked, shared
 from .registry import register
 
+if TYPE_CHECKING:
+    from .proxy import MethodResult, Proxy
 
-def deepfool_distances(model, pool: Pool, max_iter: int = 50, overshoot: float = 0.02, candidates: int | None = None,
-                       batch_size: int = 250, passes: Passes | None = None) -> torch.Tensor:
+
+def deepfool_distances(model: torch.nn.Module, pool: Pool, max_iter: int = 50, overshoot: float = 0.02,
+                       candidates: int | None = None, batch_size: int = 250,
+                       passes: Passes | None = None) -> torch.Tensor:
     """ℓ2 DeepFool (Moosavi-Dezfooli et al. 2016) for a whole batch at once, measured from the model's own
     prediction p = argmax f(x₀) at the clean input (as DeepCore's `first_preds`), not from the true label: a
     misclassified sample gets a positive distance like any other. At every step each sample whose prediction is
@@ -74,7 +79,8 @@ def deepfool_distances(model, pool: Pool, max_iter: int = 50, overshoot: float =
 
 @register("deepfool", family="decision boundary", keeps="bottom", reads="input gradients (iterative)",
           description="the smallest DeepFool perturbation (closest to the boundary)", paper="Ducoffe & Precup 2018")
-def deepfool(proxy, fraction, seed, passes, class_balanced, max_iter: int = 50, candidates: int | None = None):
+def deepfool(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool, max_iter: int = 50,
+             candidates: int | None = None) -> MethodResult:
     """DeepFool (Ducoffe & Precup 2018, as in DeepCore): keep the samples closest to the decision boundary, i.e.
     with the smallest DeepFool perturbation ‖r‖₂ away from the proxy's own clean prediction (`deepfool_distances`).
     As in DeepCore: the reference is the prediction (`first_preds`), not the label; all classes are compared
@@ -98,7 +104,8 @@ CAL_NEIGHBOURS = 10  # Cal's default number of same-class neighbours
 
 @register("cal", family="decision boundary", keeps="top", reads="embeddings, predictions",
           description="predictions most unlike their same-class neighbours' (contrastive)", paper="Margatina et al. 2021")
-def cal(proxy, fraction, seed, passes, class_balanced, neighbours: int | None = None):
+def cal(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool,
+        neighbours: int | None = None) -> MethodResult:
     """Cal (Margatina et al. 2021, "contrastive active learning"): the mean KL divergence KL(p_neighbour ‖ p_i)
     between the predictions of a sample's `neighbours` nearest same-class neighbours in embedding space and its own
     (default None: 10, or the class size − 1 in a class of fewer than 11 samples; an explicit value must satisfy

@@ -1,6 +1,8 @@
 """Geometry baselines: cover or summarise each class in the proxy's embedding (or prediction) space."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..coreset_solvers import herding, k_center
@@ -8,10 +10,13 @@ from ..sampling import class_members
 from .proxy import class_by_class, embeddings_and_probabilities, pool_scores, ranked, require_class_balance
 from .registry import register
 
+if TYPE_CHECKING:
+    from .proxy import MethodResult, Passes, Proxy
+
 
 @register("herding", family="geometry", keeps="cover", reads="embeddings",
           description="samples whose running mean tracks the class mean", paper="Welling 2009")
-def herding_method(proxy, fraction, seed, passes, class_balanced):
+def herding_method(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
     """Herding (Welling 2009; DeepCore's Herding): greedily keep the sample that brings the selection's mean embedding
     closest to the class mean."""
     require_class_balance("herding", class_balanced)
@@ -25,7 +30,7 @@ def _first(members, generator) -> int:
 
 @register("kcenter", family="geometry", keeps="cover", reads="embeddings",
           description="the farthest-first cover of each class", paper="Sener & Savarese 2018")
-def kcenter(proxy, fraction, seed, passes, class_balanced):
+def kcenter(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
     """k-Center greedy (Sener & Savarese 2018): repeatedly add the sample farthest from the selection, in the proxy's
     embedding, per class."""
     require_class_balance("kcenter", class_balanced)
@@ -41,7 +46,8 @@ def kcenter(proxy, fraction, seed, passes, class_balanced):
 
 @register("contextual_diversity", family="geometry", keeps="cover", reads="predictions",
           description="k-center on the symmetric KL divergence between predictions", paper="Agarwal et al. 2020")
-def contextual_diversity(proxy, fraction, seed, passes, class_balanced):
+def contextual_diversity(proxy: Proxy, fraction: float, seed: int, passes: Passes,
+                         class_balanced: bool) -> MethodResult:
     """Contextual diversity (Agarwal et al. 2020): k-center greedy on the proxy's softmax outputs with a KL-type
     distance."""
     require_class_balance("contextual_diversity", class_balanced)
@@ -58,7 +64,7 @@ def contextual_diversity(proxy, fraction, seed, passes, class_balanced):
 
 @register("moderate", family="geometry", keeps="bottom", reads="embeddings",
           description="distances to the class centre nearest the class's median distance", paper="Xia et al. 2023")
-def moderate(proxy, fraction, seed, passes, class_balanced):
+def moderate(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
     """Moderate-DS (Xia et al. 2023): keep the samples whose distance to their class centre is closest to the
     class's median distance."""
     feats, _ = embeddings_and_probabilities(proxy, passes)

@@ -8,6 +8,7 @@ and the book never reports them as such."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,9 @@ from ..models import linear_gradients
 from ..objectives import build_objective
 from .proxy import class_by_class, embeddings_and_probabilities, proxy_gradients, require_class_balance
 from .registry import register
+
+if TYPE_CHECKING:
+    from .proxy import MethodResult, Passes, Proxy
 
 ADVERSARIAL_PGD = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 3}  # the attack of craig_at_pgd / gradmatch_at_pgd
 DEEPCORE_GRADMATCH_LAMBDA = 1.0  # DeepCore's GradMatch ridge; the ACS configurations (and the solver's default) use 0
@@ -121,7 +125,8 @@ def glister_greedy(h: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias:
 
 @register("glister", family="bilevel", keeps="cover", reads="embeddings, last layer",
           description="greedy gains on the validation loss after a look-ahead step", paper="Killamsetty et al. 2021 (Glister)")
-def glister(proxy, fraction, seed, passes, class_balanced, eta: float = 0.1):
+def glister(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool,
+            eta: float = 0.1) -> MethodResult:
     """Glister (Killamsetty et al. 2021), last-layer form as in DeepCore: per class, greedily add the sample whose
     gradient best aligns with the gradient of the (class's) validation loss at the parameters after a step of size
     η along the mean gradient of the samples chosen so far (`glister_greedy`). The validation set is the class's own

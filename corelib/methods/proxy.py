@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 import torch
@@ -24,6 +25,16 @@ from ..evaluate import embed
 from ..sampling import by_class, coreset_size
 from ..select import select_by_score
 from ..train import RecordPerSample, TrainConfig, fit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
+    from ..cache import ArtifactCache
+    from ..sampling import Chooser
+
+T = TypeVar("T")
+# What a selection method returns: dataset indices, weights (None: uniform), per-sample scores (None: the method
+# does not score samples one by one).
+MethodResult = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]
 
 
 @dataclass
@@ -70,7 +81,7 @@ PROXY_TRAINING = TrainConfig(lr=0.05)  # SGD with momentum, cosine schedule, bat
 
 
 def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, config: TrainConfig | None = None,
-                cache=None) -> Proxy:
+                cache: ArtifactCache | None = None) -> Proxy:
     """DeepCore's selection model: `model_name` trained on the whole pool with cross-entropy for `epochs` epochs
     (cached). `config`: the SGD settings (default `PROXY_TRAINING`); its epochs and seed are this call's, and its
     warm-up is capped at a quarter of the epochs."""
@@ -88,7 +99,7 @@ def train_proxy(model_name: str, pool: Pool, epochs: int, seed: int = 0, config:
                  result.seconds, int(epochs), Passes(n, n), training=training, seed=int(seed))
 
 
-def shared(proxy: Proxy, passes: Passes, key, compute):
+def shared(proxy: Proxy, passes: Passes, key: Hashable, compute: Callable[[Passes], T]) -> T:
     """An artifact of the proxy computed once (`compute(own_passes)`) and reused by every selection that reads it,
     e.g. at every fraction. Each selection is still charged the artifact's full cost, passes and seconds, as if it
     had computed it itself."""
@@ -108,7 +119,8 @@ def shared(proxy: Proxy, passes: Passes, key, compute):
     return value
 
 
-def embeddings_and_probabilities(proxy: Proxy, passes: Passes, batch_size: int = 500):
+def embeddings_and_probabilities(proxy: Proxy, passes: Passes,
+                                 batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features (n, D) and softmax outputs (n, C) of the pool, one forward pass."""
     def compute(own):
         features, logits = embed(proxy.model, proxy.pool, batch_size)
@@ -140,7 +152,8 @@ def pool_scores(proxy: Proxy, values: torch.Tensor) -> pd.Series:
     return pd.Series(values.double().numpy(), index=proxy.pool.indices.cpu().numpy())
 
 
-def ranked(proxy: Proxy, scores, fraction, seed, keep, class_balanced, method):
+def ranked(proxy: Proxy, scores: pd.Series, fraction: float, seed: int, keep: str, class_balanced: bool,
+           method: str) -> MethodResult:
     """A method's result from per-sample scores: the highest (`keep='top'`) or lowest scores of the pool."""
     sel = select_by_score(proxy.pool, scores, fraction, keep, seed=seed, class_balanced=class_balanced, method=method)
     return sel.indices, None, sel.scores
@@ -154,7 +167,8 @@ def require_class_balance(name: str, class_balanced: bool) -> None:
 
 
 @one_thread
-def class_by_class(proxy, fraction, seed, choose):
+def class_by_class(proxy: Proxy, fraction: float, seed: int,
+                   choose: Chooser) -> MethodResult:
     """Run `choose(members, k, generator)` class by class (`sampling.by_class`); returns the method's result. The
     per-class work (one class's small matrices, greedy loops) runs on one thread (`utils.one_thread`), so its time
     does not depend on what else the machine runs; compute pool-wide passes before calling it."""
@@ -163,5 +177,5 @@ def class_by_class(proxy, fraction, seed, choose):
     return proxy.pool.indices.cpu()[positions], weights, None
 
 
-__all__ = ["class_by_class", "embeddings_and_probabilities", "Passes", "pool_scores", "Proxy", "proxy_gradients",
+__all__ = ["class_by_class", "embeddings_and_probabilities", "MethodResult", "Passes", "pool_scores", "Proxy", "proxy_gradients",
            "PROXY_TRAINING", "ranked", "require_class_balance", "shared", "train_proxy"]

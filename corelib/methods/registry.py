@@ -12,9 +12,14 @@ from __future__ import annotations
 import difflib
 import inspect
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from ..select import random_selection
+
+if TYPE_CHECKING:
+    from .proxy import MethodResult, Passes, Proxy
+
+F = TypeVar("F", bound=Callable)
 
 KEEPS = ("top", "bottom", "cover", "sample")  # highest scores, lowest scores, a set chosen jointly, a random draw
 
@@ -74,7 +79,7 @@ def signature_params(fn: Callable) -> tuple:
 
 
 def register(name: str, *, family: str, keeps: str, reads: str, description: str, paper: str,
-             params: tuple | None = None):
+             params: tuple | None = None) -> Callable[[F], F]:
     """Decorator: register `fn` as selection method `name` with its metadata (`keeps` one of KEEPS). `params`: the
     keyword parameters it accepts, when it forwards some through **kwargs (default: those its signature names)."""
     if keeps not in KEEPS:
@@ -91,7 +96,7 @@ def register(name: str, *, family: str, keeps: str, reads: str, description: str
 
 
 def register_training(name: str, *, family: str, reads: str, description: str, paper: str,
-                      tracks: tuple = ("adversarial",)):
+                      tracks: tuple = ("adversarial",)) -> Callable[[F], F]:
     """Decorator: register `fn` as a method that trains as it selects (`TrainingMethod`), runnable in `tracks`."""
     def decorate(fn: Callable) -> Callable:
         if name in METHODS or name in TRAINING_METHODS:
@@ -112,7 +117,7 @@ def method_names(track: str | None = None) -> list[str]:
 @register("random", family="random", keeps="sample", reads="nothing",
           description="a uniform class-balanced sample: the reference every method must beat",
           paper="DeepCore (Guo, Zhao & Bai 2022)")
-def random(proxy, fraction, seed, passes, class_balanced):
+def random(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
     """A uniform random class-balanced sample (the baseline every method is compared with)."""
     return random_selection(proxy.pool, fraction, seed, class_balanced).indices, None, None
 

@@ -5,6 +5,8 @@ model the papers score with when the benchmark sets one (`scoring_model='base'`:
 the AIGN of its whole training run)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..attacks import check_ks
 from ..checks import check_number
 from ..easycore import easycore as easycore_selection
@@ -12,6 +14,9 @@ from ..scores import NAMES, SCHEMES, check_scheme_params, score
 from ..sensitivity import LEVELS, sensitivity_table
 from .proxy import ranked, shared
 from .registry import register
+
+if TYPE_CHECKING:
+    from .proxy import MethodResult, Passes, Proxy
 
 
 def _sensitivity(scheme, keep):
@@ -44,7 +49,7 @@ for _scheme in SCHEMES:
 
 @register("easycore", family="hardness", keeps="bottom", reads="input-gradient norms in training",
           description="the lowest average input-gradient norm (AIGN)", paper="EasyCore (arXiv 2510.11018)")
-def easycore(proxy, fraction, seed, passes, class_balanced):
+def easycore(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
     """EasyCore: the lowest AIGN, recorded for free while the scoring model trained (in-training mode)."""
     sel = easycore_selection(proxy.pool, proxy.scoring.aign, fraction, seed, class_balanced)
     return sel.indices, None, sel.scores

@@ -3,12 +3,16 @@ gradient norm early in training (GraNd, Paul et al.)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..checks import check_integer
 from .proxy import pool_scores, proxy_gradients, ranked, shared
 from .registry import register
+
+if TYPE_CHECKING:
+    from .proxy import MethodResult, Passes, Proxy
 
 
 def forgetting_events(per_sample: pd.DataFrame) -> pd.Series:
@@ -26,7 +30,7 @@ def forgetting_events(per_sample: pd.DataFrame) -> pd.Series:
 
 @register("forgetting", family="training dynamics", keeps="top", reads="per-epoch correctness",
           description="the most forgetting events (correct → wrong) while the proxy trained", paper="Toneva et al. 2019")
-def forgetting(proxy, fraction, seed, passes, class_balanced):
+def forgetting(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
     """Forgetting events (Toneva et al. 2019): the samples forgotten most often during the proxy's training."""
     return ranked(proxy, forgetting_events(proxy.per_sample), fraction, seed, "top", class_balanced, "forgetting")
 
@@ -37,7 +41,8 @@ GRAND_REPEATS = 2  # proxies GraNd averages over by default; DeepCore (and the p
 @register("grand", family="error / gradient", keeps="top", reads="last-layer gradients",
           description="the largest last-layer gradient norm, averaged over independently initialised proxies",
           paper="Paul, Ganguli & Dziugaite 2021")
-def grand(proxy, fraction, seed, passes, class_balanced, repeats: int = GRAND_REPEATS):
+def grand(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool,
+          repeats: int = GRAND_REPEATS) -> MethodResult:
     """GraNd (Paul et al. 2021): E_θ‖∇_θ ℓ(x, y; θ)‖ over initialisations, here over `repeats` proxies trained
     like this one (the proxy itself and `repeats − 1` siblings from seeds proxy-seed + 1000·r), on the last layer
     as DeepCore computes it (DeepCore averages 10 models). The siblings' training is charged to the selection."""
