@@ -15,9 +15,9 @@ The gradient approximation error of Theorem 1 is Γ = ‖∇L(θ) − ∇L_γ^S(
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 import warnings
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -139,26 +139,55 @@ def check_schedule(epochs: int, warm_start: float, fraction: float) -> None:
                       stacklevel=3)
 
 
-def renewal_count(epochs: int, warm_start: float, period: int) -> int:
-    """R, the coreset renewals of an E-epoch run: at K = ⌊κE⌋ and every `period` epochs after it."""
-    return len(range(coreset_start(epochs, warm_start), epochs, period))
+RENEWALS = ("authors", "from_start")  # when coresets are renewed: see `first_renewal`
 
 
-def schedule_phase(epoch: int, epochs: int, warm_start: float, fraction: float) -> str:
-    """Algorithm 1's phase of epoch `epoch` (from 0): 'full' (warm start), 'skip' ("Continue") or 'coreset'."""
-    if epoch < warm_epochs(epochs, warm_start, fraction):
+def first_renewal(epochs: int, warm_start: float, period: int, renewal: str = "authors") -> int:
+    """The epoch of the first coreset selection. 'authors' (the authors' code, and the default): renewals fall on
+    the epochs that are multiples of T = `period` and ≥ K = ⌊κE⌋, so the first is the first multiple of T ≥ K; the
+    epochs from K up to it train on a class-balanced uniform random subset of the coreset's size, drawn once (the
+    authors' initial random subset). 'from_start': at K itself, then every T epochs (K + jT). The two agree when T
+    divides K."""
+    if renewal not in RENEWALS:
+        raise ValueError(f"renewal={renewal!r}; choose 'authors' (epochs that are multiples of the period, from "
+                         "⌊κE⌋ on) or 'from_start' (⌊κE⌋ and every period after it)")
+    first = coreset_start(epochs, warm_start)
+    return first if renewal == "from_start" else -(-first // int(period)) * int(period)
+
+
+def renewal_count(epochs: int, warm_start: float, period: int, renewal: str = "authors") -> int:
+    """R, the coreset renewals of an E-epoch run: from `first_renewal` on, every `period` epochs."""
+    return len(range(first_renewal(epochs, warm_start, period, renewal), epochs, period))
+
+
+def schedule_phase(epoch: int, epochs: int, schedule: Schedule, fraction: float) -> str:
+    """Algorithm 1's phase of epoch `epoch` (from 0): 'full' (warm start), 'skip' ("Continue"), 'random' (the
+    authors' initial random subset, between K and the first renewal) or 'coreset'."""
+    if epoch < warm_epochs(epochs, schedule.warm_start, fraction):
         return "full"
-    return "skip" if epoch < coreset_start(epochs, warm_start) else "coreset"
+    if epoch < coreset_start(epochs, schedule.warm_start):
+        return "skip"
+    return "random" if epoch < schedule.first_renewal(epochs) else "coreset"
 
 
 @dataclass(frozen=True)
 class Schedule:
     """Algorithm 1's schedule: the warm-start coefficient κ (`warm_start`, the share of the epochs before the first
-    coreset), the renewal `period` T in epochs, and `batch_wise` (None: per class; N: mini-batches of N samples)."""
+    coreset), the renewal `period` T in epochs, `batch_wise` (None: per class; N: mini-batches of N samples), and
+    `renewal`, when coresets are renewed ('authors' or 'from_start', `first_renewal`).
 
-    warm_start: float = 0.5
+    The defaults are the paper's: κ = 0.6 reproduces the warm-start epochs of its Tables C2/C3 (e.g. 30 of 100 at
+    k = 50 %, 22 of 120 at k = 30 %) and is the value of the authors' configuration files; T = 20; renewals on the
+    authors' code's epochs."""
+
+    warm_start: float = 0.6
     period: int = 20
     batch_wise: int | None = None
+    renewal: str = "authors"
+
+    def first_renewal(self, epochs: int) -> int:
+        """The epoch of the first coreset selection of an `epochs`-epoch run (`first_renewal`)."""
+        return first_renewal(epochs, self.warm_start, self.period, self.renewal)
 
 
 class AdversarialCoreset(Hook):
@@ -168,11 +197,13 @@ class AdversarialCoreset(Hook):
     - epochs 0 … W − 1 train on the full data (the warm start, W = round(K·k), so it costs what K epochs on
       coresets would: T_warm = κ·E·k);
     - epochs W … K − 1 train nothing (Algorithm 1's "Continue": the learning-rate schedule still advances);
-    - from epoch K on, every epoch trains on the weighted coreset, renewed at K and every `period` epochs after it.
+    - from epoch K on, every epoch trains on a subset of fraction k: the weighted coreset, renewed every `period`
+      epochs T. With `renewal='authors'` (the default, the authors' code) renewals fall on the multiples of T, so
+      when T does not divide K the epochs from K to the first multiple of T train on a uniform class-balanced random
+      subset drawn once (the authors' initial subset; e.g. E = 120, κ = 0.6, T = 20: K = 72, random 72–79, coresets
+      from 80 and 100). `renewal='from_start'` renews at K + jT instead.
 
-    So a run costs about k·E epochs of full training plus R renewals, and its speed-up tends to 1/k. The authors'
-    code renews when the epoch index is a multiple of T (and ≥ K); renewing at K + jT is the same whenever T divides
-    K, as in all the paper's configurations, and never leaves an epoch at K without a coreset.
+    So a run costs about k·E epochs of full training plus R renewals, and its speed-up tends to 1/k.
 
     A renewal picks `fraction` of the pool by `solver` ('craig', 'gradmatch' or 'random' with uniform weights) on
     last-layer selection gradients of the training objective (or of `objective`, e.g. a cheaper attack), per class
@@ -185,6 +216,7 @@ class AdversarialCoreset(Hook):
                  objective: str | None = None, objective_params: dict | None = None, trades_form: str = "exact",
                  seed: int = 0, **solver_params: Any):
         warm_start, period, batch_wise = schedule.warm_start, schedule.period, schedule.batch_wise
+        first_renewal(1, 0.0, 1, schedule.renewal)  # refuses an unknown renewal rule
         self.fraction = check_fraction(fraction)
         if solver not in (*SOLVERS, "random"):
             raise ValueError(f"unknown solver {solver!r}; choose one of {sorted((*SOLVERS, 'random'))}")
@@ -198,6 +230,8 @@ class AdversarialCoreset(Hook):
         if int(period) < 1:
             raise ValueError(f"renewal period {period} must be at least 1 epoch")
         self.solver, self.warm_start, self.period = solver, float(warm_start), int(period)
+        self.renewal, self.timing = schedule.renewal, replace(schedule, period=int(period))
+        self.initial: tuple[torch.Tensor, torch.Tensor] | None = None  # the authors' initial random subset
         self.objective, self.objective_params = objective, dict(objective_params or {})
         self.batch_wise, self.trades_form, self.seed = batch_wise or None, trades_form, int(seed)
         self.solver_params = solver_params
@@ -205,23 +239,23 @@ class AdversarialCoreset(Hook):
 
     def config(self) -> dict:
         return {**super().config(), "fraction": self.fraction, "solver": self.solver, "warm_start": self.warm_start,
-                "period": self.period, "objective": self.objective, "objective_params": self.objective_params,
+                "period": self.period, "renewal": self.renewal, "objective": self.objective, "objective_params": self.objective_params,
                 "batch_wise": self.batch_wise, "trades_form": self.trades_form, "seed": self.seed,
                 "solver_params": self.solver_params}
 
     def __repr__(self) -> str:
         return (f"AdversarialCoreset(fraction={self.fraction}, solver={self.solver!r}, warm_start={self.warm_start}, "
-                f"period={self.period}, objective={self.objective!r}, objective_params={self.objective_params}, "
+                f"period={self.period}, renewal={self.renewal!r}, objective={self.objective!r}, objective_params={self.objective_params}, "
                 f"batch_wise={self.batch_wise}, trades_form={self.trades_form!r}, seed={self.seed}, "
                 f"solver_params={self.solver_params})")
 
     def phase(self, epoch: int, epochs: int) -> str:
-        """'full', 'skip' or 'coreset': what epoch `epoch` (from 0) of an `epochs`-epoch run trains on."""
-        return schedule_phase(epoch, epochs, self.warm_start, self.fraction)
+        """'full', 'skip', 'random' or 'coreset': what epoch `epoch` (from 0) of an `epochs`-epoch run trains on."""
+        return schedule_phase(epoch, epochs, self.timing, self.fraction)
 
     def renews_at(self, epoch: int, epochs: int) -> bool:
         """Whether a new coreset is selected at the start of `epoch` of an `epochs`-epoch run."""
-        first = coreset_start(epochs, self.warm_start)
+        first = self.timing.first_renewal(epochs)
         return epoch >= first and (epoch - first) % self.period == 0
 
     def schedule(self, epochs: int) -> pd.DataFrame:
@@ -239,8 +273,14 @@ class AdversarialCoreset(Hook):
 
     def on_epoch_start(self, state: TrainState) -> None:
         phase = self.phase(state.epoch, state.config.epochs)
-        if phase != "coreset":
+        if phase in ("full", "skip"):
             state.subset, state.weights, state.skip = None, None, phase == "skip"
+            return
+        if phase == "random":
+            if self.initial is None:
+                pos, weights = uniform_random(state.pool.labels.cpu(), self.fraction, self.seed + state.epoch)
+                self.initial = (state.pool.indices.cpu()[pos], weights.float())
+            state.subset, state.weights = self.initial
             return
         if not self.renews_at(state.epoch, state.config.epochs):
             return
@@ -273,13 +313,14 @@ class AdversarialCoreset(Hook):
                             columns=["epoch", "size", "weight_sum", "seconds", "gamma", "gamma_random", "gamma_stale"])
 
 
-def speedup_model(epochs: int, fraction: float, warm_start: float, period: int, selection_cost: float) -> float:
+def speedup_model(epochs: int, fraction: float, warm_start: float, period: int, selection_cost: float,
+                  renewal: str = "authors") -> float:
     """Predicted speed-up of Algorithm 1 over full training: E / (W + (E − K)·k + R·s), with W warm-start epochs on
     the full data, K = ⌊κE⌋ the first coreset epoch, R renewals each costing `selection_cost` s epochs of full
     training. With s = 0 it tends to 1/k as E grows (W + (E − K)·k ≈ κEk + (1 − κ)Ek = kE)."""
     first = coreset_start(epochs, warm_start)
     return epochs / (warm_epochs(epochs, warm_start, fraction) + (epochs - first) * fraction
-                     + renewal_count(epochs, warm_start, period) * selection_cost)
+                     + renewal_count(epochs, warm_start, period, renewal) * selection_cost)
 
 
 def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, method: str, fraction: float = 1.0,
@@ -298,7 +339,7 @@ def train_adversarial_coreset(model_name: str, pool: Pool, config: TrainConfig, 
     return fit(model_name, pool, replace(config, progress=False), recorders=recorders, cache=cache)
 
 
-__all__ = ["AdversarialCoreset", "Schedule", "check_schedule", "coreset_start", "gradient_error",
-           "last_layer_gradients", "METHODS", "renewal_count", "schedule_phase", "selection_gradients",
+__all__ = ["AdversarialCoreset", "Schedule", "check_schedule", "coreset_start", "first_renewal", "gradient_error",
+           "last_layer_gradients", "METHODS", "renewal_count", "RENEWALS", "schedule_phase", "selection_gradients",
            "smallest_warm_start", "speedup_model", "TRADES_FORMS", "trades_last_layer_gradient",
            "train_adversarial_coreset", "warm_epochs"]

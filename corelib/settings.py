@@ -258,9 +258,12 @@ class AdversarialCoresetSettings(SettingsGroup):
                              choices=("full", "craig", "gradmatch", "random"))
     fractions: tuple = setting("acs_fractions", (0.5, 0.2), items=float, bounds=(0, 1))
     seeds: tuple = setting("acs_seeds", (0, 1), items=int, bounds=(0, None))
-    warm_start: float = setting("acs_warm_start", 0.5, bounds=(0, 0.999999),
+    warm_start: float = setting("acs_warm_start", 0.6, bounds=(0, 0.999999),
                                 hint="κ, the share of the epochs before the first coreset, in [0, 1)")
     period: int = setting("acs_period", 4, bounds=(1, None), hint="epochs between coreset renewals")
+    renewal: str = setting("acs_renewal", "authors", choices=("authors", "from_start"),
+                           hint="authors: renew on the epochs that are multiples of acs_period, from ⌊κE⌋ on; "
+                                "from_start: at ⌊κE⌋ and every acs_period epochs after it")
     batch_wise: int = setting("acs_batch_wise", 0, bounds=(0, None),
                               hint="0: per class; N: batch-wise with batches of N")
     trace_pool_size: int = setting("trace_pool_size", 600, bounds=(10, None))
@@ -278,6 +281,9 @@ class BenchmarkSettings(SettingsGroup):
                                       "model, as the sparse-FGSM and EasyCore papers score")
     grand_repeats: int = setting("grand_repeats", 2, bounds=(1, None))
     deepfool_iterations: int = setting("deepfool_iterations", 50, bounds=(1, None))
+    forgetting_never_learned: str = setting("forgetting_never_learned", "deepcore", choices=("deepcore", "toneva"),
+                                            hint="what a never-learned sample counts as: 0 forgetting events "
+                                                 "(DeepCore) or more than any other (Toneva et al.)")
     epochs: int = setting("bench_epochs", 4, bounds=(1, None))
     min_steps: int = setting("bench_min_steps", 16, bounds=(0, None))
     fgsm_eps_255: tuple = setting("bench_fgsm_eps_255", (0, 1, 2, 4, 8), items=float, bounds=(0, 255),

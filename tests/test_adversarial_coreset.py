@@ -172,9 +172,11 @@ def test_coreset_training_with_fast_and_trades_objectives(objective, params, mon
                          channels_last=False)
     result = train_adversarial_coreset("tiny", pool, config, "gradmatch", 0.5, schedule=Schedule(0.25, 2), seed=1)
     table = result.tables["coreset"]
-    assert list(table["epoch"]) == [1, 3] and (table["size"] <= 16).all() and (table["weight_sum"] > 0).all()
+    # K = 1, W = round(0.5) = 0: epoch 0 skipped; the authors' renewals fall on even epochs, so epoch 1 trains on
+    # the initial random subset (16 samples) and the coreset is chosen at epoch 2
+    assert list(table["epoch"]) == [2] and (table["size"] <= 16).all() and (table["weight_sum"] > 0).all()
     samples = result.history["samples"].tolist()
-    assert samples[0] == 0 and all(1 <= s <= 16 for s in samples[1:])  # K = 1, W = round(0.5) = 0: epoch 0 skipped
+    assert samples[:2] == [0, 16] and all(1 <= s <= 16 for s in samples[2:])
 
 
 def test_summarize_training_speedup_is_relative_to_full():
@@ -252,3 +254,36 @@ def test_a_warm_start_that_rounds_to_zero_epochs_warns_and_names_the_smallest_ka
         check_schedule(40, 0.05, 0.5)   # W = 1
         check_schedule(40, 0.0, 0.5)    # no warm start asked for, none skipped
         check_schedule(8, 0.5, 0.2)     # the ci profile: K = 4, W = 1
+
+
+@pytest.mark.parametrize("epochs, fraction, period, warm", [
+    (100, 0.5, 20, 30), (120, 0.5, 20, 36), (120, 0.3, 20, 22), (120, 0.4, 20, 29), (90, 0.5, 20, 27),
+    (120, 0.5, 30, 36), (100, 0.3, 10, 18)])
+def test_the_default_schedule_plans_the_papers_tables_c2_c3_epoch_by_epoch(epochs, fraction, period, warm):
+    """κ = 0.6 (the default) gives the warm-start epochs of the ACS paper's Tables C2/C3 (30/100 and 36/120 at
+    k = 50 %, 22/120 at 30 %, 29/120 at 40 %, 27/90); renewals fall where the authors' code renews (epoch % T == 0
+    and epoch ≥ K), the epochs from K to the first renewal train on the initial random subset, and 'from_start'
+    renews at K + jT instead."""
+    from corelib.adversarial_coreset import first_renewal, renewal_count
+
+    K = int(0.6 * epochs + 1e-9)
+    plan = AdversarialCoreset(fraction, schedule=Schedule(period=period)).schedule(epochs)
+    authors_renewals = [e for e in range(epochs) if e % period == 0 and e >= K]
+    expected = (["full"] * warm + ["skip"] * (K - warm) + ["random"] * (authors_renewals[0] - K)
+                + ["coreset"] * (epochs - authors_renewals[0]))
+    assert plan["phase"].tolist() == expected
+    assert plan.loc[plan.renew, "epoch"].tolist() == authors_renewals
+    assert renewal_count(epochs, 0.6, period) == len(authors_renewals) == int(plan.renew.sum())
+    start = AdversarialCoreset(fraction, schedule=Schedule(period=period, renewal="from_start")).schedule(epochs)
+    assert start.loc[start.renew, "epoch"].tolist() == list(range(K, epochs, period))
+    assert (start.phase != "random").all() and first_renewal(epochs, 0.6, period, "from_start") == K
+
+
+def test_authors_renewals_train_the_epochs_before_the_first_renewal_on_one_random_subset():
+    """E = 120, κ = 0.6, T = 20 (the paper's ℓ∞-PGD setting): K = 72, a random class-balanced subset of size k
+    trains epochs 72–79 (drawn once), coresets are chosen at 80 and 100; an unknown rule is refused."""
+    plan = AdversarialCoreset(0.5, schedule=Schedule(0.6, 20)).schedule(120)
+    assert plan.loc[plan.phase == "random", "epoch"].tolist() == list(range(72, 80))
+    assert plan.loc[plan.renew, "epoch"].tolist() == [80, 100]
+    with pytest.raises(ValueError, match="renewal='every'"):
+        AdversarialCoreset(0.5, schedule=Schedule(renewal="every"))

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from conftest import synthetic_pool, toy_benchmark
+from corelib import experiments
 from corelib.experiments import (CoresetRuns, EvaluationSuite, GridOptions, coreset_config, run_grid,
                                  score_coreset_grid, top_vs_bottom)
 from corelib.train import TrainConfig
@@ -564,6 +565,9 @@ def test_the_adversarial_track_trains_adversarially_runs_algorithm_1_and_reports
     assert adv.loc["random", "test_acc"] != std.loc["random", "test_acc"]  # trained differently, same coreset
     assert adv.loc["acs_craig", "scored_by"] == "training" and adv.loc["acs_craig", "select_seconds"] > 0
     assert adv.loc["acs_craig", "size"] == 40 and adv.loc["acs_craig", "weighted"]
+    epochs = int(adv.loc["acs_craig", "epochs"])
+    assert adv.loc["acs_craig", "warm_epochs"] == round(int(0.5 * epochs) * 0.5) >= 1
+    assert not adv["degenerate_schedule"].any() and pd.isna(adv.loc["random", "warm_epochs"])
     with pytest.raises(ValueError, match="run it with track='adversarial'"):
         run_benchmark(toy_benchmark(pool, test, standard, pgd), ["acs_craig"], path=tmp_path / "x.csv", **args)
     with pytest.raises(ValueError, match="the standard track trains with the standard objective"):
@@ -798,3 +802,31 @@ def test_two_seeds_with_the_same_gap_in_float32_are_never_clear():
     assert gap["degenerate"] and not gap["clear"]
     steady = paired_gap(pd.Series([0.30, 0.32, 0.31]), pd.Series([0.20, 0.22, 0.21]))
     assert steady["clear"] and not steady["degenerate"]  # three seeds with one gap: a steady gap
+
+
+def test_a_degenerate_algorithm_1_schedule_is_a_column_of_its_row_and_marked_in_every_table(tmp_path):
+    """κ = 0.5 at E = 100 epochs and k = 1 % gives W = round(50 · 0.01) = 0 warm-start epochs: the row says so
+    (`warm_epochs`, `degenerate_schedule`) and every table that shows it marks its cell ‡ with the note; κ = 0.6,
+    the paper's, gives W = 1."""
+    from conftest import synthetic_pool
+    from corelib.adversarial_coreset import warm_epochs
+    from corelib.attacks import PGD
+    from corelib.experiments import run_benchmark
+
+    assert warm_epochs(100, 0.5, 0.01) == 0 and warm_epochs(100, 0.6, 0.01) == 1
+    pool, test = synthetic_pool(n=80, seed=0), synthetic_pool(n=40, seed=3)
+    config = TrainConfig(batch_size=16, augment=False, lr=0.05, objective="fgsm_rs", objective_params={"eps": 8 / 255})
+    bench = toy_benchmark(pool, test, config, PGD(eps=8 / 255, alpha=2 / 255, steps=2, seed=0), track="adversarial",
+                          acs={"warm_start": 0.3, "period": 1, "batch_wise": None})
+    with pytest.warns(UserWarning, match="gives no warm-start epoch"):
+        rows = run_benchmark(bench, ["random", "acs_craig"], fractions=[0.5], seeds=[0, 1], path=tmp_path / "g.csv",
+                             options=GridOptions(log=lambda *_: None, rank=0, world=1))
+    acs = rows[rows.method == "acs_craig"]
+    assert (acs["warm_epochs"] == 0).all() and acs["degenerate_schedule"].all()
+    assert not rows[rows.method == "random"]["degenerate_schedule"].any()
+    ranked = experiments.ranking(rows, "test_acc")
+    shown = experiments.ranking_table(ranked)
+    assert shown.loc["acs_craig"].str.endswith("‡").all() and not shown.loc["random"].str.contains("‡").any()
+    assert experiments.degenerate_note(ranked) == experiments.DEGENERATE_NOTE
+    assert experiments.table_mean_std(rows).loc["acs_craig"].str.endswith("‡").all()
+    assert experiments.degenerate_note(experiments.ranking(rows[rows.method == "random"], "test_acc")) == ""

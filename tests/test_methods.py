@@ -2,6 +2,7 @@ import itertools
 import math
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -97,11 +98,29 @@ def test_graph_cut_lambda_weights_coverage_as_in_deepcore():
     assert 3 in graph_cut_greedy(sim, 2, 0.2).tolist() and 3 not in graph_cut_greedy(sim, 2, 5.0).tolist()
 
 
-def test_forgetting_counts_correct_to_incorrect_transitions():
-    table = pd.DataFrame({"epoch": [0, 1, 2, 3] * 3, "index": [7] * 4 + [8] * 4 + [9] * 4,
-                          "correct": [1, 0, 1, 0] + [0, 1, 1, 1] + [0, 0, 0, 0]})
-    events = bl.training_dynamics.forgetting_events(table.sample(frac=1, random_state=0))  # row order must not matter
-    assert events.to_dict() == {7: 2.0, 8: 0.0, 9: 3.0}  # never learned: max + 1
+def _forgetting_by_hand(correct: np.ndarray) -> np.ndarray:
+    """DeepCore's forgetting.py, restated: counters start at 0 with `last_acc` 0, and a sample's counter grows when
+    it was correct at its previous presentation and is wrong now (correct: epochs × samples)."""
+    events, last = np.zeros(correct.shape[1]), np.zeros(correct.shape[1])
+    for now in correct.astype(float):
+        events[(last - now) > 0.01] += 1
+        last = now
+    return events
+
+
+def test_forgetting_counts_correct_to_incorrect_transitions_as_deepcore_by_default():
+    rng = np.random.default_rng(0)
+    correct = (rng.random((6, 40)) < 0.6).astype(int)
+    correct[:, :5] = 0  # five samples never learned
+    table = pd.DataFrame({"epoch": np.repeat(np.arange(6), 40), "index": np.tile(np.arange(100, 140), 6),
+                          "correct": correct.reshape(-1)}).sample(frac=1, random_state=0)  # row order must not matter
+    events = bl.training_dynamics.forgetting_events(table)
+    np.testing.assert_array_equal(events.sort_index().to_numpy(), _forgetting_by_hand(correct))
+    assert (events.loc[100:104] == 0).all()  # never learned: 0 events, as DeepCore counts them
+    toneva = bl.training_dynamics.forgetting_events(table, never_learned="toneva")
+    assert (toneva.loc[100:104] == events.max() + 1).all() and toneva.loc[105:].equals(events.loc[105:])
+    with pytest.raises(ValueError, match="never_learned='infinite'"):
+        bl.training_dynamics.forgetting_events(table, never_learned="infinite")
 
 
 def test_uncertainty_scores_prefer_the_uncertain_and_deepfool_the_boundary():

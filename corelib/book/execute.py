@@ -7,9 +7,9 @@ import json
 import shutil
 import sys
 import time
-from typing import TYPE_CHECKING
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..data import ensure_cifar10
 from ..device import device_description, precision_description, resolve_device

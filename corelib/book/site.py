@@ -8,9 +8,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import TYPE_CHECKING
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 

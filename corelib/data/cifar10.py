@@ -34,9 +34,9 @@ import os
 import pickle
 import re
 import sys
-from typing import TYPE_CHECKING
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch

@@ -18,7 +18,8 @@ from .paper_claims import (SPARSE_VARIANTS, ClaimRules, chapter_agreement, claim
                            top_vs_bottom)
 from .results_table import (CELL_KEYS, MissingShardsError, ResultsFileError, check_results_file, checked_rows,
                             merge_shards, row_check, shard_path)
-from .sentences import describe_agreement, describe_gap, describe_ranking, ranking_table, scale_note, versus_random
+from .sentences import (DEGENERATE_NOTE, degenerate_note, describe_agreement, describe_gap, describe_ranking,
+                        ranking_table, scale_note, versus_random)
 from .statistics import paired_difference, paired_gap, ranking, summarize
 from .suite import EvaluationSuite
 from .tables import best_three, fgsm_curves, recorded_benchmark, selection_cost, table_mean_std
@@ -28,7 +29,7 @@ from .training import CoresetRuns, coreset_config, selection_grid, train_on_sele
 __all__ = ["ClaimRules", "MissingShardsError", "checked_rows", "row_check", "adversarial_coreset_facts",
            "AdversarialCoresetFacts", "AdversarialCoresetGrid", "autoattack_for", "base_setup", "BaseSetup",
            "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid", "best_three", "cell_attack",
-           "CELL_KEYS", "cell_seed", "Chapter", "chapter_agreement", "check_results_file", "claims", "coreset_config",
+           "CELL_KEYS", "cell_seed", "Chapter", "DEGENERATE_NOTE", "degenerate_note", "chapter_agreement", "check_results_file", "claims", "coreset_config",
            "coreset_training", "coreset_training_grid", "CoresetRuns", "describe_agreement", "describe_gap",
            "describe_ranking", "distributed_env", "easycore_grid", "easycore_verdict", "EvaluationSuite", "fgsm_curves",
            "GridOptions", "merge_shards", "paired_difference", "paired_gap", "predicted_speedup", "profile_pools",

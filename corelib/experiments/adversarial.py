@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 class AdversarialCoresetGrid:
     """Full adversarial training and Algorithm 1 with each method × fraction × seed: the pool, the model and its
     training configuration (`config.objective`: pgd, trades or fgsm_rs; `config.epochs`), the evaluation suite, and
-    Algorithm 1's schedule (`warm_start` κ, renewal `period`, `batch_wise`, other hook parameters in `hook`)."""
+    Algorithm 1's schedule (`warm_start` κ, renewal `period`, `batch_wise`, other hook parameters in `hook`, and
+    `renewal`, when renewals fall: `adversarial_coreset.first_renewal`)."""
 
     pool: Pool
     model_name: str
@@ -39,6 +40,7 @@ class AdversarialCoresetGrid:
     period: int
     batch_wise: int | None = None
     hook: dict = field(default_factory=dict)
+    renewal: str = "authors"
 
     def cells(self) -> list[dict]:
         """'full' once per seed (fraction 1), every other method at every fraction and seed."""
@@ -50,7 +52,7 @@ class AdversarialCoresetGrid:
         """Everything the cells share, for the grid's configuration hash."""
         return {"model": self.model_name, "pool": self.pool.fingerprint(), "suite": self.suite.config(),
                 "config": self.config.to_dict(), "warm_start": self.warm_start, "period": self.period,
-                "batch_wise": self.batch_wise, "hook": self.hook, "code": code_hash(coreset_training_grid)}
+                "batch_wise": self.batch_wise, "hook": self.hook, "renewal": self.renewal, "code": code_hash(coreset_training_grid)}
 
 
 def coreset_training_grid(grid: AdversarialCoresetGrid, path: str | Path,
@@ -59,7 +61,7 @@ def coreset_training_grid(grid: AdversarialCoresetGrid, path: str | Path,
     seconds (selection included), selection seconds, renewals, mean Γ (coreset and random reference), the samples
     SGD trained on (`train_samples`, summed over epochs) and the pool size. Resumable (`grid.run_grid`)."""
     def run(cell):
-        schedule = Schedule(grid.warm_start, grid.period, grid.batch_wise)
+        schedule = Schedule(grid.warm_start, grid.period, grid.batch_wise, grid.renewal)
         result = train_adversarial_coreset(grid.model_name, grid.pool, grid.config, cell["method"], cell["fraction"],
                                            schedule, cell["seed"], cache, **grid.hook)
         renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "gamma", "gamma_random"]))
@@ -114,14 +116,15 @@ def summarize_training(results: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_start: float, period: int) -> float:
+def predicted_speedup(summary: pd.DataFrame, fraction: float, epochs: int, warm_start: float, period: int,
+                      renewal: str = "authors") -> float:
     """`speedup_model` with the selection cost s measured in a `summarize_training` table: the mean selection
     seconds per renewal of the coreset runs at `fraction`, in epochs of full training."""
     full_epoch = float(summary.loc[summary.method == "full", "seconds"].iloc[0]) / epochs
     runs = summary[(summary.method != "full") & (summary.fraction == fraction)]
-    renewals = renewal_count(epochs, warm_start, period)
+    renewals = renewal_count(epochs, warm_start, period, renewal)
     cost = float(runs["select"].mean()) / max(renewals, 1) / full_epoch
-    return speedup_model(epochs, fraction, warm_start, period, cost)
+    return speedup_model(epochs, fraction, warm_start, period, cost, renewal)
 
 
 
@@ -165,9 +168,12 @@ def _timing_note(coreset_rows: pd.DataFrame, fraction: float) -> str:
 
 
 def _plan_phrase(fraction: float, acs: AdversarialCoresetSettings) -> str:
-    plan = AdversarialCoreset(fraction, schedule=Schedule(acs.warm_start, acs.period)).schedule(acs.epochs)
+    schedule = Schedule(acs.warm_start, acs.period, renewal=acs.renewal)
+    plan = AdversarialCoreset(fraction, schedule=schedule).schedule(acs.epochs)
     phases = plan.phase.value_counts()
-    return (f"{phases.get('full', 0)} warm-start epochs on the full data, {phases.get('skip', 0)} skipped and "
+    initial = (f", {phases['random']} on the initial random subset (until the first renewal, at the first multiple of "
+               f"the period)" if phases.get("random", 0) else "")
+    return (f"{phases.get('full', 0)} warm-start epochs on the full data, {phases.get('skip', 0)} skipped{initial} and "
             f"{phases.get('coreset', 0)} on coresets ({int(plan.renew.sum())} renewals)")
 
 
@@ -191,9 +197,9 @@ def adversarial_coreset_facts(table: pd.DataFrame, results: pd.DataFrame, acs: A
         acs_best_drop=float(full_row.robust_mean - best.robust_mean),
         acs_clean_drop=float(full_row.clean_mean - best.clean_mean),
         acs_share=float(100 * coreset_rows.select_share.mean()),
-        acs_predicted=float(predicted_speedup(table, fraction, acs.epochs, acs.warm_start, acs.period)),
+        acs_predicted=float(predicted_speedup(table, fraction, acs.epochs, acs.warm_start, acs.period, acs.renewal)),
         acs_plan=_plan_phrase(fraction, acs),
-        acs_ideal=float(speedup_model(acs.epochs, fraction, acs.warm_start, acs.period, 0.0)),
+        acs_ideal=float(speedup_model(acs.epochs, fraction, acs.warm_start, acs.period, 0.0, acs.renewal)),
         acs_ceiling=float(1 / fraction), acs_vs_random=versus_random(results, "pgd_acc"),
         acs_aa_vs_random=versus_random(results, "autoattack_acc") if has_aa else "not run (autoattack_version none)",
         acs_aa_gap=float(100 * (results.pgd_acc - results.autoattack_acc).mean()) if has_aa else float("nan"),

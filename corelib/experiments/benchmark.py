@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import methods
+from ..adversarial_coreset import coreset_start, warm_epochs
 from ..attacks import PGD
 from ..cache import ArtifactCache
 from ..data import Pool
@@ -139,7 +140,7 @@ class _Cells:
         scored = b.scorer is not None and methods.METHODS[cell["method"]].family in SCORED
         row = self.measure(cell, result.model, len(selection), selection.weights is not None, run_config.epochs,
                            "base" if scored else "proxy")
-        row.update(select_seconds=round(selection.seconds, 3),
+        row.update(select_seconds=round(selection.seconds, 3), warm_epochs=float("nan"), degenerate_schedule=False,
                    forward_passes=round(selection.config["forward_passes"], 3),
                    backward_passes=round(selection.config["backward_passes"], 3),
                    proxy_seconds=round(proxy.seconds, 2), train_seconds=round(result.seconds, 2))
@@ -155,6 +156,11 @@ class _Cells:
                                                                  cell["seed"], self.cache, b.acs)
         renewals = result.tables.get("coreset", pd.DataFrame(columns=["seconds", "size"]))
         row = self.measure(cell, result.model, size, True, run_config.epochs, "training")
+        # W warm-start epochs; K = ⌊κE⌋ > 0 with W = 0 is a degenerate schedule (no warm start: the first coreset is chosen
+        # by the untrained network), which every table that shows the row marks (‡)
+        warm = warm_epochs(run_config.epochs, b.acs["warm_start"], cell["fraction"])
+        skipped = coreset_start(run_config.epochs, b.acs["warm_start"]) - warm
+        row.update(warm_epochs=warm, degenerate_schedule=bool(skipped > 0 and warm == 0))
         # the selection runs inside training (renewals): its time is counted in train_seconds and shown apart
         row.update(select_seconds=round(float(renewals["seconds"].sum()), 3), forward_passes=float("nan"),
                    backward_passes=float("nan"), proxy_seconds=0.0, train_seconds=round(result.seconds, 2))
@@ -232,10 +238,11 @@ def benchmark_from_settings(settings: Settings, cache: ArtifactCache | None = No
     if b.scoring_model == "base":
         scorer = base_scorer(base_setup(settings, cache=cache, progress=False).run, pool)
     acs = {"warm_start": settings.acs.warm_start, "period": settings.acs.period,
-           "batch_wise": settings.acs.batch_wise or None}
+           "batch_wise": settings.acs.batch_wise or None, "renewal": settings.acs.renewal}
     return Benchmark(pool, settings.data.model_name, coreset_training(settings), suite, b.epochs, b.min_steps,
                      b.selection_epochs, b.track,
-                     {"grand": {"repeats": b.grand_repeats}, "deepfool": {"max_iter": b.deepfool_iterations}},
+                     {"grand": {"repeats": b.grand_repeats}, "deepfool": {"max_iter": b.deepfool_iterations},
+                      "forgetting": {"never_learned": b.forgetting_never_learned}},
                      scorer, acs, {"test_size": len(test_pool), "robust_size": len(robust_pool)})
 
 

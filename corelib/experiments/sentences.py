@@ -42,16 +42,28 @@ def scale_note(low: float, high: float, seeds: int, scale: float = 100.0, unit: 
 
 
 
+DEGENERATE_NOTE = ("‡: Algorithm 1 ran a degenerate schedule: ⌊κE⌋ > 0 but round(⌊κE⌋·k) = 0 warm-start epochs, so "
+                   "the first ⌊κE⌋ epochs were skipped and the first coreset was chosen by the untrained network")
+
+
+def degenerate_note(ranked: pd.DataFrame) -> str:
+    """`DEGENERATE_NOTE` where a `ranking` table has a degenerate Algorithm 1 cell, else ''."""
+    return DEGENERATE_NOTE if "degenerate" in ranked and ranked["degenerate"].astype(bool).any() else ""
+
+
 def ranking_table(ranked: pd.DataFrame, scale: float = 100.0) -> pd.DataFrame:
     """`ranking` as methods × fractions for a page: 'mean ± half-width' in % with ▲ (clearly above the control by
-    the paired interval), ▼ (clearly below), † (within noise of chance, where `ranking` was given it), ordered by
-    the mean over fractions. Nothing else marks a cell: an unmarked order is not a ranking."""
+    the paired interval), ▼ (clearly below), † (within noise of chance, where `ranking` was given it), ‡ (a
+    degenerate Algorithm 1 schedule: `DEGENERATE_NOTE`), ordered by the mean over fractions. Nothing else marks a
+    cell: an unmarked order is not a ranking."""
     marks = {"higher": " ▲", "lower": " ▼"}
     cells = [f"{scale * m:.1f} ± {scale * h:.1f}{marks.get(v, '')}" if h == h else f"{scale * m:.1f}{marks.get(v, '')}"
              for m, h, v in zip(ranked["mean"], ranked["half"], ranked["verdict"])]
     shown = ranked.assign(cell=cells)
     if "near_chance" in shown:
         shown.loc[shown["near_chance"], "cell"] += " †"
+    if "degenerate" in shown:
+        shown.loc[shown["degenerate"].astype(bool), "cell"] += " ‡"
     wide = shown.pivot(index="method", columns="fraction", values="cell")
     order = ranked.groupby("method")["mean"].mean().sort_values(ascending=False).index
     wide = wide.loc[order]
@@ -123,4 +135,4 @@ def versus_random(results: pd.DataFrame, value: str = "pgd_acc") -> str:
 
 
 
-__all__ = ["describe_agreement", "describe_gap", "describe_ranking", "ranking_table", "scale_note", "versus_random"]
+__all__ = ["DEGENERATE_NOTE", "degenerate_note", "describe_agreement", "describe_gap", "describe_ranking", "ranking_table", "scale_note", "versus_random"]

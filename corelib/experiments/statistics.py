@@ -76,7 +76,9 @@ def ranking(results: pd.DataFrame, value: str = "test_acc", control: str = "rand
     (`diff`, `low`, `high`, `n`) and the `verdict` of the book's one rule: 'higher' or 'lower' than `control` when
     the interval of the paired difference excludes 0, else 'no clear difference'; the control itself gets
     'control'. Runs whose `value` is NaN (collapsed or diverged) are left out and counted in `excluded`. With
-    `chance`, `near_chance` marks means whose interval contains it. Rows are sorted by fraction, then mean."""
+    `chance`, `near_chance` marks means whose interval contains it. Where the results say which runs had a
+    degenerate Algorithm 1 schedule (`degenerate_schedule`), `degenerate` marks the method × fraction with any.
+    Rows are sorted by fraction, then mean."""
     ok = results.dropna(subset=[value])
     excluded = results.groupby(["method", "fraction"])[value].apply(lambda v: int(v.isna().sum()))
     stats_ = ok.groupby(["method", "fraction"])[value].agg(["mean", "std", "count"]).reset_index()
@@ -89,11 +91,21 @@ def ranking(results: pd.DataFrame, value: str = "test_acc", control: str = "rand
                                 np.where(~table["clear"].fillna(False).astype(bool), "no clear difference",
                                          np.where(table["diff"] > 0, "higher", "lower")))
     table["excluded"] = [int(excluded.get((m, f), 0)) for m, f in zip(table["method"], table["fraction"])]
+    table["degenerate"] = degenerate_cells(results, table)
     if chance is not None:
         table["near_chance"] = (table["mean"] - chance).abs() <= table["half"].fillna(0.01)
     table = table.rename(columns={"count": "seeds"}).drop(columns=["std", "clear"])
     return table.sort_values(["fraction", "mean"], ascending=[True, False], ignore_index=True)
 
+
+def degenerate_cells(results: pd.DataFrame, cells: pd.DataFrame) -> list[bool]:
+    """For each (method, fraction) of `cells`: did any run of it in `results` have a degenerate Algorithm 1
+    schedule (κ > 0 but no warm-start epoch, column `degenerate_schedule`)? All False for results without it."""
+    if "degenerate_schedule" not in results:
+        return [False] * len(cells)
+    flagged = results.groupby(["method", "fraction"])["degenerate_schedule"].apply(
+        lambda v: bool(v.fillna(False).astype(bool).any()))
+    return [bool(flagged.get((m, f), False)) for m, f in zip(cells["method"], cells["fraction"])]
 
 
 def summarize(results: pd.DataFrame, value: str = "test_acc",
@@ -104,4 +116,4 @@ def summarize(results: pd.DataFrame, value: str = "test_acc",
 
 
 
-__all__ = ["paired_difference", "paired_gap", "ranking", "SAME_DIFFERENCE", "summarize", "t_half_width"]
+__all__ = ["degenerate_cells", "paired_difference", "paired_gap", "ranking", "SAME_DIFFERENCE", "summarize", "t_half_width"]

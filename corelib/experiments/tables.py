@@ -11,7 +11,7 @@ from ..hashing import code_hash, module_hashes
 from ..profiles import ROOT
 from .benchmark import TRACKS, run_benchmark
 from .record import Recorded, load_recorded
-from .statistics import paired_difference, t_half_width
+from .statistics import degenerate_cells, paired_difference, t_half_width
 
 
 def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
@@ -27,13 +27,16 @@ def table_mean_std(results: pd.DataFrame, value: str = "test_acc", scale: float 
                    chance: float | None = None) -> pd.DataFrame:
     """methods × fractions: 'mean ± std' over seeds (in % by default), as the papers print them. With `chance`
     (e.g. 0.1 for ten balanced classes), a cell whose 95 % t-interval over seeds contains the chance level gets a
-    trailing '†' (within noise of chance; a single seed: within 1 point of it)."""
+    trailing '†' (within noise of chance; a single seed: within 1 point of it). A cell with a run of a degenerate
+    Algorithm 1 schedule (column `degenerate_schedule`) gets '‡' (`sentences.DEGENERATE_NOTE`)."""
     s = results.groupby(["method", "fraction"])[value].agg(["mean", "std", "count"]).reset_index()
     s["cell"] = [f"{scale * m:.1f} ± {scale * (0 if pd.isna(sd) else sd):.1f}" for m, sd in zip(s["mean"], s["std"])]
     if chance is not None:
         half = t_half_width(s["std"].fillna(0), s["count"].clip(lower=2))
         near = ((s["mean"] - chance).abs() <= half) | ((s["count"] <= 1) & ((s["mean"] - chance).abs() < 0.01))
         s.loc[near, "cell"] = s.loc[near, "cell"] + " †"
+    degenerate = pd.Series(degenerate_cells(results, s), index=s.index)
+    s.loc[degenerate, "cell"] = s.loc[degenerate, "cell"] + " ‡"
     return s.pivot(index="method", columns="fraction", values="cell")
 
 

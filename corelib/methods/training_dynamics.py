@@ -15,9 +15,22 @@ if TYPE_CHECKING:
     from .proxy import MethodResult, Passes, Proxy
 
 
-def forgetting_events(per_sample: pd.DataFrame) -> pd.Series:
-    """Toneva et al. 2019: the number of times each sample goes from correct to incorrect between consecutive
-    epochs of training; samples never learned count as forgotten more often than any other (max + 1)."""
+NEVER_LEARNED = ("deepcore", "toneva")  # what a sample never classified correctly counts as
+
+
+def forgetting_events(per_sample: pd.DataFrame, never_learned: str = "deepcore") -> pd.Series:
+    """Forgetting events (Toneva et al. 2019, Section 3): per sample, the number of times it goes from correct to
+    incorrect between consecutive epochs of training (`per_sample`: epoch, index, correct, in any row order).
+
+    `never_learned` decides the samples never classified correctly, which have no event to count:
+    - 'deepcore' (default): 0 events, as DeepCore's `forgetting.py` counts them (its counters start at zero), so they
+      rank with the unforgettable samples. The sparse-FGSM paper's Forgetting row comes from DeepCore's code.
+    - 'toneva': more events than any other sample (max + 1), Toneva et al.'s convention ("examples that are never
+      learned are considered forgotten an infinite number of times"), so they rank first. With a short proxy run
+      many samples are never learned and this convention fills the coreset with them."""
+    if never_learned not in NEVER_LEARNED:
+        raise ValueError(f"never_learned={never_learned!r}; choose 'deepcore' (never-learned samples count 0 "
+                         "events) or 'toneva' (they count more than any other)")
     table = per_sample.sort_values(["index", "epoch"])
     correct = table["correct"].astype(bool).to_numpy()
     same = table["index"].to_numpy()
@@ -25,14 +38,19 @@ def forgetting_events(per_sample: pd.DataFrame) -> pd.Series:
     prev_same = pd.Series(same).shift(1).to_numpy() == same
     events = pd.Series((prev_same & prev_correct & ~correct).astype(int), index=table["index"]).groupby(level=0).sum()
     learned = pd.Series(correct, index=table["index"]).groupby(level=0).any()
-    return events.where(learned, events.max() + 1).astype(float).rename("forgetting")
+    if never_learned == "toneva":
+        events = events.where(learned, events.max() + 1)
+    return events.astype(float).rename("forgetting")
 
 
 @register("forgetting", family="training dynamics", keeps="top", reads="per-epoch correctness",
           description="the most forgetting events (correct → wrong) while the proxy trained", paper="Toneva et al. 2019")
-def forgetting(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
-    """Forgetting events (Toneva et al. 2019): the samples forgotten most often during the proxy's training."""
-    return ranked(proxy, forgetting_events(proxy.per_sample), fraction, seed, "top", class_balanced, "forgetting")
+def forgetting(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool,
+               never_learned: str = "deepcore") -> MethodResult:
+    """Forgetting events (Toneva et al. 2019): the samples forgotten most often during the proxy's training
+    (`forgetting_events`; `never_learned` 'deepcore', the default, or 'toneva')."""
+    events = forgetting_events(proxy.per_sample, never_learned)
+    return ranked(proxy, events, fraction, seed, "top", class_balanced, "forgetting")
 
 
 GRAND_REPEATS = 2  # proxies GraNd averages over by default; DeepCore (and the paper profile) use 10
@@ -64,4 +82,4 @@ def grand(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanc
     return ranked(proxy, pool_scores(proxy, norms), fraction, seed, "top", class_balanced, "grand")
 
 
-__all__ = ["forgetting", "forgetting_events", "grand", "GRAND_REPEATS"]
+__all__ = ["forgetting", "forgetting_events", "grand", "GRAND_REPEATS", "NEVER_LEARNED"]
