@@ -14,8 +14,8 @@ from .benchmark import (BENCH_KEYS, TRACKS, Benchmark, benchmark_from_settings, 
 from .chapter import Chapter
 from .easycore import easycore_grid, robustness_by_hardness
 from .grid import GridOptions, cell_attack, cell_seed, distributed_env, run_grid
-from .paper_claims import (SPARSE_VARIANTS, ClaimRules, chapter_agreement, claims, easycore_verdict, top_bottom_claim,
-                           top_vs_bottom)
+from .paper_claims import (SPARSE_VARIANTS, ClaimRules, TopBottomRule, chapter_agreement, claims, easycore_verdict,
+                           top_bottom_claim, top_bottom_verdict, top_vs_bottom)
 from .results_table import (CELL_KEYS, MissingShardsError, ResultsFileError, check_results_file, checked_rows,
                             merge_shards, row_check, shard_path)
 from .sentences import (DEGENERATE_NOTE, degenerate_note, describe_agreement, describe_gap, describe_ranking,
@@ -36,5 +36,5 @@ __all__ = ["ClaimRules", "MissingShardsError", "checked_rows", "row_check", "adv
            "ranking", "ranking_table", "recorded_benchmark", "ResultsFileError", "robustness_by_hardness",
            "run_benchmark", "run_grid", "scale_note", "score_agreement", "score_coreset_grid", "selection_cost",
            "selection_grid", "shard_path", "SPARSE_VARIANTS", "summarize", "summarize_training", "table_mean_std",
-           "top_bottom_claim", "top_vs_bottom", "TRACKS", "train_baseline", "train_on_selection", "versus_random",
+           "top_bottom_claim", "top_bottom_verdict", "top_vs_bottom", "TopBottomRule", "TRACKS", "train_baseline", "train_on_selection", "versus_random",
            "work_passes"]

@@ -58,27 +58,68 @@ def top_vs_bottom(results: pd.DataFrame, method: str, value: str = "test_acc") -
 
 
 
-def top_bottom_claim(verdict: pd.DataFrame, method: str, small: float = 0.05, large: float = 0.2) -> str:
-    """A sentence on the paper's claim 'bottom wins at small fractions, top wins past 20–30 %' from a
-    `top_vs_bottom` table: which keep wins at fractions ≤ `small` and ≥ `large`, and whether the gaps are clear."""
-    def part(rows, expected, where):
-        if rows.empty:
-            return None, f"no fraction {where} was run"
-        wins = rows["winner"] == expected
-        desc = ", ".join(f"{100 * f:g} %: top {t:.3f} vs bottom {b:.3f}"
-                         for f, t, b in zip(rows["fraction"], rows["top"], rows["bottom"]))
-        return bool(wins.all()), (f"{expected} {'wins' if wins.all() else 'does not win'} {where} ({desc}; the 95 % "
-                                  f"interval of the gap, paired by seed, excludes 0 at {int(rows['clear'].sum())} "
-                                  f"of {len(rows)} fractions)")
-    ok_small, text_small = part(verdict[verdict.fraction <= small], "bottom", f"at ≤ {100 * small:g} %")
-    ok_large, text_large = part(verdict[verdict.fraction >= large], "top", f"at ≥ {100 * large:g} %")
-    if ok_small and ok_large:
-        head = "The paper's claim holds here"
-    elif ok_small or ok_large:
-        head = "The paper's claim holds only in part here"
-    else:
-        head = "The paper's claim does not hold here"
-    return f"**{head}** for {method}: {text_small}; {text_large}."
+@dataclass(frozen=True)
+class TopBottomRule:
+    """The rule for the sparse-FGSM paper's top-vs-bottom claim, as the paper states it: bottom coresets ahead in
+    the sparse regime, top coresets overtaking somewhere after 20–30 %. It holds when bottom wins at more than
+    `sparse_share` of the fractions ≤ `sparse` *and* top wins at every fraction ≥ `overtaken`; the fractions
+    between are where the paper puts the crossover, and are reported, not judged. Calibrated on the paper's own
+    Table 1: at its 11 fractions bottom wins at 4 of 4 (ISEF, FGSM-CS) and 3 of 4 (PSS: top at 0.1 %) fractions
+    ≤ 5 %, top at every fraction ≥ 30 %, and ISEF's bottom still wins at 20 %, so a stricter rule (every small
+    fraction, or top from 20 %) would report an exact replication as a failure."""
+
+    sparse: float = 0.05
+    sparse_share: float = 0.5
+    overtaken: float = 0.3
+
+    def words(self) -> str:
+        """The rule in one sentence, printed beside every verdict."""
+        return (f"Rule: bottom wins at more than {100 * self.sparse_share:g} % of the fractions ≤ "
+                f"{100 * self.sparse:g} % and top wins at every fraction ≥ {100 * self.overtaken:g} % (the crossover "
+                "may fall anywhere between); calibrated so that the paper's own Table 1 passes for all three scores.")
+
+
+def _wins(verdict: pd.DataFrame, expected: str) -> str:
+    """Each fraction's means, marked ✗ where the other keep wins."""
+    return ", ".join(f"{100 * f:g} %: top {t:.3f} vs bottom {b:.3f}{'' if w == expected else ' ✗'}"
+                     for f, t, b, w in zip(verdict["fraction"], verdict["top"], verdict["bottom"], verdict["winner"]))
+
+
+def top_bottom_verdict(verdict: pd.DataFrame, rule: TopBottomRule = TopBottomRule()) -> str:
+    """'holds', 'holds only in part', 'does not hold' or 'not tested here' for a `top_vs_bottom` table under
+    `rule` (`TopBottomRule`): both parts met, one, none, or no fraction in either range."""
+    small = verdict[verdict.fraction <= rule.sparse]
+    large = verdict[verdict.fraction >= rule.overtaken]
+    parts = []
+    if len(small):
+        parts.append(bool((small["winner"] == "bottom").mean() > rule.sparse_share))
+    if len(large):
+        parts.append(bool((large["winner"] == "top").all()))
+    if not parts:
+        return "not tested here"
+    return "holds" if all(parts) and len(parts) == 2 else ("holds only in part" if any(parts) else "does not hold")
+
+
+def top_bottom_claim(verdict: pd.DataFrame, method: str, rule: TopBottomRule = TopBottomRule()) -> str:
+    """A sentence on the paper's claim 'bottom ahead in the sparse regime, top overtaking after 20–30 %' from a
+    `top_vs_bottom` table: the verdict by `rule` (`top_bottom_verdict`), which keep wins at each fraction (✗: against
+    the claim), how many gaps are clear by the seed-paired interval, and the rule itself."""
+    head = {"holds": "The paper's claim holds here", "holds only in part": "The paper's claim holds only in part here",
+            "does not hold": "The paper's claim does not hold here",
+            "not tested here": "The paper's claim is not tested here"}[top_bottom_verdict(verdict, rule)]
+    small = verdict[verdict.fraction <= rule.sparse]
+    large = verdict[verdict.fraction >= rule.overtaken]
+    middle = verdict[(verdict.fraction > rule.sparse) & (verdict.fraction < rule.overtaken)]
+    said = [f"bottom ahead at ≤ {100 * rule.sparse:g} %: {_wins(small, 'bottom')}" if len(small)
+            else f"no fraction ≤ {100 * rule.sparse:g} % was run",
+            f"top ahead at ≥ {100 * rule.overtaken:g} %: {_wins(large, 'top')}" if len(large)
+            else f"no fraction ≥ {100 * rule.overtaken:g} % was run"]
+    if len(middle):
+        said.append("in between (not judged): " + ", ".join(f"{w} at {100 * f:g} %" for f, w in
+                                                             zip(middle["fraction"], middle["winner"])))
+    clear = (f"the 95 % interval of the gap, paired by seed, excludes 0 at {int(verdict['clear'].sum())} of "
+             f"{len(verdict)} fractions" if "clear" in verdict else "")
+    return f"**{head}** for {method}: {'; '.join(said)}{'; ' + clear if clear else ''}. {rule.words()}"
 
 
 
@@ -243,4 +284,5 @@ def claims(results: pd.DataFrame, fgsm_eps_255: float = 8.0, rules: ClaimRules =
 
 
 __all__ = ["chapter_agreement", "ClaimRules", "claims", "easycore_verdict", "SPARSE_VARIANTS", "top_bottom_claim",
+           "top_bottom_verdict", "TopBottomRule",
            "top_vs_bottom"]
