@@ -84,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
                             "with the current code, in a temporary file, and compare them with the recorded rows; "
                             "if every result column agrees exactly, the manifest adopts the current code hash (the "
                             "table is not touched), else the differences are printed and the exit status is 1")
+    bench.add_argument("--rerun", metavar="REASON",
+                       help="re-run the named cells (--methods, --fractions, --seeds) of the recorded table --out with "
+                            "the current code, after a change that alters them, and replace their rows; the manifest "
+                            "records the cells and REASON (e.g. 'forgetting counts never-learned samples as DeepCore')")
     bench.add_argument("--hours", type=_positive_float, metavar="H",
                        help="start no new cell after H hours (a cell under way finishes); the same command resumes "
                             "the grid, so a recorded tier can be produced over several sittings")
@@ -217,6 +221,32 @@ def revalidate_main(args: argparse.Namespace, settings: Settings, names: list[st
     return 0
 
 
+def rerun_main(args: argparse.Namespace, settings: Settings, names: list[str], fractions: list[float],
+               seeds: list[int]) -> int:
+    """`--rerun REASON`: re-run the named cells of a recorded table with the current code and replace their rows
+    (`record.replace_rows`). The cells run into a hidden file beside the table first, so an interrupted re-run
+    resumes and the table changes only once every named cell is done."""
+    if args.methods is None or experiments.distributed_env()[1] > 1:
+        raise UsageError("--rerun re-runs the cells you name, in one process: give --methods (and --fractions, "
+                         "--seeds), e.g. --methods forgetting")
+    if record.load_recorded(args.out, code_hash(experiments.run_benchmark)) is None:
+        raise UsageError(f"--out {args.out} does not exist: --rerun replaces rows of a recorded table")
+    scratch = Path(args.out).with_name(f".{Path(args.out).stem}.rerun.csv")
+    rows = experiments.benchmark_grid(settings, names, fractions, seeds, scratch,
+                                      options=experiments.GridOptions(rank=0, world=1, hours=args.hours))
+    if len(rows) < len(names) * len(fractions) * len(seeds):
+        print(f"{len(rows)} of {len(names) * len(fractions) * len(seeds)} cells re-run so far (in {scratch}); the same "
+              f"command continues, and {args.out} is replaced once all are done")
+        return 0
+    entry = record.replace_rows(args.out, scratch, experiments.BENCH_KEYS, str(rows["grid_config"].iloc[0]),
+                                {"reason": args.rerun, "command": args.command_line,
+                                 "code": code_hash(experiments.run_benchmark)})
+    scratch.unlink(missing_ok=True)
+    print(f"replaced {len(rows)} rows of {args.out} with this code's; {Path(args.out).parent / record.MANIFEST} records "
+          f"the re-run ({len(entry['reruns'])} so far)")
+    return 0
+
+
 def bench_main(args: argparse.Namespace) -> int:
     """`python -m corelib bench …`: merge shards, revalidate, or run (a shard of) the grid and record it."""
     if args.merge:
@@ -230,6 +260,8 @@ def bench_main(args: argparse.Namespace) -> int:
     settings, names, fractions, seeds = bench_settings(args)
     if args.revalidate:
         return revalidate_main(args, settings, names, fractions, seeds)
+    if args.rerun:
+        return rerun_main(args, settings, names, fractions, seeds)
     rank, world = experiments.distributed_env()
     distributed = world > 1 and "MASTER_ADDR" in os.environ
     if world > 1:

@@ -244,3 +244,43 @@ def test_a_deleted_manifest_fails_the_check_instead_of_verifying_nothing(tmp_pat
     (folder / MANIFEST).unlink()
     (problem,) = verify_results(tmp_path / "results")
     assert str(folder) in problem and "without a MANIFEST.json" in problem
+
+
+def test_the_cli_reruns_named_cells_and_replaces_only_their_rows_saying_why(tmp_path, monkeypatch, capsys):
+    """`--rerun REASON` runs the named cells with the current code into a hidden file beside the table, then replaces
+    exactly their rows (every other row keeps its bytes, a new column is empty elsewhere), refreshes the checksum and
+    records the cells and the reason, which the page's label states; the entry stays stale until revalidated. A
+    re-run never adds cells and needs the cells named."""
+    import corelib.__main__ as cli
+    from corelib import experiments
+
+    out = tmp_path / "results" / "cpu_full" / "bench.csv"
+    _grid(out)
+    _record(out, code="old")
+    before = out.read_text().splitlines()
+
+    def rerun(params, methods, fractions, seeds, path, **kwargs):
+        cells = [c for c in CELLS if c["method"] in methods and c["seed"] in seeds]
+        return run_grid(cells, lambda c: {"acc": 0.9, "warm_epochs": 1}, path, keys=("method", "fraction", "seed"),
+                        config={"v": 2}, options=GridOptions(log=lambda *_: None))
+
+    monkeypatch.setattr(experiments, "benchmark_grid", rerun)
+    monkeypatch.setattr(cli.methods, "check_method", lambda m, track=None: None)
+    argv = ["bench", "--profile", "ci", "--methods", "b", "--fractions", "0.1", "--seeds", "0", "1", "--out", str(out),
+            "--rerun", "b's definition was corrected"]
+    assert cli.main(argv) == 0
+    table = pd.read_csv(out)
+    assert table.loc[table.method == "b", "acc"].tolist() == [0.9, 0.9]
+    assert table.loc[table.method == "a", "acc"].tolist() == [0.5, 0.6] and table.loc[table.method == "a", "warm_epochs"].isna().all()
+    after = out.read_text().splitlines()
+    assert [line.rsplit(",", 1)[0] for line in after[1:3]] == before[1:3]  # a's rows: the same text, one empty field
+    assert not (out.parent / ".bench.rerun.csv").exists() and verify_results(tmp_path / "results") == []
+    entry = json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]
+    assert entry["reruns"][0]["cells"] == ["b/0.1/0", "b/0.1/1"] and entry["code"] == "old"
+    label = load_recorded(out, code_hash(experiments.run_benchmark)).label()
+    assert "the 2 cells of b, because b's definition was corrected" in label and "**Stale:**" in label
+    monkeypatch.setattr(experiments, "benchmark_grid", lambda params, methods, *a, **k: run_grid(
+        [{"method": "c", "fraction": 0.1, "seed": s} for s in a[1]], lambda c: {"acc": 0.1}, a[2], keys=("method", "fraction", "seed"),
+        config={"v": 2}, options=GridOptions(log=lambda *_: None)))
+    assert cli.main(argv) == 1 and "it does not add cells" in capsys.readouterr().err
+    assert cli.main(["bench", "--profile", "ci", "--out", str(out), "--rerun", "why"]) == 2

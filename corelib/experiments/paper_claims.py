@@ -284,5 +284,4 @@ def claims(results: pd.DataFrame, fgsm_eps_255: float = 8.0, rules: ClaimRules =
 
 
 __all__ = ["chapter_agreement", "ClaimRules", "claims", "easycore_verdict", "SPARSE_VARIANTS", "top_bottom_claim",
-           "top_bottom_verdict", "TopBottomRule",
-           "top_vs_bottom"]
+           "top_bottom_verdict", "top_vs_bottom", "TopBottomRule"]

@@ -77,6 +77,10 @@ def _write_text_table(table: pd.DataFrame, path: Path) -> None:
     atomic_write_text(path, table.fillna("").to_csv(index=False))
 
 
+read_text_table = _read_text_table  # public names for the recorded tier (`record.replace_rows`)
+write_text_table = _write_text_table
+
+
 def own_rows(table: pd.DataFrame, grid_config: str, keys: Sequence[str]) -> pd.DataFrame:
     """The trusted rows of one configuration (`checked_rows`) with their natural dtypes, without `row_check`;
     columns only other configurations have are left out."""
@@ -180,5 +184,5 @@ def merge_shards(path: str | Path, world: int, keys: Sequence[str] = CELL_KEYS, 
 
 
 
-__all__ = ["check_path", "own_rows", "CELL_KEYS", "check_results_file", "checked_rows", "merge_shards",
+__all__ = ["read_text_table", "write_text_table", "check_path", "own_rows", "CELL_KEYS", "check_results_file", "checked_rows", "merge_shards",
            "MissingShardsError", "ResultsFileError", "row_check", "shard_path"]
