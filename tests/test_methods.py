@@ -390,3 +390,22 @@ def test_algorithm_1_is_registered_as_a_method_that_trains_as_it_selects():
         bl.select_coreset("acs_craig", None, 0.1)
     table = bl.describe(["random", "acs_craig"])
     assert table.loc["acs_craig", "family"] == "adversarial coreset" and "Algorithm 1" in table.loc["acs_craig", "paper"]
+
+
+def test_every_difference_from_deepcore_is_a_record_of_a_registered_method_and_chapter_8_shows_the_records():
+    """The differences from DeepCore's code are records beside the methods (`deviates`), not prose: each names a
+    registered method, says what differs, what each side does and why; chapter 8 prints the computed table instead
+    of a hand-kept list."""
+    import json
+
+    from corelib.profiles import ROOT
+
+    table = bl.deviations()
+    assert set(table["method"]) <= set(bl.METHODS) and len(table) >= 13
+    assert (table[["aspect", "corelib", "DeepCore", "why"]].apply(lambda c: c.str.len() > 3)).all().all()
+    assert {"cal", "deepfool", "herding", "kcenter", "craig", "glister", "least_confidence", "grand"} <= set(
+        table["method"])
+    assert bl.deviations(["cal"])["aspect"].tolist() == ["score", "neighbour features"]
+    cells = json.loads((ROOT / "notebooks" / "08_benchmark.ipynb").read_text())["cells"]
+    text = "".join("".join(c["source"]) for c in cells)
+    assert "cl.methods.deviations()" in text and "DeepCore's `herding.py` takes the argmax" not in text

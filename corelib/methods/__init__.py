@@ -25,7 +25,8 @@ from ..select import Selection
 from . import (adversarial_training, boundary, geometry, gradient_matching, robustness_aware, training_dynamics,
                uncertainty)
 from .proxy import Passes, Proxy, train_proxy
-from .registry import METHODS, TRAINING_METHODS, Method, TrainingMethod, method_names, register, register_training
+from .registry import (DEVIATIONS, METHODS, TRAINING_METHODS, Deviation, Method, TrainingMethod, method_names, register,
+                       register_training)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,6 +86,16 @@ def describe(methods: Sequence[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("method")
 
 
-__all__ = ["adversarial_training", "boundary", "check_method", "describe", "geometry", "gradient_matching", "Method",
-           "method_names", "METHODS", "Passes", "Proxy", "register", "register_training", "robustness_aware",
-           "select_coreset", "train_proxy", "training_dynamics", "TRAINING_METHODS", "TrainingMethod", "uncertainty"]
+def deviations(methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every recorded way a method's default differs from the reference code its published rows come from
+    (DeepCore's), one row each: method, aspect, what corelib does, what the reference does, and why (`deviates`
+    records them beside each method). Methods not listed follow the reference code in what they compute."""
+    rows = [d for d in DEVIATIONS if methods is None or d.method in methods]
+    return pd.DataFrame([{"method": d.method, "aspect": d.aspect, "corelib": d.corelib, d.reference_code: d.reference,
+                          "why": d.why} for d in rows], columns=["method", "aspect", "corelib", "DeepCore", "why"])
+
+
+__all__ = ["adversarial_training", "boundary", "check_method", "describe", "Deviation", "deviations", "DEVIATIONS",
+           "geometry", "gradient_matching", "Method", "method_names", "METHODS", "Passes", "Proxy", "register",
+           "register_training", "robustness_aware", "select_coreset", "train_proxy", "training_dynamics",
+           "TRAINING_METHODS", "TrainingMethod", "uncertainty"]

@@ -12,7 +12,7 @@ from ..data import Pool, pool_batches
 from ..models import eval_mode
 from ..sampling import class_members
 from .proxy import Passes, embeddings_and_probabilities, pool_scores, ranked, shared
-from .registry import register
+from .registry import deviates, register
 
 if TYPE_CHECKING:
     from .proxy import MethodResult, Proxy
@@ -78,18 +78,20 @@ def deepfool_distances(model: torch.nn.Module, pool: Pool, max_iter: int = 50, o
 
 
 @register("deepfool", family="decision boundary", keeps="bottom", reads="input gradients (iterative)",
-          description="the smallest DeepFool perturbation (closest to the boundary)", paper="Ducoffe & Precup 2018")
+          description="the smallest DeepFool perturbation (closest to the boundary)", paper="Ducoffe & Precioso 2018")
 def deepfool(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool, max_iter: int = 50,
              candidates: int | None = None) -> MethodResult:
-    """DeepFool (Ducoffe & Precup 2018, as in DeepCore): keep the samples closest to the decision boundary, i.e.
-    with the smallest DeepFool perturbation ‖r‖₂ away from the proxy's own clean prediction (`deepfool_distances`).
+    """DeepFool (Ducoffe & Precioso 2018, as in DeepCore): keep the samples closest to the decision boundary, the
+    smallest DeepFool perturbation ‖r‖₂ away from the proxy's own clean prediction (`deepfool_distances`).
+
     As in DeepCore: the reference is the prediction (`first_preds`), not the label; all classes are compared
-    (`candidates=None`); at most 50 steps; samples are ranked by the size of the total perturbation (DeepCore by
-    ‖r_tot‖₂², the same order). Unlike DeepCore: each step goes 1e-4 past the linearised boundary, and the input is
-    probed at, and the distance read as, (1 + overshoot)·r_tot with overshoot 0.02 (the original DeepFool's; DeepCore
-    has neither margin nor overshoot); ‖r‖₂ is measured on [0, 1] pixels and the probed input is clamped to [0, 1] (DeepCore measures on the normalised input,
-    per-channel 1/std, and does not clamp); a sample whose prediction has not changed after `max_iter` steps scores
-    +inf, ranked last (DeepCore scores it by the perturbation accumulated so far)."""
+    (`candidates=None`); at most `max_iter` = 50 steps; samples are ranked by the size of the total perturbation
+    (DeepCore by ‖r_tot‖₂², the same order).
+
+    Unlike DeepCore (each recorded with `deviates` below, and listed in chapter 8): a step goes 1e-4 past the
+    linearised boundary; the input is probed at, and the distance read as, (1 + overshoot)·r_tot with overshoot 0.02;
+    ‖r‖₂ is measured on [0, 1] pixels with the probed input clamped to [0, 1]; a sample still unflipped after
+    `max_iter` steps scores +inf, ranked last."""
     max_iter = check_integer("max_iter", max_iter, minimum=1, hint="DeepFool steps; DeepCore uses 50")
     if candidates is not None:
         candidates = check_integer("candidates", candidates, minimum=1,
@@ -134,6 +136,23 @@ def cal(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced
         kl = (pn * (lpn - log_p[members][:, None, :])).sum(-1)  # KL(p_neighbour ‖ p_i)
         score[members] = kl.mean(1).double()
     return ranked(proxy, pool_scores(proxy, score), fraction, seed, "top", class_balanced, "cal")
+
+
+
+
+deviates("deepfool", "step", "each step goes 1e-4 past the linearised boundary", "steps exactly onto it",
+         "so a linear model flips in one step instead of stalling on the boundary")
+deviates("deepfool", "overshoot", "probes and measures (1 + 0.02)·r_tot (the original DeepFool's overshoot)",
+         "no overshoot", "DeepFool's own definition (Moosavi-Dezfooli et al.)")
+deviates("deepfool", "input space", "‖r‖₂ on [0, 1] pixels, the probed input clamped to [0, 1]",
+         "‖r‖₂ on the normalised input, not clamped", "the book's convention: inputs in [0, 1], normalisation inside "
+         "the model")
+deviates("deepfool", "samples never flipped", "+inf, ranked last (farthest from the boundary)",
+         "the perturbation accumulated after the last step", "a sample 50 steps could not flip is not near the boundary")
+deviates("cal", "score", "KL(p_neighbour ‖ p_i), one-sided, highest kept (Margatina et al.)",
+         "a symmetric KL, and its sort keeps the lowest (DeepCore issue #29)", "the paper's definition")
+deviates("cal", "neighbour features", "the proxy's penultimate features", "an ImageNet-pretrained ResNet-18's",
+         "offline there are no pretrained weights, and every baseline reads the one proxy (DeepCore's selection model)")
 
 
 __all__ = ["cal", "CAL_NEIGHBOURS", "deepfool", "deepfool_distances"]

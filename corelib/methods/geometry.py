@@ -8,7 +8,7 @@ import torch
 from ..coreset_solvers import herding, k_center
 from ..sampling import class_members
 from .proxy import class_by_class, embeddings_and_probabilities, pool_scores, ranked, require_class_balance
-from .registry import register
+from .registry import deviates, register
 
 if TYPE_CHECKING:
     from .proxy import MethodResult, Passes, Proxy
@@ -73,6 +73,12 @@ def moderate(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_bal
         d = (feats[members] - feats[members].mean(0)).double().norm(dim=1)
         score[members] = (d - d.median()).abs()
     return ranked(proxy, pool_scores(proxy, score), fraction, seed, "bottom", class_balanced, "moderate")
+
+
+deviates("herding", "greedy step", "adds the sample that brings the running mean closest to the class mean (Welling)",
+         "takes the argmax of that distance", "a bug in DeepCore's herding.py; the paper's definition")
+deviates("kcenter", "features", "the proxy's penultimate features", "pretrained features by default",
+         "offline there are no pretrained weights, and every baseline reads the one proxy (DeepCore's selection model)")
 
 
 __all__ = ["contextual_diversity", "herding_method", "kcenter", "moderate"]

@@ -19,7 +19,7 @@ from ..device import one_thread
 from ..models import linear_gradients
 from ..objectives import build_objective
 from .proxy import class_by_class, embeddings_and_probabilities, proxy_gradients, require_class_balance
-from .registry import register
+from .registry import deviates, register
 
 if TYPE_CHECKING:
     from .proxy import MethodResult, Passes, Proxy
@@ -142,6 +142,15 @@ def glister(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_bala
         return glister_greedy(feats[members], labels[members], weight, bias, k, eta), None
 
     return class_by_class(proxy, fraction, seed, choose)
+
+
+deviates("craig", "weights", "the cluster size (the samples whose nearest chosen element it is; they sum to n)",
+         "the cluster size + 1", "CRAIG's definition, under which the weighted gradient estimates the full sum")
+deviates("craig", "gradients", "last-layer gradients of the cross-entropy of the logits",
+         "of the cross-entropy of the softmax output (a softmax applied twice)", "the training loss's gradient")
+deviates("glister", "greedy", "plain greedy: every gain recomputed at every step", "lazy greedy (stale upper bounds)",
+         "Glister's gains change with the look-ahead step, so they are not submodular and a lazy greedy can pick "
+         "differently")
 
 
 __all__ = ["ADVERSARIAL_PGD", "DEEPCORE_GRADMATCH_LAMBDA", "glister", "glister_greedy", "MATCHING", "SOLVER_PARAMS"]

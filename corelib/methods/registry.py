@@ -65,6 +65,28 @@ class TrainingMethod:
     keeps: str = "cover"
 
 
+@dataclass(frozen=True)
+class Deviation:
+    """One way a method's default here differs from the reference code its published numbers come from (DeepCore's
+    for the baselines): what (`aspect`), what corelib does, what the reference does, and why."""
+
+    method: str
+    aspect: str
+    corelib: str
+    reference: str
+    why: str
+    reference_code: str = "DeepCore"
+
+
+DEVIATIONS: list[Deviation] = []  # every registered method's deviations, in registration order
+
+
+def deviates(method: str, aspect: str, corelib: str, reference: str, why: str) -> None:
+    """Record that `method`'s default differs from DeepCore's code in `aspect` (`Deviation`). Chapter 8's list of
+    differences is computed from these records (`methods.deviations`), never hand-kept."""
+    DEVIATIONS.append(Deviation(method, aspect, corelib, reference, why))
+
+
 SHARED = ("fraction", "seed", "class_balanced")  # what select_coreset passes every method (with proxy and passes)
 POSITIONAL = ("proxy", "fraction", "seed", "passes", "class_balanced")
 METHODS: dict[str, Method] = {}
@@ -122,4 +144,4 @@ def random(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balan
     return random_selection(proxy.pool, fraction, seed, class_balanced).indices, None, None
 
 
-__all__ = ["KEEPS", "Method", "METHODS", "POSITIONAL", "random", "register", "SHARED", "signature_params"]
+__all__ = ["Deviation", "DEVIATIONS", "deviates", "KEEPS", "Method", "METHODS", "POSITIONAL", "random", "register", "SHARED", "signature_params"]

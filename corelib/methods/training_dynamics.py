@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..checks import check_integer
 from .proxy import pool_scores, proxy_gradients, ranked, shared
-from .registry import register
+from .registry import deviates, register
 
 if TYPE_CHECKING:
     from .proxy import MethodResult, Passes, Proxy
@@ -80,6 +80,10 @@ def grand(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanc
 
     norms = shared(proxy, passes, ("grand", int(repeats)), compute)
     return ranked(proxy, pool_scores(proxy, norms), fraction, seed, "top", class_balanced, "grand")
+
+
+deviates("grand", "models averaged", "`grand_repeats` proxies (2 in the ci and cpu_full profiles, 10 in paper)",
+         "10 models", "the budget of the CPU profiles; the paper profile matches DeepCore")
 
 
 __all__ = ["forgetting", "forgetting_events", "grand", "GRAND_REPEATS", "NEVER_LEARNED"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .proxy import embeddings_and_probabilities, pool_scores, ranked
-from .registry import register
+from .registry import deviates, register
 
 SCORES = {  # name: (score from softmax outputs p (n, C), description)
     "least_confidence": (lambda p, top2: 1 - top2[:, 0], "the lowest top-class probability (1 − max p)"),
@@ -30,6 +30,10 @@ def _uncertainty(kind):
 for _kind, (_, _description) in SCORES.items():
     register(_kind, family="uncertainty", keeps="top", reads="predictions", description=_description,
              paper="Coleman et al. 2020 (selection via proxy), after Settles 2009")(_uncertainty(_kind))
+
+
+deviates("least_confidence", "score", "1 − the largest softmax probability (Settles)", "the largest raw logit",
+         "the paper's definition; the two orders differ when the logits' scales differ between samples")
 
 
 __all__ = ["SCORES"]
