@@ -469,3 +469,65 @@ def test_a_chapter_that_reads_other_chapters_declares_them_and_the_build_passes_
     chapter = Chapter.start({**params, "results_dir": str(tmp_path / "08_benchmark")})
     assert chapter.read_inputs("t.csv").to_dict("records") == [{"method": "isef", "test_acc": 0.5}]
     assert chapter.read_inputs("absent.csv").empty
+
+
+# A sentence of the narrative that states a result must be computed (glued as a phrase, {glue:md}), or it is wrong
+# under some profile or seed. These find the two kinds such sentences took: a fixed comparison or quantity about
+# this run's samples, models or accuracies, and a fixed description of the `ci` profile's setting in a chapter that
+# takes parameters. Sentences about the papers, about what one could or should see, and exercises are not results.
+RESULT_WORDS = re.compile(r"\b(most (predictions|samples|images)|never (stronger|weaker|flip)|always|alike|pile up|"
+                          r"high end|low end|buys a smaller|(is|are) (higher|lower|stronger|weaker|better|worse) than|"
+                          r"outperforms?|beats?)\b", re.I)
+FIXED_SETTING = re.compile(r"\b\d+(\.\d+)? M-parameter\b|JPEG-re-encoded|on the `ci` model|\(`ci` profile\)")
+NOT_A_RESULT = re.compile(r"(paper|the authors|reports?|claims?|argues?|Shinde|Dolatabadi|EasyCore's|DeepCore|should|"
+                          r"expect|would|if |whether|can |may |must )", re.I)
+
+
+def _narrative_sentences(source: str) -> list[str]:
+    text = re.sub(r"```.*?```", " ", source, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    text = re.sub(r":::\{(exercise|solution|prf:[a-z]+)\}[\s\S]*?\n:::", " ", text)
+    return [s for paragraph in re.split(r"\n\s*\n|\n#+ ", text)
+            for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*])", paragraph.replace("\n", " "))]
+
+
+def unglued_results(source: str) -> list[str]:
+    """The sentences of a markdown cell that state a result or a fixed setting without computing it."""
+    return [s.strip() for s in _narrative_sentences(source)
+            if (RESULT_WORDS.search(s) and "{glue:md}" not in s and not NOT_A_RESULT.search(s))
+            or FIXED_SETTING.search(s)]
+
+
+def test_no_chapter_states_a_result_in_fixed_text():
+    found = [f"{nb.stem}: {s[:160]}" for nb in sorted((profiles.ROOT / "notebooks").glob("*.ipynb"))
+             for cell in json.loads(nb.read_text())["cells"] if cell["cell_type"] == "markdown"
+             for s in unglued_results("".join(cell["source"]))]
+    assert not found, "compute these sentences (glue a phrase) or drop them:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("sentence", [
+    "At 8/255 the changes are hard to see, yet they move most predictions.",
+    "- FGSM is never stronger than PGD at the same budget here: a one-step attack gives an optimistic result.",
+    "Misclassified samples pile up at the top.",
+    "The two measurements rank samples alike (Spearman ρ = {glue:text}`rho:.2f`) but not identically.",
+    "The mean Γ is {glue:text}`g:.4f` for GradMatch: gradient matching buys a smaller error term.",
+    "Ours come from a 0.39 M-parameter CNN and JPEG-re-encoded images.",
+    "Small ε leaves most samples untouched at every k.",
+])
+def test_the_check_catches_the_fixed_result_sentences_the_chapters_once_had(sentence):
+    assert unglued_results(sentence) == [sentence]
+    assert unglued_results("The two measurements {glue:md}`agree` (ρ = {glue:text}`rho:.2f`).") == []
+    assert unglued_results("The paper reports that bottom beats top at 1 %.") == []
+
+
+def test_the_paper_profile_differences_in_rerun_md_quote_the_profile_as_it_is():
+    """Every `key: value` the differences table of book/rerun.md quotes for the `paper` profile is that profile's
+    value, so the table cannot drift from the profile it describes."""
+    text = (profiles.ROOT / "book" / "rerun.md").read_text()
+    table = text[text.index("| paper | setting | the paper | the `paper` profile |"):]
+    table = table[:table.index("\n\n")]
+    quoted = re.findall(r"`([a-z_0-9]+): ([^`]+)`", table)
+    paper = profiles.load_profile("paper")
+    assert len(quoted) >= 8
+    for key, value in quoted:
+        assert paper[key] == yaml.safe_load(value), f"rerun.md quotes {key}: {value}; paper.yaml has {paper[key]!r}"

@@ -39,7 +39,8 @@ SCORED = ("sparse-FGSM sensitivity", "hardness")  # the families that read `prox
 
 def base_scorer(base: TrainResult, pool: Pool) -> methods.Proxy:
     """The papers' scoring model as a `Proxy` over the benchmark pool: the fully trained base model (the sparse-FGSM
-    paper scores a trained ResNet-18) and the AIGN recorded over its whole training run (EasyCore's definition),
+    paper scores a trained ResNet-18) and the AIGN recorded over its whole training run (averaged over training, as EasyCore's abstract defines it;
+    read off the training steps, our `in_training` mode),
     from `base_setup(...).run` (trained with `base_aign_every`)."""
     if "aign_in_training" not in base.tables:
         raise ValueError("the base run has no AIGN table; train it with base_aign_every (a profile key) set")

@@ -160,7 +160,8 @@ def verify_results(root: str | Path) -> list[str]:
     without a manifest, e.g. one deleted by hand, is a problem, never a pass). Returns the problems (empty: all
     verified)."""
     problems = [f"{folder}: recorded tables without a {MANIFEST} (deleted?); restore it from git, or re-record "
-                "the tables with --record" for folder in sorted({c.parent for c in Path(root).rglob("*.csv")})
+                "the tables with --record" for folder in sorted({c.parent for c in Path(root).rglob("*.csv")
+                                                                 if not c.name.startswith(".")})
                 if not (folder / MANIFEST).is_file()]
     for manifest_path in sorted(Path(root).rglob(MANIFEST)):
         folder = manifest_path.parent
@@ -179,7 +180,7 @@ def verify_results(root: str | Path) -> list[str]:
             elif len(pd.read_csv(path)) != entry.get("rows"):
                 problems.append(f"{path}: {entry.get('rows')} rows recorded, a different number on disk")
         for csv in sorted(folder.glob("*.csv")):
-            if csv.name not in files:
+            if csv.name not in files and not csv.name.startswith("."):  # a hidden file: a re-run under way
                 problems.append(f"{csv}: a table in a recorded folder without a manifest entry (record it with "
                                 "--record, or move it out)")
     return problems

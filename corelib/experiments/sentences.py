@@ -135,4 +135,36 @@ def versus_random(results: pd.DataFrame, value: str = "pgd_acc") -> str:
 
 
 
-__all__ = ["DEGENERATE_NOTE", "degenerate_note", "describe_agreement", "describe_gap", "describe_ranking", "ranking_table", "scale_note", "versus_random"]
+def run_scale(parameters: int, model_name: str, images: int, epochs: int, source: str) -> str:
+    """What a chapter's numbers were measured on, for a sentence that must hold under any profile: the model's size
+    and name, the training images and epochs, and the data (official CIFAR-10, or the re-encoded copy)."""
+    data = "the official CIFAR-10 release" if source.startswith("official") else (
+        "a CIFAR-10 copy that is not the official release (offline machines use a JPEG re-encoding)" if source
+        else "CIFAR-10")
+    return (f"a {parameters / 1e6:.2f} M-parameter {model_name} trained for {epochs} epoch{'s' * (epochs != 1)} on "
+            f"{images:,} training images of {data}")
+
+
+def agreement_phrase(rho: float) -> str:
+    """How alike two rankings of the same samples are, in words, from their Spearman ρ (≥ 0.95 almost identically,
+    ≥ 0.8 alike, ≥ 0.5 only partly alike, else differently)."""
+    if rho != rho:
+        return "cannot be compared here (too few samples)"
+    return ("rank the samples almost identically" if rho >= 0.95 else "rank the samples alike" if rho >= 0.8 else
+            "rank the samples only partly alike" if rho >= 0.5 else "rank the samples differently")
+
+
+def misclassified_position(scores: pd.Series, correct: pd.Series, name: str) -> str:
+    """Where the samples a model gets wrong sit in a score's distribution: their median percentile among all
+    samples, and in words (the high end ≥ 75th, the low end ≤ 25th, else spread through the middle)."""
+    wrong = ~correct.reindex(scores.index).fillna(True).astype(bool)
+    if not wrong.any():
+        return f"the model gets every one of these samples right, so its errors have no place in the {name} distribution"
+    percentile = 100 * float(scores.rank(pct=True)[wrong].median())
+    where = ("at the high end" if percentile >= 75 else "at the low end" if percentile <= 25 else
+             "spread through the middle")
+    return (f"the {int(wrong.sum()):,} samples the model misclassifies have a median {name} at the "
+            f"{percentile:.0f}th percentile of all {len(scores):,}: they sit {where} of the distribution")
+
+
+__all__ = ["agreement_phrase", "DEGENERATE_NOTE", "degenerate_note", "misclassified_position", "run_scale", "describe_agreement", "describe_gap", "describe_ranking", "ranking_table", "scale_note", "versus_random"]

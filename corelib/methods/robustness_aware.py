@@ -50,7 +50,9 @@ for _scheme in SCHEMES:
 @register("easycore", family="hardness", keeps="bottom", reads="input-gradient norms in training",
           description="the lowest average input-gradient norm (AIGN)", paper="EasyCore (arXiv 2510.11018)")
 def easycore(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanced: bool) -> MethodResult:
-    """EasyCore: the lowest AIGN, recorded for free while the scoring model trained (in-training mode)."""
+    """EasyCore: the lowest AIGN (the input-gradient norm averaged over training, as EasyCore's abstract defines
+    it), recorded for free while the scoring model trained (our `in_training` mode: the abstract does not say how
+    each norm is measured)."""
     sel = easycore_selection(proxy.pool, proxy.scoring.aign, fraction, seed, class_balanced)
     return sel.indices, None, sel.scores
 
