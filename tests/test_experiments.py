@@ -867,3 +867,21 @@ def test_a_degenerate_algorithm_1_schedule_is_a_column_of_its_row_and_marked_in_
     assert experiments.degenerate_note(ranked) == experiments.DEGENERATE_NOTE
     assert experiments.table_mean_std(rows).loc["acs_craig"].str.endswith("‡").all()
     assert experiments.degenerate_note(experiments.ranking(rows[rows.method == "random"], "test_acc")) == ""
+
+
+def test_rank_agreement_leaves_out_the_rows_that_measure_another_method():
+    """The published table agrees with itself (ρ = 1) at every fraction; the methods whose definitions here are not
+    DeepCore's (Cal, Herding, least confidence) are left out when asked, and a reversed order gives ρ = −1."""
+    from corelib import methods
+    from corelib.experiments import rank_agreement
+    from corelib.reference import benchmark_table1
+
+    paper = benchmark_table1()
+    as_results = paper.rename(columns={"accuracy": "test_acc"}).assign(seed=0)
+    same = rank_agreement(as_results, paper, [0.01, 0.1, 0.3])
+    assert same["rho"].tolist() == pytest.approx([1.0, 1.0, 1.0]) and (same["p"] < 0.001).all()
+    assert methods.other_definitions() == ["cal", "herding", "least_confidence"]
+    left_out = rank_agreement(as_results, paper, [0.01], exclude=methods.other_definitions())
+    assert left_out["methods"].iloc[0] == same["methods"].iloc[0] - 3
+    reversed_ = rank_agreement(as_results.assign(test_acc=-as_results.test_acc), paper, [0.3])
+    assert reversed_["rho"].iloc[0] == pytest.approx(-1.0)

@@ -4,6 +4,7 @@ label never marks recorded rows stale."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,6 +13,9 @@ from ..profiles import ROOT
 from .benchmark import TRACKS, run_benchmark
 from .record import Recorded, load_recorded
 from .statistics import degenerate_cells, paired_difference, t_half_width
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def fgsm_curves(results: pd.DataFrame) -> pd.DataFrame:
@@ -60,6 +64,25 @@ def selection_cost(results: pd.DataFrame) -> pd.DataFrame:
     and the proxy's training seconds, sorted by time."""
     return (results.groupby("method")[["select_seconds", "forward_passes", "backward_passes", "proxy_seconds"]]
             .mean().sort_values("select_seconds"))
+
+
+def rank_agreement(results: pd.DataFrame, paper: pd.DataFrame, fractions: Sequence[float],
+                   exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """Spearman's ρ between the order of the methods by mean `test_acc` in `results` and by `accuracy` in a
+    published table (`paper`: method, fraction, accuracy), per fraction both have, over the methods both have but
+    `exclude` (rows that measure another method than the published one of the same name: `methods.
+    other_definitions()`): fraction, rho, p (of an unrelated ordering giving at least this ρ), methods (how many)."""
+    from scipy import stats
+
+    ours = results.groupby(["method", "fraction"]).test_acc.mean().unstack()
+    theirs = paper.pivot(index="method", columns="fraction", values="accuracy")
+    common = ours.index.intersection(theirs.index).difference(list(exclude))
+    rows = []
+    for f in fractions:
+        if f in theirs.columns and f in ours.columns:
+            test = stats.spearmanr(ours.loc[common, f], theirs.loc[common, f])
+            rows.append({"fraction": f, "rho": float(test.statistic), "p": float(test.pvalue), "methods": len(common)})
+    return pd.DataFrame(rows, columns=["fraction", "rho", "p", "methods"])
 
 
 def recorded_benchmark(profile: str = "cpu_full", root: str | Path | None = None) -> dict[str, Recorded]:

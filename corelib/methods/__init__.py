@@ -92,10 +92,17 @@ def deviations(methods: Sequence[str] | None = None) -> pd.DataFrame:
     records them beside each method). Methods not listed follow the reference code in what they compute."""
     rows = [d for d in DEVIATIONS if methods is None or d.method in methods]
     return pd.DataFrame([{"method": d.method, "aspect": d.aspect, "corelib": d.corelib, d.reference_code: d.reference,
-                          "why": d.why} for d in rows], columns=["method", "aspect", "corelib", "DeepCore", "why"])
+                          "why": d.why, "definition": d.definition} for d in rows],
+                        columns=["method", "aspect", "corelib", "DeepCore", "why", "definition"])
+
+
+def other_definitions() -> list[str]:
+    """The methods whose default computes another score or rule than DeepCore's code (a `Deviation` with
+    `definition`): their rows measure another method than the published rows of the same name."""
+    return sorted({d.method for d in DEVIATIONS if d.definition})
 
 
 __all__ = ["adversarial_training", "boundary", "check_method", "describe", "Deviation", "deviations", "DEVIATIONS",
-           "geometry", "gradient_matching", "Method", "method_names", "METHODS", "Passes", "Proxy", "register",
+           "geometry", "gradient_matching", "Method", "method_names", "METHODS", "other_definitions", "Passes", "Proxy", "register",
            "register_training", "robustness_aware", "select_coreset", "train_proxy", "training_dynamics",
            "TRAINING_METHODS", "TrainingMethod", "uncertainty"]

@@ -150,7 +150,8 @@ deviates("deepfool", "input space", "‖r‖₂ on [0, 1] pixels, the probed inp
 deviates("deepfool", "samples never flipped", "+inf, ranked last (farthest from the boundary)",
          "the perturbation accumulated after the last step", "a sample 50 steps could not flip is not near the boundary")
 deviates("cal", "score", "KL(p_neighbour ‖ p_i), one-sided, highest kept (Margatina et al.)",
-         "a symmetric KL, and its sort keeps the lowest (DeepCore issue #29)", "the paper's definition")
+         "a symmetric KL, and its sort keeps the lowest (DeepCore issue #29)", "the paper's definition",
+         definition=True)
 deviates("cal", "neighbour features", "the proxy's penultimate features", "an ImageNet-pretrained ResNet-18's",
          "offline there are no pretrained weights, and every baseline reads the one proxy (DeepCore's selection model)")
 

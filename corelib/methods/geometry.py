@@ -76,7 +76,8 @@ def moderate(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_bal
 
 
 deviates("herding", "greedy step", "adds the sample that brings the running mean closest to the class mean (Welling)",
-         "takes the argmax of that distance", "a bug in DeepCore's herding.py; the paper's definition")
+         "takes the argmax of that distance", "a bug in DeepCore's herding.py; the paper's definition",
+         definition=True)
 deviates("kcenter", "features", "the proxy's penultimate features", "pretrained features by default",
          "offline there are no pretrained weights, and every baseline reads the one proxy (DeepCore's selection model)")
 

@@ -68,23 +68,27 @@ class TrainingMethod:
 @dataclass(frozen=True)
 class Deviation:
     """One way a method's default here differs from the reference code its published numbers come from (DeepCore's
-    for the baselines): what (`aspect`), what corelib does, what the reference does, and why."""
+    for the baselines): what (`aspect`), what corelib does, what the reference does, and why. `definition`: the
+    difference changes what the method computes (another score or rule), so its rows measure another method than
+    the published one and are left out of rank comparisons with it; otherwise an implementation detail."""
 
     method: str
     aspect: str
     corelib: str
     reference: str
     why: str
+    definition: bool = False
     reference_code: str = "DeepCore"
 
 
 DEVIATIONS: list[Deviation] = []  # every registered method's deviations, in registration order
 
 
-def deviates(method: str, aspect: str, corelib: str, reference: str, why: str) -> None:
-    """Record that `method`'s default differs from DeepCore's code in `aspect` (`Deviation`). Chapter 8's list of
-    differences is computed from these records (`methods.deviations`), never hand-kept."""
-    DEVIATIONS.append(Deviation(method, aspect, corelib, reference, why))
+def deviates(method: str, aspect: str, corelib: str, reference: str, why: str, definition: bool = False) -> None:
+    """Record that `method`'s default differs from DeepCore's code in `aspect` (`Deviation`; `definition`: it
+    computes another score or rule). Chapter 8's list of differences is computed from these records
+    (`methods.deviations`), never hand-kept."""
+    DEVIATIONS.append(Deviation(method, aspect, corelib, reference, why, definition))
 
 
 SHARED = ("fraction", "seed", "class_balanced")  # what select_coreset passes every method (with proxy and passes)

@@ -33,7 +33,8 @@ for _kind, (_, _description) in SCORES.items():
 
 
 deviates("least_confidence", "score", "1 − the largest softmax probability (Settles)", "the largest raw logit",
-         "the paper's definition; the two orders differ when the logits' scales differ between samples")
+         "the paper's definition; the two orders differ when the logits' scales differ between samples",
+         definition=True)
 
 
 __all__ = ["SCORES"]
