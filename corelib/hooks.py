@@ -22,7 +22,8 @@ class EpochRecord:
     indices: original dataset indices; loss: per-sample training loss; correct: prediction on the
     trained-on input was right; input_grad_norm: ‖∇ₓ CE(logits, y)‖₂ w.r.t. the (augmented) clean input for the
     logits the objective trains on (at the adversarial example for PGD / FGSM-RS, with the perturbation held fixed;
-    the clean logits for TRADES, whose β·KL term is left out), None unless a hook asked for it.
+    the clean logits for TRADES, whose β·KL term is left out), None unless a hook asked for it; margin: the logit
+    margin z_y − max_{k≠y} z_k and true_prob: softmax(z)_y of the same logits (AUM, dynamic uncertainty).
     """
 
     epoch: int
@@ -30,13 +31,17 @@ class EpochRecord:
     loss: torch.Tensor
     correct: torch.Tensor
     input_grad_norm: torch.Tensor | None = None
+    margin: torch.Tensor | None = None
+    true_prob: torch.Tensor | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """The record as a tidy table: epoch, index, loss, correct (and input_grad_norm where recorded)."""
+        """The record as a tidy table: epoch, index, loss, correct (and input_grad_norm, margin, true_prob where
+        recorded)."""
         data = {"epoch": self.epoch, "index": self.indices.cpu().numpy(), "loss": self.loss.cpu().numpy(),
                 "correct": self.correct.cpu().numpy()}
-        if self.input_grad_norm is not None:
-            data["input_grad_norm"] = self.input_grad_norm.cpu().numpy()
+        for name in ("input_grad_norm", "margin", "true_prob"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name).cpu().numpy()
         return pd.DataFrame(data)
 
 

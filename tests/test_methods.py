@@ -165,7 +165,7 @@ def tiny_proxy():
 def test_every_method_is_class_balanced_exact_deterministic_and_counts_passes(method, tiny_proxy):
     pool = tiny_proxy.pool
     params = {"max_iter": 3} if method == "deepfool" else {"pgd": {"eps": 8 / 255, "alpha": 4 / 255, "steps": 2}} \
-        if method.endswith("_at_pgd") else {"repeats": 1} if method == "grand" else {}
+        if method.endswith("_at_pgd") else {"repeats": 1} if method in ("grand", "el2n") else {}
     a = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
     b = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
     k = coreset_size(len(pool), 0.3)
@@ -177,7 +177,7 @@ def test_every_method_is_class_balanced_exact_deterministic_and_counts_passes(me
     if a.weights is None:
         assert counts.max() - counts.min() <= 1  # 24 of 80 samples, 20 per class: 6 each
     assert a.seconds >= 0 and a.method == method
-    free = method in ("random", "forgetting", "easycore")  # read off the proxy's training run
+    free = method in ("random", "forgetting", "easycore", "aum", "dyn_unc", "ccs")  # read off the proxy's training run
     assert (a.config["forward"] == 0) == free and a.config["backward"] >= 0
     assert a.config["forward_passes"] == a.config["forward"] / len(pool)
 
@@ -236,10 +236,10 @@ def test_deepfool_on_two_classes_needs_no_more_candidates_than_exist():
 
 def test_the_registry_describes_every_method_and_keeps_matches_what_it_returns(tiny_proxy):
     table = bl.describe()
-    assert list(table.index) == sorted(bl.METHODS) and len(table) == 26
+    assert list(table.index) == sorted(bl.METHODS) and len(table) == 30
     assert not (table == "").any().any() and set(table["keeps"]) <= {"top", "bottom", "cover", "sample"}
     for name, method in bl.METHODS.items():
-        sel = bl.select_coreset(name, tiny_proxy, 0.25, seed=0, **({"repeats": 1} if name == "grand" else {}))
+        sel = bl.select_coreset(name, tiny_proxy, 0.25, seed=0, **({"repeats": 1} if name in ("grand", "el2n") else {}))
         ranked = method.keeps in ("top", "bottom")
         assert (sel.scores is not None) == ranked, name  # score rankings return their scores, covers do not
         if ranked:  # the kept side of the scores, class by class
@@ -409,3 +409,72 @@ def test_every_difference_from_deepcore_is_a_record_of_a_registered_method_and_c
     cells = json.loads((ROOT / "notebooks" / "08_benchmark.ipynb").read_text())["cells"]
     text = "".join("".join(c["source"]) for c in cells)
     assert "cl.methods.deviations()" in text and "DeepCore's `herding.py` takes the argmax" not in text
+
+
+def test_training_records_each_samples_margin_and_true_class_probability():
+    """AUM's margin z_y − max_{k≠y} z_k and softmax(z)_y, computed in the training loop, against a loop over samples."""
+    from corelib.train import _margin_and_true_prob
+
+    logits = torch.tensor([[2.0, 1.0, -1.0], [0.5, 3.0, 2.5], [1.0, 1.0, 1.0]])
+    y = torch.tensor([0, 2, 1])
+    margin, prob = _margin_and_true_prob(logits, y)
+    for i in range(3):
+        z = logits[i].tolist()
+        assert margin[i].item() == pytest.approx(z[y[i]] - max(v for k, v in enumerate(z) if k != y[i]))
+        assert prob[i].item() == pytest.approx(math.exp(z[y[i]]) / sum(math.exp(v) for v in z))
+
+
+def test_aum_and_dynamic_uncertainty_equal_their_formulas_on_a_hand_made_history(tiny_proxy):
+    """AUM: the mean margin over epochs; dynamic uncertainty: the population standard deviation of the true-class
+    probability over each window of J epochs, averaged over the windows. The proxy records both while it trains."""
+    import statistics
+
+    from corelib.methods.pruning import aum_scores, dynamic_uncertainty
+
+    history = {7: [0.1, 0.5, 0.3, 0.9], 8: [0.2, 0.2, 0.2, 0.2], 9: [0.9, 0.1, 0.9, 0.1]}
+    margins = {7: [1.0, -2.0, 0.5, 3.0], 8: [0.0, 0.0, 1.0, 1.0], 9: [-1.0, -1.0, -1.0, -3.0]}
+    table = pd.DataFrame([{"epoch": e, "index": i, "true_prob": history[i][e], "margin": margins[i][e]}
+                          for i in history for e in range(4)]).sample(frac=1, random_state=0)
+    assert aum_scores(table).to_dict() == pytest.approx({i: sum(m) / 4 for i, m in margins.items()})
+    for window in (2, 3, 4):
+        expected = {i: statistics.fmean(statistics.pstdev(p[k:k + window]) for k in range(4 - window + 1))
+                    for i, p in history.items()}
+        assert dynamic_uncertainty(table, window).to_dict() == pytest.approx(expected)
+    with pytest.raises(ValueError, match="needs at least window=5 epochs"):
+        dynamic_uncertainty(table, 5)
+    assert {"margin", "true_prob"} <= set(tiny_proxy.per_sample.columns)
+    assert tiny_proxy.per_sample["true_prob"].between(0, 1).all()
+    assert ((tiny_proxy.per_sample["margin"] > 0) == tiny_proxy.per_sample["correct"].astype(bool)).all()
+
+
+def test_el2n_is_the_error_vector_norm_of_the_proxys_predictions():
+    values = [[0.9, 0.1, 0.1, 0.1], [0.5, 0.45, 0.1, 0.1], [0.6, 0.3, 0.3, 0.1], [0.1, 0.2, 0.1, 0.8]]
+    pool = _fixed_pool(values, [0, 1, 0, 3])
+    proxy = _proxy(pool, FixedLogits())
+    sel = bl.select_coreset("el2n", proxy, 0.25, repeats=1, class_balanced=False)
+    scores = pd.Series(torch.as_tensor(sel.scores).numpy(), index=sel.pool_indices.numpy())
+    x = pool.float_images()[:, 0].flatten(1)[:, :4]
+    for i, (row, label) in enumerate(zip(x.tolist(), [0, 1, 0, 3])):
+        z = [10 * v for v in row]
+        p = [math.exp(v) / sum(math.exp(u) for u in z) for v in z]
+        expected = math.sqrt(sum((p[k] - (k == label)) ** 2 for k in range(4)))
+        assert scores[int(pool.indices[i])] == pytest.approx(expected, rel=1e-4)  # float32 softmax
+    assert sel.indices.tolist() == [int(pool.indices[1])]  # sample 1: label 1, predicted 0 — the largest error
+
+
+def test_ccs_budgets_strata_and_the_hard_cut_equal_a_hand_computation():
+    """Zheng et al.'s Algorithm 1: budgets from the smallest stratum up (a small stratum is exhausted and its share
+    flows on), the hardest β dropped first, strata of equal width, exactly k chosen, the same for a seed."""
+    from corelib.methods.pruning import ccs_budgets, ccs_choose, ccs_hard_cutoff
+
+    assert ccs_budgets(np.array([1, 2, 10, 10]), 12).tolist() == [1, 2, 4, 5]
+    assert ccs_budgets(np.array([5, 0, 5, 5]), 7).tolist() == [2, 0, 2, 3]
+    assert ccs_budgets(np.array([3, 3]), 7).tolist() == [3, 3]  # more than there is: everything
+    scores = torch.arange(20.0)  # 0 is the hardest (lowest AUM)
+    chosen = ccs_choose(scores, 5, 0.2, 4, torch.Generator().manual_seed(0))
+    assert len(chosen) == 5 and chosen.min() >= 4  # the 4 hardest (β = 20 %) are never chosen
+    strata = ((scores[chosen] - 4) / 3.75).floor().clamp(max=3).long()  # width (19 − 4) / 4
+    assert torch.bincount(strata, minlength=4).tolist() == [1, 1, 1, 2]
+    assert torch.equal(chosen, ccs_choose(scores, 5, 0.2, 4, torch.Generator().manual_seed(0)))
+    assert len(ccs_choose(scores, 18, 0.2, 4, torch.Generator().manual_seed(0))) == 18  # the cut yields to k
+    assert [ccs_hard_cutoff(f) for f in (0.7, 0.5, 0.3, 0.2, 0.1, 0.01)] == [0.0, 0.0, 0.1, 0.1, 0.3, 0.3]

@@ -243,7 +243,8 @@ def benchmark_from_settings(settings: Settings, cache: ArtifactCache | None = No
     return Benchmark(pool, settings.data.model_name, coreset_training(settings), suite, b.epochs, b.min_steps,
                      b.selection_epochs, b.track,
                      {"grand": {"repeats": b.grand_repeats}, "deepfool": {"max_iter": b.deepfool_iterations},
-                      "forgetting": {"never_learned": b.forgetting_never_learned}},
+                      "forgetting": {"never_learned": b.forgetting_never_learned},
+                      "el2n": {"repeats": b.grand_repeats}},  # EL2N reads the proxies GraNd trains
                      scorer, acs, {"test_size": len(test_pool), "robust_size": len(robust_pool)})
 
 

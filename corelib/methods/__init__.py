@@ -22,8 +22,8 @@ import torch
 from ..checks import check_integer
 from ..sampling import check_fraction
 from ..select import Selection
-from . import (adversarial_training, boundary, geometry, gradient_matching, robustness_aware, training_dynamics,
-               uncertainty)
+from . import (adversarial_training, boundary, geometry, gradient_matching, pruning, robustness_aware,
+               training_dynamics, uncertainty)
 from .proxy import Passes, Proxy, train_proxy
 from .registry import (DEVIATIONS, METHODS, TRAINING_METHODS, Deviation, Method, TrainingMethod, method_names, register,
                        register_training)
@@ -103,6 +103,6 @@ def other_definitions() -> list[str]:
 
 
 __all__ = ["adversarial_training", "boundary", "check_method", "describe", "Deviation", "deviations", "DEVIATIONS",
-           "geometry", "gradient_matching", "Method", "method_names", "METHODS", "other_definitions", "Passes", "Proxy", "register",
+           "geometry", "gradient_matching", "Method", "method_names", "METHODS", "other_definitions", "Passes", "pruning", "Proxy", "register",
            "register_training", "robustness_aware", "select_coreset", "train_proxy", "training_dynamics",
            "TRAINING_METHODS", "TrainingMethod", "uncertainty"]
