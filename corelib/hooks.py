@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -23,7 +24,9 @@ class EpochRecord:
     trained-on input was right; input_grad_norm: ‖∇ₓ CE(logits, y)‖₂ w.r.t. the (augmented) clean input for the
     logits the objective trains on (at the adversarial example for PGD / FGSM-RS, with the perturbation held fixed;
     the clean logits for TRADES, whose β·KL term is left out), None unless a hook asked for it; margin: the logit
-    margin z_y − max_{k≠y} z_k and true_prob: softmax(z)_y of the same logits (AUM, dynamic uncertainty).
+    margin z_y − max_{k≠y} z_k and true_prob: softmax(z)_y of the same logits (AUM, dynamic uncertainty); probs:
+    the whole softmax(z), (n, classes), kept out of the tidy table (`RecordPerSample` turns it into TDDS's
+    `transition` column).
     """
 
     epoch: int
@@ -33,6 +36,7 @@ class EpochRecord:
     input_grad_norm: torch.Tensor | None = None
     margin: torch.Tensor | None = None
     true_prob: torch.Tensor | None = None
+    probs: torch.Tensor | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The record as a tidy table: epoch, index, loss, correct (and input_grad_norm, margin, true_prob where
@@ -82,17 +86,40 @@ class RecordPerSample(Hook):
     def __init__(self, input_grad: bool = False):
         self.needs_input_grad = bool(input_grad)
         self.records: list[EpochRecord] = []
+        self.transitions: dict[int, pd.Series] = {}
+        self._previous: pd.DataFrame | None = None
 
     def config(self) -> dict:
         return {**super().config(), "input_grad": self.needs_input_grad}
 
     def on_epoch_end(self, state: Any, record: EpochRecord) -> None:
         self.records.append(record)
+        if record.probs is None:
+            return
+        probs = pd.DataFrame(record.probs.cpu().double().numpy(), index=record.indices.cpu().numpy()).sort_index()
+        if self._previous is not None:
+            self.transitions[record.epoch] = transition_terms(self._previous, probs)
+        self._previous = probs
 
     @property
     def table(self) -> pd.DataFrame:
-        """Every recorded epoch as one tidy table."""
-        return pd.concat([r.to_frame() for r in self.records], ignore_index=True)
+        """Every recorded epoch as one tidy table (with `transition` from the second epoch on, where recorded)."""
+        frames = []
+        for r in self.records:
+            frame = r.to_frame()
+            if self.transitions:
+                frame["transition"] = frame["index"].map(self.transitions.get(r.epoch, pd.Series(dtype=float)))
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def transition_terms(before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:
+    """TDDS's per-sample contribution of one epoch (Zhang et al. 2024, the authors' code): Σ_c |p'_c (log p'_c −
+    log p_c)| between the softmax outputs p of one epoch and p' of the next (rows: dataset indices; 1e-8 inside
+    the logarithms, as the authors')."""
+    shared = after.index.intersection(before.index)
+    p, q = before.loc[shared].to_numpy(), after.loc[shared].to_numpy()
+    return pd.Series(np.abs(q * (np.log(q + 1e-8) - np.log(p + 1e-8))).sum(1), index=shared)
 
 
 def _as_hook(h) -> Hook:
@@ -105,4 +132,4 @@ def _as_hook(h) -> Hook:
     raise TypeError(f"hook {h!r} is neither a corelib.train.Hook nor a callable(state, record)")
 
 
-__all__ = ["EpochRecord", "Hook", "RecordPerSample", "TrainState"]
+__all__ = ["EpochRecord", "Hook", "RecordPerSample", "TrainState", "transition_terms"]

@@ -59,7 +59,7 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
         ("methods.boundary", "DeepFool"),
         ("methods.training_dynamics", "forgetting, GraNd, moderate"),
         ("methods.gradient_matching", "CRAIG, GradMatch, Glister and their adversarial variants"),
-        ("methods.pruning", "the data-pruning methods beyond DeepCore: EL2N, AUM, dynamic uncertainty, CCS"),
+        ("methods.pruning", "the data-pruning methods beyond DeepCore: EL2N, AUM, dynamic uncertainty, TDDS, CCS, D2"),
         ("methods.robustness_aware", "the book's own methods: ISEF, FGSM-CS and PSS (top and bottom) and EasyCore"),
         ("methods.adversarial_training", "methods that train as they select: Algorithm 1 (acs_craig, acs_gradmatch)"),
         ("methods", "`select_coreset(method, proxy, fraction, seed)`: every selection method behind one call"),

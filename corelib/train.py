@@ -178,11 +178,12 @@ def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optim
                            lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
 
 
-def _margin_and_true_prob(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per sample: z_y − max_{k≠y} z_k (AUM's margin) and softmax(z)_y, from a batch's training logits."""
+def _margin_and_true_prob(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per sample: z_y − max_{k≠y} z_k (AUM's margin), softmax(z)_y and softmax(z), from a batch's training logits."""
     true = logits.gather(1, y[:, None]).squeeze(1)
     others = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    return true - others, logits.softmax(1).gather(1, y[:, None]).squeeze(1)
+    probs = logits.softmax(1)
+    return true - others, probs.gather(1, y[:, None]).squeeze(1), probs
 
 
 class _Epochs:
@@ -210,6 +211,7 @@ class _Epochs:
         losses = torch.empty(n, device=device)
         correct = torch.empty(n, dtype=torch.bool, device=device)
         margins, true_probs = torch.empty(n, device=device), torch.empty(n, device=device)
+        probs = torch.empty(n, pool.num_classes, device=device)
         grad_norms = torch.empty(n, device=device) if self.want_grad else None
         order = torch.empty(n, dtype=torch.int64)
         self.model.train()
@@ -227,13 +229,13 @@ class _Epochs:
             order[sl] = batch
             losses[sl] = loss_vec
             correct[sl] = logits.argmax(1) == y
-            margins[sl], true_probs[sl] = _margin_and_true_prob(logits.detach().float(), y)
+            margins[sl], true_probs[sl], probs[sl] = _margin_and_true_prob(logits.detach().float(), y)
             if self.want_grad:
                 grad_norms[sl] = grad_norm
             seen += len(batch)
         self._check_finite(epoch, steps, step_losses)
         record = EpochRecord(epoch, pool.indices[positions[order.to(device)]], losses, correct, grad_norms, margins,
-                             true_probs)
+                             true_probs, probs)
         w_seen = None if w is None else w[order.to(device)]
         row = {"epoch": epoch + 1, "lr": lr, "samples": n,
                "train_loss": (losses.mean() if w_seen is None else (w_seen * losses).sum() / w_seen.sum()).item(),

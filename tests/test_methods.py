@@ -162,10 +162,13 @@ def tiny_proxy():
 
 
 @pytest.mark.parametrize("method", sorted(bl.METHODS))
-def test_every_method_is_class_balanced_exact_deterministic_and_counts_passes(method, tiny_proxy):
+def test_every_method_is_class_balanced_exact_deterministic_and_counts_passes(method, tiny_proxy, monkeypatch):
+    monkeypatch.setattr(sys.modules["corelib.train"], "build_model",  # dyn_unc_adv trains an adversarial TinyNet
+                        lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
     pool = tiny_proxy.pool
     params = {"max_iter": 3} if method == "deepfool" else {"pgd": {"eps": 8 / 255, "alpha": 4 / 255, "steps": 2}} \
-        if method.endswith("_at_pgd") else {"repeats": 1} if method in ("grand", "el2n") else {}
+        if method.endswith("_at_pgd") else {"repeats": 1} if method in ("grand", "el2n") else \
+        {"objective": "fgsm_rs", "objective_params": {"eps": 8 / 255}} if method == "dyn_unc_adv" else {}
     a = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
     b = bl.select_coreset(method, tiny_proxy, 0.3, seed=1, **params)
     k = coreset_size(len(pool), 0.3)
@@ -177,7 +180,7 @@ def test_every_method_is_class_balanced_exact_deterministic_and_counts_passes(me
     if a.weights is None:
         assert counts.max() - counts.min() <= 1  # 24 of 80 samples, 20 per class: 6 each
     assert a.seconds >= 0 and a.method == method
-    free = method in ("random", "forgetting", "easycore", "aum", "dyn_unc", "ccs")  # read off the proxy's training run
+    free = method in ("random", "forgetting", "easycore", "aum", "dyn_unc", "ccs", "tdds")  # read off the proxy's training run
     assert (a.config["forward"] == 0) == free and a.config["backward"] >= 0
     assert a.config["forward_passes"] == a.config["forward"] / len(pool)
 
@@ -236,9 +239,11 @@ def test_deepfool_on_two_classes_needs_no_more_candidates_than_exist():
 
 def test_the_registry_describes_every_method_and_keeps_matches_what_it_returns(tiny_proxy):
     table = bl.describe()
-    assert list(table.index) == sorted(bl.METHODS) and len(table) == 30
+    assert list(table.index) == sorted(bl.METHODS) and len(table) == 33
     assert not (table == "").any().any() and set(table["keeps"]) <= {"top", "bottom", "cover", "sample"}
     for name, method in bl.METHODS.items():
+        if name == "dyn_unc_adv":
+            continue  # it trains its own adversarial proxy: its order is checked in its own test
         sel = bl.select_coreset(name, tiny_proxy, 0.25, seed=0, **({"repeats": 1} if name in ("grand", "el2n") else {}))
         ranked = method.keeps in ("top", "bottom")
         assert (sel.scores is not None) == ranked, name  # score rankings return their scores, covers do not
@@ -381,7 +386,7 @@ def test_algorithm_1_is_registered_as_a_method_that_trains_as_it_selects():
     """acs_craig and acs_gradmatch are registry entries of their own kind: 'all' includes them in the adversarial
     track only, select_coreset refuses them with a line saying where they run, and describe() lists them."""
     assert set(bl.TRAINING_METHODS) == {"acs_craig", "acs_gradmatch"}
-    assert bl.method_names("standard") == sorted(bl.METHODS)
+    assert bl.method_names("standard") == sorted(set(bl.METHODS) - {"dyn_unc_adv"})
     assert bl.method_names("adversarial") == sorted(bl.METHODS) + ["acs_craig", "acs_gradmatch"]
     with pytest.raises(ValueError, match="run it with track='adversarial'"):
         bl.check_method("acs_craig", "standard")
@@ -402,7 +407,8 @@ def test_every_difference_from_deepcore_is_a_record_of_a_registered_method_and_c
 
     table = bl.deviations()
     assert set(table["method"]) <= set(bl.METHODS) and len(table) >= 13
-    assert (table[["aspect", "corelib", "DeepCore", "why"]].apply(lambda c: c.str.len() > 3)).all().all()
+    assert (table[["aspect", "corelib", "reference", "why"]].apply(lambda c: c.str.len() > 3)).all().all()
+    assert set(table["reference code"]) == {"DeepCore", "the authors' code"}
     assert {"cal", "deepfool", "herding", "kcenter", "craig", "glister", "least_confidence", "grand"} <= set(
         table["method"])
     assert bl.deviations(["cal"])["aspect"].tolist() == ["score", "neighbour features"]
@@ -417,7 +423,8 @@ def test_training_records_each_samples_margin_and_true_class_probability():
 
     logits = torch.tensor([[2.0, 1.0, -1.0], [0.5, 3.0, 2.5], [1.0, 1.0, 1.0]])
     y = torch.tensor([0, 2, 1])
-    margin, prob = _margin_and_true_prob(logits, y)
+    margin, prob, probs = _margin_and_true_prob(logits, y)
+    assert torch.allclose(probs.sum(1), torch.ones(3)) and torch.equal(probs.gather(1, y[:, None]).squeeze(1), prob)
     for i in range(3):
         z = logits[i].tolist()
         assert margin[i].item() == pytest.approx(z[y[i]] - max(v for k, v in enumerate(z) if k != y[i]))
@@ -478,3 +485,84 @@ def test_ccs_budgets_strata_and_the_hard_cut_equal_a_hand_computation():
     assert torch.equal(chosen, ccs_choose(scores, 5, 0.2, 4, torch.Generator().manual_seed(0)))
     assert len(ccs_choose(scores, 18, 0.2, 4, torch.Generator().manual_seed(0))) == 18  # the cut yields to k
     assert [ccs_hard_cutoff(f) for f in (0.7, 0.5, 0.3, 0.2, 0.1, 0.01)] == [0.0, 0.0, 0.1, 0.1, 0.3, 0.3]
+
+
+def test_tdds_equals_the_authors_formula_on_a_short_synthetic_history():
+    """Contribution per epoch Σ_c |p'_c (log p'_c − log p_c)|; per window of K epochs the L2 norm of the K − 1
+    contributions' deviations from their mean; windows weighted β(1 − β)^(T − K − k) and summed. The trainer's
+    record feeds it: the proxy's table carries `transition` from its second epoch."""
+    from corelib.hooks import transition_terms
+    from corelib.methods.pruning import tdds_scores
+
+    rng = np.random.default_rng(3)
+    T, n = 6, 4
+    probs = rng.dirichlet(np.ones(3), size=(T, n))  # epochs × samples × classes
+    frames = [pd.DataFrame(probs[t], index=[10, 11, 12, 13]) for t in range(T)]
+    rows = []
+    for t in range(T):
+        c = None if t == 0 else transition_terms(frames[t - 1], frames[t])
+        for i, index in enumerate([10, 11, 12, 13]):
+            hand = None if t == 0 else sum(abs(probs[t, i, k] * (math.log(probs[t, i, k] + 1e-8)
+                                                                  - math.log(probs[t - 1, i, k] + 1e-8)))
+                                           for k in range(3))
+            if t:
+                assert c[index] == pytest.approx(hand)
+            rows.append({"epoch": t, "index": index, "transition": np.nan if t == 0 else hand})
+    table = pd.DataFrame(rows)
+    K, beta = 4, 0.9
+    for i, index in enumerate([10, 11, 12, 13]):
+        contributions = [table[(table["index"] == index) & (table.epoch == t)].transition.item() for t in range(1, T)]
+        expected = 0.0
+        for k in range(T - K + 1):
+            window = contributions[k:k + K - 1]
+            mean = sum(window) / len(window)
+            expected += math.sqrt(sum((c - mean) ** 2 for c in window)) * beta * (1 - beta) ** (T - K - k)
+        assert tdds_scores(table, T, K, beta)[index] == pytest.approx(expected)
+
+
+def test_d2_message_passing_and_selection_equal_a_hand_computation_on_six_nodes():
+    """Points 0, 1, 3, 10, 12, 20 on a line, one nearest neighbour each, made symmetric: edges 0–1, 1–2, 3–4, 4–5.
+    Forward: s'_i = s_i + Σ_j exp(−d_ij) s_j; selection: the highest, then each neighbour loses exp(−γ d_ij)·s_i."""
+    from corelib.methods.pruning import d2_choose, d2_scores
+
+    x = torch.tensor([[0.0], [1.0], [3.0], [10.0], [12.0], [20.0]])
+    s = torch.tensor([1.0, 2.0, 3.0, 1.0, 1.0, 5.0])
+    edges = {(0, 1), (1, 2), (3, 4), (4, 5)}
+    neighbours = {i: [j for a, b in edges for i2, j in ((a, b), (b, a)) if i2 == i] for i in range(6)}
+    d = lambda i, j: abs(float(x[i] - x[j]))  # noqa: E731
+    forward = [float(s[i]) + sum(math.exp(-d(i, j)) * float(s[j]) for j in neighbours[i]) for i in range(6)]
+    scores, near, distances = d2_scores(x, s, 1)
+    assert scores.tolist() == pytest.approx(forward)
+    assert {(i, j) for i in range(6) for j in range(6) if near[i, j] and i < j} == edges
+    left, taken, order = list(forward), set(), []
+    for _ in range(3):
+        i = max((v, i) for i, v in enumerate(left) if i not in taken)[1]
+        order.append(i)
+        taken.add(i)
+        for j in neighbours[i]:
+            left[j] -= math.exp(-0.1 * d(i, j)) * left[i]
+    assert d2_choose(scores, near, distances, 3, gamma=0.1).tolist() == order
+
+
+def test_dynamic_uncertainty_under_adversarial_training_reads_an_adversarial_proxy_and_only_in_its_track(
+        tiny_proxy, monkeypatch):
+    """dyn_unc_adv trains a twin of the proxy adversarially (same seed and settings), scores the dynamic uncertainty
+    of its recorded predictions at the adversarial examples, charges its training, and runs in the adversarial
+    track only; TRADES, whose recorded predictions are clean, is refused."""
+    from corelib.methods.pruning import adversarial_proxy, dynamic_uncertainty
+
+    monkeypatch.setattr(sys.modules["corelib.train"], "build_model",
+                        lambda name, num_classes, seed, device, channels_last: TinyNet(num_classes, seed=seed))
+    params = {"eps": 8 / 255}
+    sel = bl.select_coreset("dyn_unc_adv", tiny_proxy, 0.25, seed=0, objective="fgsm_rs", objective_params=params)
+    twin = adversarial_proxy(tiny_proxy, "fgsm_rs", params)
+    expected = dynamic_uncertainty(twin.per_sample, min(10, tiny_proxy.epochs))
+    assert not twin.per_sample["true_prob"].equals(tiny_proxy.per_sample["true_prob"])  # another, adversarial run
+    scores = pd.Series(torch.as_tensor(sel.scores).numpy(), index=sel.pool_indices.numpy())
+    assert scores.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
+    assert sel.config["forward"] == sel.config["backward"] == 80 * 3 * 2  # FGSM-RS: an attack step and an update
+    assert "dyn_unc_adv" not in bl.method_names("standard") and "dyn_unc_adv" in bl.method_names("adversarial")
+    with pytest.raises(ValueError, match="run it with track='adversarial'"):
+        bl.check_method("dyn_unc_adv", "standard")
+    with pytest.raises(ValueError, match="under TRADES it records the clean ones"):
+        bl.select_coreset("dyn_unc_adv", tiny_proxy, 0.25, objective="trades", objective_params={})

@@ -51,7 +51,7 @@ def test_subset_hooks_and_per_sample_stats_are_keyed_by_dataset_index():
     result = train(TinyNet(), pool, TrainConfig(epochs=2, batch_size=8, augment=False), subset=subset,
                    hooks=[recorder, Spy()])
     table = recorder.table
-    assert list(table.columns) == ["epoch", "index", "loss", "correct", "margin", "true_prob"]
+    assert list(table.columns) == ["epoch", "index", "loss", "correct", "margin", "true_prob", "transition"]
     for epoch in (0, 1):
         seen = table[table.epoch == epoch]["index"]
         assert sorted(seen.tolist()) == sorted(subset.tolist())

@@ -94,6 +94,9 @@ class Benchmark:
                              "(fgsm_rs, pgd, trades)")
         for m in names:
             methods.check_method(m, self.track)
+        if "dyn_unc_adv" in names and self.config.objective == "trades":
+            raise ValueError("dyn_unc_adv reads the predictions at the adversarial examples, which the trainer records "
+                             "for pgd and fgsm_rs, not TRADES: leave it out, or use bench_adv_objective pgd or fgsm_rs")
         for name, value, low in (("epochs", self.epochs, 1), ("min_steps", self.min_steps, 0),
                                  ("selection_epochs", self.selection_epochs, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -240,12 +243,14 @@ def benchmark_from_settings(settings: Settings, cache: ArtifactCache | None = No
         scorer = base_scorer(base_setup(settings, cache=cache, progress=False).run, pool)
     acs = {"warm_start": settings.acs.warm_start, "period": settings.acs.period,
            "batch_wise": settings.acs.batch_wise or None, "renewal": settings.acs.renewal}
-    return Benchmark(pool, settings.data.model_name, coreset_training(settings), suite, b.epochs, b.min_steps,
-                     b.selection_epochs, b.track,
-                     {"grand": {"repeats": b.grand_repeats}, "deepfool": {"max_iter": b.deepfool_iterations},
-                      "forgetting": {"never_learned": b.forgetting_never_learned},
-                      "el2n": {"repeats": b.grand_repeats}},  # EL2N reads the proxies GraNd trains
-                     scorer, acs, {"test_size": len(test_pool), "robust_size": len(robust_pool)})
+    training = coreset_training(settings)
+    own = {"grand": {"repeats": b.grand_repeats}, "deepfool": {"max_iter": b.deepfool_iterations},
+           "forgetting": {"never_learned": b.forgetting_never_learned},
+           "el2n": {"repeats": b.grand_repeats}}  # EL2N reads the proxies GraNd trains
+    if b.track == "adversarial":  # the adversarial proxy of dyn_unc_adv trains with the track's attack
+        own["dyn_unc_adv"] = {"objective": training.objective, "objective_params": training.objective_params}
+    return Benchmark(pool, settings.data.model_name, training, suite, b.epochs, b.min_steps, b.selection_epochs,
+                     b.track, own, scorer, acs, {"test_size": len(test_pool), "robust_size": len(robust_pool)})
 
 
 def benchmark_grid(settings: Settings, names: Sequence[str], fractions: Sequence[float], seeds: Sequence[int],

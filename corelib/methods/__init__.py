@@ -25,7 +25,7 @@ from ..select import Selection
 from . import (adversarial_training, boundary, geometry, gradient_matching, pruning, robustness_aware,
                training_dynamics, uncertainty)
 from .proxy import Passes, Proxy, train_proxy
-from .registry import (DEVIATIONS, METHODS, TRAINING_METHODS, Deviation, Method, TrainingMethod, method_names, register,
+from .registry import (ADVERSARIAL_ONLY, DEVIATIONS, METHODS, TRAINING_METHODS, Deviation, Method, TrainingMethod, method_names, register,
                        register_training)
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ def check_method(method: str, track: str | None = None) -> str:
         return method
     if method not in METHODS:
         raise ValueError(f"unknown selection method {method!r}; choose one of {sorted(METHODS)}")
+    if track == "standard" and method in ADVERSARIAL_ONLY:
+        raise ValueError(f"{method} reads an adversarially trained proxy: run it with track='adversarial'")
     return method
 
 
@@ -88,12 +90,12 @@ def describe(methods: Sequence[str] | None = None) -> pd.DataFrame:
 
 def deviations(methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Every recorded way a method's default differs from the reference code its published rows come from
-    (DeepCore's), one row each: method, aspect, what corelib does, what the reference does, and why (`deviates`
-    records them beside each method). Methods not listed follow the reference code in what they compute."""
+    (DeepCore's, or the authors' for methods DeepCore lacks), one row each: method, aspect, what corelib does, what
+    the reference does, which code that is, and why (`deviates` records them beside each method). Methods not listed follow the reference code in what they compute."""
     rows = [d for d in DEVIATIONS if methods is None or d.method in methods]
-    return pd.DataFrame([{"method": d.method, "aspect": d.aspect, "corelib": d.corelib, d.reference_code: d.reference,
-                          "why": d.why, "definition": d.definition} for d in rows],
-                        columns=["method", "aspect", "corelib", "DeepCore", "why", "definition"])
+    return pd.DataFrame([{"method": d.method, "aspect": d.aspect, "corelib": d.corelib, "reference": d.reference,
+                          "reference code": d.reference_code, "why": d.why, "definition": d.definition} for d in rows],
+                        columns=["method", "aspect", "corelib", "reference", "reference code", "why", "definition"])
 
 
 def other_definitions() -> list[str]:

@@ -81,14 +81,16 @@ class Deviation:
     reference_code: str = "DeepCore"
 
 
+ADVERSARIAL_ONLY: set[str] = set()  # selecting methods that read an adversarially trained proxy: adversarial track only
 DEVIATIONS: list[Deviation] = []  # every registered method's deviations, in registration order
 
 
-def deviates(method: str, aspect: str, corelib: str, reference: str, why: str, definition: bool = False) -> None:
-    """Record that `method`'s default differs from DeepCore's code in `aspect` (`Deviation`; `definition`: it
-    computes another score or rule). Chapter 8's list of differences is computed from these records
+def deviates(method: str, aspect: str, corelib: str, reference: str, why: str, definition: bool = False,
+             reference_code: str = "DeepCore") -> None:
+    """Record that `method`'s default differs from `reference_code` (DeepCore's, or the authors' where DeepCore has
+    no such method) in `aspect` (`Deviation`; `definition`: it computes another score or rule). Chapter 8's list of differences is computed from these records
     (`methods.deviations`), never hand-kept."""
-    DEVIATIONS.append(Deviation(method, aspect, corelib, reference, why, definition))
+    DEVIATIONS.append(Deviation(method, aspect, corelib, reference, why, definition, reference_code))
 
 
 SHARED = ("fraction", "seed", "class_balanced")  # what select_coreset passes every method (with proxy and passes)
@@ -137,7 +139,7 @@ def method_names(track: str | None = None) -> list[str]:
     """Every selecting method, then (for `track`, or every track when None) every method that trains as it
     selects: what 'all' means in a grid of that track."""
     training = [m for m, e in sorted(TRAINING_METHODS.items()) if track is None or track in e.tracks]
-    return sorted(METHODS) + training
+    return [m for m in sorted(METHODS) if track != "standard" or m not in ADVERSARIAL_ONLY] + training
 
 
 @register("random", family="random", keeps="sample", reads="nothing",
@@ -148,4 +150,4 @@ def random(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balan
     return random_selection(proxy.pool, fraction, seed, class_balanced).indices, None, None
 
 
-__all__ = ["Deviation", "DEVIATIONS", "deviates", "KEEPS", "Method", "METHODS", "POSITIONAL", "random", "register", "SHARED", "signature_params"]
+__all__ = ["ADVERSARIAL_ONLY", "Deviation", "DEVIATIONS", "deviates", "KEEPS", "Method", "METHODS", "POSITIONAL", "random", "register", "SHARED", "signature_params"]
