@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="re-run the named cells (--methods, --fractions, --seeds) of the recorded table --out with "
                             "the current code, after a change that alters them, and replace their rows; the manifest "
                             "records the cells and REASON (e.g. 'forgetting counts never-learned samples as DeepCore')")
+    bench.add_argument("--add", metavar="REASON",
+                       help="run the named cells (--methods, --fractions, --seeds), none of them in the recorded table "
+                            "--out yet (e.g. a new method's), with the current code, and append them; the manifest "
+                            "records the cells and REASON")
     bench.add_argument("--hours", type=_positive_float, metavar="H",
                        help="start no new cell after H hours (a cell under way finishes); the same command resumes "
                             "the grid, so a recorded tier can be produced over several sittings")
@@ -223,14 +227,17 @@ def revalidate_main(args: argparse.Namespace, settings: Settings, names: list[st
 
 def rerun_main(args: argparse.Namespace, settings: Settings, names: list[str], fractions: list[float],
                seeds: list[int]) -> int:
-    """`--rerun REASON`: re-run the named cells of a recorded table with the current code and replace their rows
-    (`record.replace_rows`). The cells run into a hidden file beside the table first, so an interrupted re-run
-    resumes and the table changes only once every named cell is done."""
+    """`--rerun REASON` / `--add REASON`: run the named cells of a recorded table with the current code and replace
+    their rows, or append them (`record.replace_rows`). The cells run into a hidden file beside the table first, so
+    an interrupted run resumes and the table changes only once every named cell is done."""
+    flag = "--add" if args.add else "--rerun"
+    if args.rerun and args.add:
+        raise UsageError("--rerun replaces recorded cells and --add appends new ones: give one of them")
     if args.methods is None or experiments.distributed_env()[1] > 1:
-        raise UsageError("--rerun re-runs the cells you name, in one process: give --methods (and --fractions, "
+        raise UsageError(f"{flag} runs the cells you name, in one process: give --methods (and --fractions, "
                          "--seeds), e.g. --methods forgetting")
     if record.load_recorded(args.out, code_hash(experiments.run_benchmark)) is None:
-        raise UsageError(f"--out {args.out} does not exist: --rerun replaces rows of a recorded table")
+        raise UsageError(f"--out {args.out} does not exist: {flag} changes a recorded table")
     scratch = Path(args.out).with_name(f".{Path(args.out).stem}.rerun.csv")
     rows = experiments.benchmark_grid(settings, names, fractions, seeds, scratch,
                                       options=experiments.GridOptions(rank=0, world=1, hours=args.hours))
@@ -239,11 +246,11 @@ def rerun_main(args: argparse.Namespace, settings: Settings, names: list[str], f
               f"command continues, and {args.out} is replaced once all are done")
         return 0
     entry = record.replace_rows(args.out, scratch, experiments.BENCH_KEYS, str(rows["grid_config"].iloc[0]),
-                                {"reason": args.rerun, "command": args.command_line,
-                                 "code": code_hash(experiments.run_benchmark)})
+                                {"reason": args.add or args.rerun, "command": args.command_line,
+                                 "code": code_hash(experiments.run_benchmark)}, add=bool(args.add))
     scratch.unlink(missing_ok=True)
-    print(f"replaced {len(rows)} rows of {args.out} with this code's; {Path(args.out).parent / record.MANIFEST} records "
-          f"the re-run ({len(entry['reruns'])} so far)")
+    print(f"{'added' if args.add else 'replaced'} {len(rows)} rows of {args.out} with this code's; "
+          f"{Path(args.out).parent / record.MANIFEST} records it")
     return 0
 
 
@@ -260,7 +267,7 @@ def bench_main(args: argparse.Namespace) -> int:
     settings, names, fractions, seeds = bench_settings(args)
     if args.revalidate:
         return revalidate_main(args, settings, names, fractions, seeds)
-    if args.rerun:
+    if args.rerun or args.add:
         return rerun_main(args, settings, names, fractions, seeds)
     rank, world = experiments.distributed_env()
     distributed = world > 1 and "MASTER_ADDR" in os.environ

@@ -282,5 +282,14 @@ def test_the_cli_reruns_named_cells_and_replaces_only_their_rows_saying_why(tmp_
     monkeypatch.setattr(experiments, "benchmark_grid", lambda params, methods, *a, **k: run_grid(
         [{"method": "c", "fraction": 0.1, "seed": s} for s in a[1]], lambda c: {"acc": 0.1}, a[2], keys=("method", "fraction", "seed"),
         config={"v": 2}, options=GridOptions(log=lambda *_: None)))
-    assert cli.main(argv) == 1 and "it does not add cells" in capsys.readouterr().err
+    assert cli.main(argv) == 1 and "it does not add cells (add them with --add)" in capsys.readouterr().err
+    added = argv[:-2] + ["--add", "method c is new"]
+    assert cli.main(added) == 0
+    table = pd.read_csv(out)
+    assert table.method.tolist() == ["a", "a", "b", "b", "c", "c"] and table.loc[table.method == "c", "acc"].tolist() == [0.1, 0.1]
+    entry = json.loads((out.parent / MANIFEST).read_text())["files"]["bench.csv"]
+    assert entry["additions"][0]["cells"] == ["c/0.1/0", "c/0.1/1"] and entry["rows"] == 6
+    assert "Added at commit" in load_recorded(out, "x").label() and verify_results(tmp_path / "results") == []
+    assert cli.main(added) == 1 and "already has a row for 2 cell(s) to add" in capsys.readouterr().err
+    assert cli.main(argv[:-2] + ["--add", "x", "--rerun", "y"]) == 2
     assert cli.main(["bench", "--profile", "ci", "--out", str(out), "--rerun", "why"]) == 2

@@ -117,39 +117,49 @@ def revalidate_manifest(table_path: str | Path, code: str, modules: dict[str, st
 
 
 def replace_rows(table_path: str | Path, fresh_path: str | Path, keys: Sequence[str], grid_config: str, rerun: dict,
-                 root: str | Path | None = None) -> dict:
-    """Replace the rows of the recorded table at `table_path` by the rows of the same cells (`keys`) in the results
-    file `fresh_path` of configuration `grid_config` (cells re-run with the current code after a change that alters them: a corrected definition,
-    a new default), in place and as text (every other row keeps its bytes), and refresh its manifest entry: checksum
-    and rows, plus a `reruns` record of the cells, the reason and the command (`rerun`: reason, command, code), the
-    commit and the date. The entry's code hash is not changed: the other rows were computed by the code it names,
-    until a revalidation shows this code reproduces them. Every re-run cell must already be in the table (a re-run
-    replaces, never adds). Returns the entry."""
+                 root: str | Path | None = None, add: bool = False) -> dict:
+    """Put the rows of configuration `grid_config` in the results file `fresh_path` into the recorded table at
+    `table_path`, as text (every other row keeps its bytes), and refresh its manifest entry: checksum and rows, plus
+    a record of the cells, the reason and the command (`rerun`: reason, command, code), the commit and the date.
+
+    Without `add` (a re-run, under `reruns`): cells re-run with the current code after a change that alters them (a
+    corrected definition, a new default) replace their rows in place; every cell must already be in the table. With
+    `add` (under `additions`): new cells (e.g. a new method's) are appended, and the grid's cell count grows by
+    them; every cell must be new. The entry's code hash is not changed: the other rows were computed by the code it
+    names, until a revalidation shows this code reproduces them. Returns the entry."""
     table_path = Path(table_path)
     manifest_path = table_path.parent / MANIFEST
     with file_lock(manifest_path):
         data = _read(manifest_path)
         entry = data["files"].get(table_path.name)
         if entry is None or file_sha256(table_path) != entry["sha256"]:
-            raise RecordError(f"{table_path} is not a recorded table matching its manifest: re-run cells only in a "
-                              "recorded, unedited table")
+            raise RecordError(f"{table_path} is not a recorded table matching its manifest: re-run or add cells only "
+                              "in a recorded, unedited table")
         table, fresh = read_text_table(table_path, keys), read_text_table(Path(fresh_path), keys)
         fresh = fresh[fresh["grid_config"] == grid_config].reset_index(drop=True)
         position = {tuple(r): i for i, r in enumerate(table[list(keys)].itertuples(index=False))}
         cells = [tuple(r) for r in fresh[list(keys)].itertuples(index=False)]
-        missing = [c for c in cells if c not in position]
-        if missing:
-            raise RecordError(f"{table_path} has no row for {len(missing)} re-run cell(s), e.g. {'/'.join(missing[0])}: "
-                              "a re-run replaces recorded rows, it does not add cells")
+        wrong = [c for c in cells if (c in position) == add]
+        if wrong:
+            raise RecordError(f"{table_path} " + (f"already has a row for {len(wrong)} cell(s) to add, e.g. "
+                                                  f"{'/'.join(wrong[0])}: re-run them with --rerun" if add else
+                                                  f"has no row for {len(wrong)} re-run cell(s), e.g. "
+                                                  f"{'/'.join(wrong[0])}: a re-run replaces recorded rows, it does "
+                                                  "not add cells (add them with --add)"))
         columns = list(table.columns) + [c for c in fresh.columns if c not in table.columns]
         table, fresh = table.reindex(columns=columns, fill_value=""), fresh.reindex(columns=columns, fill_value="")
-        for cell, (_, row) in zip(cells, fresh.iterrows()):
+        if add:
+            table = pd.concat([table, fresh], ignore_index=True)
+            if entry.get("cells") is not None:
+                entry["cells"] = int(entry["cells"]) + len(cells)
+        for cell, (_, row) in ([] if add else zip(cells, fresh.iterrows())):
             table.iloc[position[cell]] = row
         write_text_table(table, table_path)
         entry.update(sha256=file_sha256(table_path), rows=int(len(table)),
                      grid_configs=sorted(table["grid_config"].unique().tolist()))
-        entry.setdefault("reruns", []).append({"commit": git_commit(root or table_path.parent), "date": _now(),
-                                                "cells": ["/".join(c) for c in cells], **rerun})
+        entry.setdefault("additions" if add else "reruns", []).append({
+            "commit": git_commit(root or table_path.parent), "date": _now(), "cells": ["/".join(c) for c in cells],
+            **rerun})
         atomic_write_text(manifest_path, json.dumps(data, indent=1, sort_keys=True) + "\n")
     return entry
 
@@ -215,10 +225,11 @@ class Recorded:
         text = (f"Recorded results (not executed in this build): `{self.shown_path()}`, {e['rows']} rows, "
                 f"produced on {e['device']} ({e['precision']}) at commit `{e['commit']}`, last run {e['date']}, "
                 f"{e['cell_hours']} h of cells; regenerate with `{e['command']}`.")
-        for rerun in e.get("reruns", []):
-            methods = sorted({c.split("/")[0] for c in rerun["cells"]})
-            text += (f" Re-run at commit `{rerun['commit']}` ({rerun['date']}): the {len(rerun['cells'])} cells of "
-                     f"{', '.join(methods)}, because {rerun['reason']}.")
+        for kind, verb in (("reruns", "Re-run"), ("additions", "Added")):
+            for rerun in e.get(kind, []):
+                methods = sorted({c.split("/")[0] for c in rerun["cells"]})
+                text += (f" {verb} at commit `{rerun['commit']}` ({rerun['date']}): the {len(rerun['cells'])} cells "
+                         f"of {', '.join(methods)}, because {rerun['reason']}.")
         for check in e.get("revalidated", []):
             text += (f" Revalidated at commit `{check['commit']}` ({check['date']}): re-running "
                      f"{', '.join(check['cells'])} with that code reproduced the recorded rows exactly.")
