@@ -518,6 +518,8 @@ def test_tdds_equals_the_authors_formula_on_a_short_synthetic_history():
             mean = sum(window) / len(window)
             expected += math.sqrt(sum((c - mean) ** 2 for c in window)) * beta * (1 - beta) ** (T - K - k)
         assert tdds_scores(table, T, K, beta)[index] == pytest.approx(expected)
+    one_epoch = table[table.epoch == 0].drop(columns="transition")  # a one-epoch proxy: no dynamics, every score 0
+    assert tdds_scores(one_epoch).to_dict() == {10: 0.0, 11: 0.0, 12: 0.0, 13: 0.0}
 
 
 def test_d2_message_passing_and_selection_equal_a_hand_computation_on_six_nodes():

@@ -59,6 +59,8 @@ def tdds_scores(per_sample: pd.DataFrame, trajectory: int = TDDS_TRAJECTORY, win
     proxy trained); in each window of K = `window` epochs (K − 1 contributions) the L2 norm of the contributions'
     deviations from their mean (the second depth: variability); windows k = 0 … T − K weighted by
     β(1 − β)^(T − K − k) and summed (β = `decay`). High: contributes unevenly, kept."""
+    if "transition" not in per_sample:  # a one-epoch run has no epoch-to-epoch contribution: every score is 0
+        return pd.Series(0.0, index=np.sort(per_sample["index"].unique()), name="tdds")
     wide = per_sample.dropna(subset=["transition"]).pivot(index="index", columns="epoch", values="transition")
     wide = wide.sort_index(axis=1).iloc[:, :max(int(trajectory) - 1, 0)]
     contributions = wide.to_numpy(dtype="float64")  # (n, T − 1): epochs 1 … T − 1 against their predecessors
