@@ -212,3 +212,34 @@ def test_public_functions_are_typed():
         if bare or (node.returns is None and node.name != "__init__"):
             untyped.append(f"{module}.{name}: " + (", ".join(bare) or "return"))
     assert not untyped, "add type hints:\n" + "\n".join(untyped)
+
+
+DISTRIBUTIONS = {"yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython", "myst_nb": "myst-nb"}
+PRESENTATION = ("corelib/book/", "corelib/plots.py", "corelib/experiments/chapter.py")  # need the book / notebook extras
+
+
+def test_every_third_party_package_the_library_imports_is_declared_where_it_is_needed():
+    """A plain `pip install corelib` gets every package the library's own code imports (AutoAttack's torchattacks
+    included: the adversarial track needs it at run time); what only the book, its pages and plots import is in the
+    `book` and `notebook` extras."""
+    import re
+    import sys
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    name = lambda requirement: re.split(r"[<>=\[; ]", requirement, 1)[0].lower()  # noqa: E731
+    runtime = {name(r) for r in project["dependencies"]}
+    extras = {name(r) for group in ("book", "notebook") for r in project["optional-dependencies"][group]}
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for module in {n.split(".")[0] for n in names} - set(sys.stdlib_module_names) - {"corelib"}:
+                package = DISTRIBUTIONS.get(module, module).lower()
+                allowed = runtime | (extras if relative.startswith(PRESENTATION) else set())
+                if package not in allowed:
+                    missing.append(f"{relative} imports {module} ({package})")
+    assert not missing, "declare in pyproject.toml:\n" + "\n".join(sorted(set(missing)))
+    assert "torchattacks" in runtime
