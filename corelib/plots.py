@@ -388,6 +388,31 @@ def selection_cost_bars(cost: pd.DataFrame) -> Figure:
     return fig
 
 
+def forest(ranked: pd.DataFrame, title: str = "", control: str = "random") -> Figure:
+    """A forest plot of a `ranking` table: per fraction (one panel each), every method's difference to `control`
+    paired by seed, in points (%), with its 95 % interval, sorted, zero marked; green where the interval lies above
+    0, red where below, grey where it contains 0 (no ranking)."""
+    rows = ranked[(ranked["method"] != control) & ranked["diff"].notna()]
+    fractions = sorted(rows["fraction"].unique())
+    height = 0.22 * max((rows["fraction"] == f).sum() for f in fractions) + 1.2 if fractions else 2
+    fig, axes = plt.subplots(1, max(len(fractions), 1), figsize=(3.6 * max(len(fractions), 1), height), squeeze=False)
+    colours = {"higher": "C2", "lower": "C3"}
+    for ax, fraction in zip(axes[0], fractions):
+        part = rows[rows["fraction"] == fraction].sort_values("diff")
+        y = np.arange(len(part))
+        for yi, (_, r) in zip(y, part.iterrows()):
+            colour = colours.get(r["verdict"], "0.55")
+            ax.plot([100 * r["low"], 100 * r["high"]], [yi, yi], color=colour, lw=1.6)
+            ax.plot(100 * r["diff"], yi, "o", color=colour, ms=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set(yticks=y, yticklabels=part["method"], xlabel=f"points vs {control}", title=f"{100 * fraction:g} %")
+        ax.tick_params(axis="y", labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def table(df: pd.DataFrame, percent: Sequence[str] = (), fraction: Sequence[str] = ("fraction",), digits: int = 1,
           drop: Sequence[str] = ()) -> Styler:
     """A results table as the page shows it: no index column, accuracy-like columns (`percent`, values in [0, 1])
@@ -412,6 +437,6 @@ def table(df: pd.DataFrame, percent: Sequence[str] = (), fraction: Sequence[str]
 
 
 __all__ = ["accuracy_vs_eps", "attack_gallery", "coreset_curves", "fgsm_curves_by_method", "fgsm_heatmap",
-           "flip_rate_curves", "gamma_traces", "highlight_best", "image_grid", "learning_curves", "per_class_extremes",
+           "flip_rate_curves", "forest", "gamma_traces", "highlight_best", "image_grid", "learning_curves", "per_class_extremes",
            "prediction_titles", "ranked_gallery", "score_histogram", "selection_cost_bars", "show_source",
            "sparse_explorer", "sparse_gallery", "table", "theorem_bound", "top_bottom_vs_paper"]

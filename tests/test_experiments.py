@@ -1,6 +1,7 @@
 import json
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -885,3 +886,20 @@ def test_rank_agreement_leaves_out_the_rows_that_measure_another_method():
     assert left_out["methods"].iloc[0] == same["methods"].iloc[0] - 3
     reversed_ = rank_agreement(as_results.assign(test_acc=-as_results.test_acc), paper, [0.3])
     assert reversed_["rho"].iloc[0] == pytest.approx(-1.0)
+
+
+def test_the_forest_plot_draws_each_methods_paired_difference_in_points_with_its_verdict_colour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from corelib import plots
+
+    ranked = pd.DataFrame({"method": ["random", "a", "b", "c"], "fraction": 0.1, "diff": [np.nan, 0.05, -0.02, 0.01],
+                           "low": [np.nan, 0.02, -0.04, -0.01], "high": [np.nan, 0.08, -0.01, 0.03],
+                           "verdict": ["control", "higher", "lower", "no clear difference"]})
+    fig = plots.forest(ranked)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "c", "a"]  # sorted by the difference
+    lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 2 and line.get_xdata()[0] != 0]
+    assert [tuple(np.round(line.get_xdata(), 6)) for line in lines] == [(-4.0, -1.0), (-1.0, 3.0), (2.0, 8.0)]
+    assert [line.get_color() for line in lines] == ["C3", "0.55", "C2"]
