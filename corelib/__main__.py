@@ -30,6 +30,7 @@ from .checks import NonFiniteError
 from .data import DataIntegrityError, DataNotFoundError
 from .device import device_description, precision_description, resolve_device
 from .experiments import TRACKS, record
+from .experiments.results_table import read_text_table
 from .hashing import code_hash, module_hashes
 from .profiles import UsageError, check_value, load_profile, parse_overrides
 from .sampling import check_fraction
@@ -168,11 +169,13 @@ def _bench_settings(args):
 NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "cell_seconds", "grid_config", "row_check")
 
 
-def compare_rows(recorded: pd.DataFrame, rerun: pd.DataFrame,
-                 keys: Sequence[str] = experiments.BENCH_KEYS) -> list[str]:
+def compare_rows(recorded: pd.DataFrame, rerun: pd.DataFrame, keys: Sequence[str] = experiments.BENCH_KEYS,
+                 absent: set | None = None) -> list[str]:
     """The differences between re-run benchmark rows and the recorded rows of the same cells: one line per cell
     missing from the recorded table or per result column whose value differs (NaN equals NaN; numbers compared
-    exactly, as read back from the CSVs). Empty: the re-run reproduced the recorded rows."""
+    exactly, as read back from the CSVs). `absent`: (cell key, column) pairs the recorded row does not have (a
+    column added to the grid after it was recorded, empty in its text), which cannot be compared and are skipped.
+    Empty: the re-run reproduced the recorded rows."""
     import pandas as pd
 
     problems = []
@@ -185,12 +188,20 @@ def compare_rows(recorded: pd.DataFrame, rerun: pd.DataFrame,
             continue
         old = index.loc[[key]].iloc[-1]
         for column in rerun.columns:
-            if column in keys or column in NOT_RESULTS:
+            if column in keys or column in NOT_RESULTS or (tuple(map(str, key)), column) in (absent or set()):
                 continue
             a, b = (getattr(v, "item", lambda v=v: v)() for v in (old.get(column), row[column]))  # numpy → Python
             if not ((pd.isna(a) and pd.isna(b)) or a == b):
                 problems.append(f"{name}: {column} recorded {a!r}, re-run {b!r}")
     return problems
+
+
+def absent_columns(path: str | Path, keys: Sequence[str] = experiments.BENCH_KEYS) -> set:
+    """(cell key as text, column) for every empty field of the recorded table at `path`: columns its rows were
+    recorded without (a NaN is written 'nan', so an empty field is a column the row never had)."""
+    text = read_text_table(Path(path), keys)
+    return {(tuple(r[k] for k in keys), column) for r in text.to_dict("records") for column, value in r.items()
+            if value == ""}
 
 
 def revalidate_main(args: argparse.Namespace, settings: Settings, names: list[str], fractions: list[float],
@@ -213,15 +224,18 @@ def revalidate_main(args: argparse.Namespace, settings: Settings, names: list[st
         experiments.benchmark_grid(settings, names, fractions, seeds, Path(tmp) / "rerun.csv",
                                    options=experiments.GridOptions(rank=0, world=1))
         rerun = pd.read_csv(Path(tmp) / "rerun.csv")  # read back from CSV, as the recorded table is
-    problems = compare_rows(recorded.table, rerun)
+    absent = absent_columns(args.out)
+    problems = compare_rows(recorded.table, rerun, absent=absent)
+    unseen = sorted({column for _, column in absent} & set(rerun.columns))
     if problems:
         print(f"the current code does not reproduce {args.out}; its manifest is unchanged:", *problems, sep="\n  ")
         return 1
     cells = ["/".join(str(r[k]) for k in experiments.BENCH_KEYS) for r in rerun.to_dict("records")]
     record.revalidate_manifest(args.out, code_hash(experiments.run_benchmark), module_hashes(experiments.run_benchmark), cells,
                                command=args.command_line)
-    print(f"{len(cells)} cells re-run with the current code reproduce their recorded rows exactly; "
-          f"{Path(args.out).parent / record.MANIFEST} now carries this code's hash")
+    print(f"{len(cells)} cells re-run with the current code reproduce their recorded rows exactly"
+          + (f" (columns some recorded rows lack, not compared: {', '.join(unseen)})" if unseen else "")
+          + f"; {Path(args.out).parent / record.MANIFEST} now carries this code's hash")
     return 0
 
 

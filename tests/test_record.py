@@ -293,3 +293,19 @@ def test_the_cli_reruns_named_cells_and_replaces_only_their_rows_saying_why(tmp_
     assert cli.main(added) == 1 and "already has a row for 2 cell(s) to add" in capsys.readouterr().err
     assert cli.main(argv[:-2] + ["--add", "x", "--rerun", "y"]) == 2
     assert cli.main(["bench", "--profile", "ci", "--out", str(out), "--rerun", "why"]) == 2
+
+
+def test_a_revalidation_skips_the_columns_a_recorded_row_never_had(tmp_path):
+    """A column added to the grid after a table was recorded (empty in the recorded rows' text) cannot be compared:
+    revalidation skips it for those rows, and still compares it where a row has it ('nan' is a value)."""
+    import corelib.__main__ as cli
+
+    out = tmp_path / "bench.csv"
+    out.write_text("method,fraction,seed,acc,new,grid_config\na,0.1,0,0.5,,x\nb,0.1,0,0.6,nan,x\n")
+    rerun = pd.DataFrame({"method": ["a", "b"], "fraction": [0.1, 0.1], "seed": [0, 0], "acc": [0.5, 0.6],
+                          "new": [1.0, 1.0], "grid_config": ["y", "y"]})
+    recorded = pd.read_csv(out)
+    absent = cli.absent_columns(out)
+    assert absent == {(("a", "0.1", "0"), "new")}
+    assert cli.compare_rows(recorded, rerun, absent=absent) == ["b/0.1/0: new recorded nan, re-run 1.0"]
+    assert len(cli.compare_rows(recorded, rerun)) == 2  # without the text, both would count as differences
