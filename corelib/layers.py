@@ -33,6 +33,7 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
         ("attacks.fgsm", "FGSM"),
         ("attacks.pgd", "PGD, ℓ∞ and ℓ2, with restarts"),
         ("attacks.sparse", "sparse FGSM: every k level from one gradient"),
+        ("attacks.sanity", "AutoAttack's sanity checks: training mode, randomness, probabilities, zero gradients"),
         ("attacks.autoattack", "AutoAttack: APGD-CE, APGD-T, FAB-T, Square, the per-image worst case"),
         ("attacks", "every attack behind one import"),
         ("objectives", "standard, FGSM-RS (fast AT), PGD (ℓ∞/ℓ2) and TRADES objectives, per-sample losses"),

@@ -189,3 +189,43 @@ def test_each_standard_autoattack_component_runs_on_channels_last_resnet18_and_i
     assert calls == [3]
     assert (x_adv - x).abs().max() <= 8 / 255 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
     assert torch.equal(x_adv, attack(model, x, y))
+
+
+class _Quantised(nn.Module):
+    """A linear model on inputs rounded to quarters: the rounding has zero gradient everywhere (masked gradients),
+    yet its predictions move under a large enough change of the input."""
+
+    def __init__(self, d=12, classes=10):
+        super().__init__()
+        self.linear = nn.Linear(d, classes)
+
+    def forward(self, x):
+        return self.linear(torch.round(x.flatten(1) * 4) / 4)
+
+
+def test_autoattacks_sanity_checks_flag_what_the_reference_flags_and_a_plain_model_passes():
+    """A plain model in eval mode raises no flag; dropout left in training mode raises training_mode and random; a
+    softmax head raises probabilities; rounded inputs raise zero_gradients, and there Square fools images the
+    white-box attacks cannot (square). The checks leave the model's BatchNorm statistics as they were."""
+    from corelib.attacks import AutoAttack
+    from corelib.attacks.sanity import model_checks
+
+    torch.manual_seed(0)
+    x, y = torch.rand(40, 3, 2, 2), torch.randint(0, 10, (40,))
+    plain = Linear(torch.randn(10, 12)).eval()
+    assert model_checks(plain, x, y) == []
+    dropout = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(12, 10)).train()
+    assert model_checks(dropout, x, y) == ["training_mode", "random"]
+    softmax = nn.Sequential(nn.Flatten(), nn.Linear(12, 10), nn.Softmax(dim=1)).eval()
+    assert model_checks(softmax, x, y) == ["probabilities"]
+    batchnorm = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(12), nn.Linear(12, 10)).train()
+    before = batchnorm[1].running_mean.clone()
+    assert "training_mode" in model_checks(batchnorm, x, y) and torch.equal(batchnorm[1].running_mean, before)
+    quantised = _Quantised().eval()
+    assert model_checks(quantised, x, y) == ["zero_gradients"]
+    attack = AutoAttack(eps=0.3, version="standard", steps=5, targets=1, queries=200, seed=0)
+    attack(quantised, x, y)
+    assert attack.checks() == "zero_gradients;square"
+    clean = AutoAttack(eps=8 / 255, version="ci", steps=3, targets=1, seed=0)
+    clean(plain, x, y)
+    assert clean.checks() == "" and clean.reseeded(1).checks() == ""

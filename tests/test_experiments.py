@@ -903,3 +903,22 @@ def test_the_forest_plot_draws_each_methods_paired_difference_in_points_with_its
     lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 2 and line.get_xdata()[0] != 0]
     assert [tuple(np.round(line.get_xdata(), 6)) for line in lines] == [(-4.0, -1.0), (-1.0, 3.0), (2.0, 8.0)]
     assert [line.get_color() for line in lines] == ["C3", "0.55", "C2"]
+
+
+def test_autoattack_check_flags_reach_the_row_and_mark_every_table_that_shows_autoattack():
+    """The suite puts AutoAttack's flags beside its accuracy (`autoattack_checks`, empty when clean); a ranking of
+    `autoattack_acc` carries them, its page table marks the cell § and the note names each flag's meaning."""
+    from corelib.attacks import AutoAttack
+
+    pool, test = synthetic_pool(n=40, seed=0), synthetic_pool(n=20, seed=3)
+    suite = EvaluationSuite.of(test, test, autoattack=AutoAttack(eps=8 / 255, version="ci", steps=2, targets=1))
+    assert suite.columns == ("test_acc", "top_class_share", "autoattack_acc", "autoattack_checks")
+    rows = pd.DataFrame({"method": ["random", "random", "a", "a"], "fraction": 0.1, "seed": [0, 1, 0, 1],
+                         "autoattack_acc": [0.2, 0.22, 0.3, 0.31], "autoattack_checks": ["", "", "", "random"]})
+    ranked = experiments.ranking(rows, "autoattack_acc")
+    assert ranked.set_index("method").loc["a", "checks"] == "random" and ranked.set_index("method").loc["random", "checks"] == ""
+    shown = experiments.ranking_table(ranked)
+    assert shown.loc["a"].iloc[0].endswith("§") and not shown.loc["random"].iloc[0].endswith("§")
+    assert "random (two forward passes on the same input differ" in experiments.checks_note(ranked)
+    assert experiments.checks_note(experiments.ranking(rows, "autoattack_acc").assign(checks="")) == ""
+    assert experiments.ranking(rows.drop(columns="autoattack_checks"), "autoattack_acc")["checks"].eq("").all()

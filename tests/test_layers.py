@@ -243,3 +243,11 @@ def test_every_third_party_package_the_library_imports_is_declared_where_it_is_n
                     missing.append(f"{relative} imports {module} ({package})")
     assert not missing, "declare in pyproject.toml:\n" + "\n".join(sorted(set(missing)))
     assert "torchattacks" in runtime
+
+
+def test_the_readme_explains_every_autoattack_check_flag():
+    from corelib.attacks.sanity import CHECKS
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme[readme.index("## AutoAttack's checks"):readme.index("## Checks")]
+    assert all(f"- `{flag}`:" in section for flag in CHECKS)

@@ -5,6 +5,7 @@ import torch
 
 from ..checks import check_integer
 from .base import Attack, _check_eps, check_inputs
+from .sanity import CheckReport, model_checks
 
 AUTOATTACK_VERSIONS = {"standard": ("apgd-ce", "apgd-t", "fab-t", "square"), "ci": ("apgd-ce", "apgd-t")}
 
@@ -29,6 +30,10 @@ class AutoAttack(Attack):
     standard version), the version name 'ci' is ours, and the global RNG, which torchattacks reseeds inside every
     attack, is restored afterwards (the attacks are seeded by `seed`, so the same seed gives the same examples).
 
+    It runs the reference's sanity checks (`attacks.sanity`): on the first batch it attacks, whether the model is in
+    training mode, random, outputs probabilities or has zero input gradients; over every batch, whether Square fools
+    images the white-box attacks missed. `checks()` returns the flags raised ('' when none).
+
     >>> x_adv = AutoAttack(eps=8/255, version="ci", steps=20)(model, x, y)
     """
 
@@ -44,6 +49,18 @@ class AutoAttack(Attack):
             "targets", targets, minimum=1, hint="target classes of APGD-T and FAB-T; None: every other class")
         self.queries = check_integer("queries", queries, minimum=1, hint="Square's query budget, e.g. 5000")
         self.seed = check_integer("seed", seed)
+        self._report = CheckReport()
+
+    def reseeded(self, seed: int) -> "AutoAttack":
+        """A copy seeded afresh (`Attack.reseeded`) with its own, empty check report."""
+        new = super().reseeded(seed)
+        new._report = CheckReport()
+        return new
+
+    def checks(self) -> str:
+        """What AutoAttack's sanity checks (`attacks.sanity`) found over everything this instance attacked: the
+        flags, ';'-separated ('' when every check passed)."""
+        return self._report.summary()
 
     def components(self, model: torch.nn.Module, num_classes: int = 10) -> list:
         """The torchattacks attacks of this version for a model of `num_classes` classes, in the order they run."""
@@ -68,6 +85,9 @@ class AutoAttack(Attack):
         import torchattacks
 
         check_inputs(x, y)
+        if not self._report.checked:  # the reference's checks, once per evaluation, on its first batch
+            self._report.add_model_checks(model_checks(model, x, y))
+        self._report.images += len(x)
         adv = x.detach().clone()
         devices = [x.device.index or 0] if x.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -88,6 +108,8 @@ class AutoAttack(Attack):
                     fooled = model(out).argmax(1) != y[todo]
                 adv[todo[fooled]] = out[fooled].to(adv.dtype)
                 robust[todo[fooled]] = False
+                if isinstance(attack, torchattacks.Square):  # what the white-box attacks before it missed
+                    self._report.square_fooled += int(fooled.sum())
         return adv
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..attacks.sanity import CHECKS
 from .statistics import paired_gap, t_half_width
 
 
@@ -46,6 +47,30 @@ DEGENERATE_NOTE = ("‡: Algorithm 1 ran a degenerate schedule: ⌊κE⌋ > 0 bu
                    "the first ⌊κE⌋ epochs were skipped and the first coreset was chosen by the untrained network")
 
 
+def checks_note(ranked: pd.DataFrame) -> str:
+    """What the § of a `ranking` table means, naming each flag raised and what it says (`attacks.sanity.CHECKS`);
+    '' when no cell is flagged."""
+    flags = sorted({f for text in ranked.get("checks", pd.Series(dtype=str)).astype(str) for f in text.split(";") if f})
+    if not flags:
+        return ""
+    return "§: AutoAttack's sanity checks flagged these runs: " + "; ".join(f"{f} ({CHECKS[f]})" for f in flags)
+
+
+def checks_summary(results: pd.DataFrame, column: str = "autoattack_checks") -> str:
+    """One sentence on AutoAttack's sanity checks over a grid's runs: none flagged, or which runs raised which
+    flag and what it means; where the rows carry no checks (run without AutoAttack, or recorded before the checks
+    existed), says so."""
+    if column not in results or results[column].isna().all():
+        return "AutoAttack's sanity checks did not run for these rows"
+    flagged = results[results[column].fillna("").astype(str) != ""]
+    if flagged.empty:
+        return f"AutoAttack's sanity checks flagged none of the {len(results)} runs"
+    runs = "; ".join(f"{r.method} at {100 * r.fraction:g} %, seed {r.seed}: {getattr(r, column)}"
+                     for r in flagged.itertuples())
+    meaning = "; ".join(f"{f}: {CHECKS[f]}" for f in sorted({f for t in flagged[column] for f in str(t).split(";")}))
+    return f"AutoAttack's sanity checks flagged {len(flagged)} of the {len(results)} runs ({runs}). {meaning}"
+
+
 def degenerate_note(ranked: pd.DataFrame) -> str:
     """`DEGENERATE_NOTE` where a `ranking` table has a degenerate Algorithm 1 cell, else ''."""
     return DEGENERATE_NOTE if "degenerate" in ranked and ranked["degenerate"].astype(bool).any() else ""
@@ -64,6 +89,8 @@ def ranking_table(ranked: pd.DataFrame, scale: float = 100.0) -> pd.DataFrame:
         shown.loc[shown["near_chance"], "cell"] += " †"
     if "degenerate" in shown:
         shown.loc[shown["degenerate"].astype(bool), "cell"] += " ‡"
+    if "checks" in shown:
+        shown.loc[shown["checks"].astype(str) != "", "cell"] += " §"
     wide = shown.pivot(index="method", columns="fraction", values="cell")
     order = ranked.groupby("method")["mean"].mean().sort_values(ascending=False).index
     wide = wide.loc[order]
@@ -167,4 +194,4 @@ def misclassified_position(scores: pd.Series, correct: pd.Series, name: str) -> 
             f"{percentile:.0f}th percentile of all {len(scores):,}: they sit {where} of the distribution")
 
 
-__all__ = ["agreement_phrase", "DEGENERATE_NOTE", "degenerate_note", "misclassified_position", "run_scale", "describe_agreement", "describe_gap", "describe_ranking", "ranking_table", "scale_note", "versus_random"]
+__all__ = ["agreement_phrase", "checks_note", "checks_summary", "DEGENERATE_NOTE", "degenerate_note", "misclassified_position", "run_scale", "describe_agreement", "describe_gap", "describe_ranking", "ranking_table", "scale_note", "versus_random"]

@@ -77,7 +77,8 @@ def ranking(results: pd.DataFrame, value: str = "test_acc", control: str = "rand
     the interval of the paired difference excludes 0, else 'no clear difference'; the control itself gets
     'control'. Runs whose `value` is NaN (collapsed or diverged) are left out and counted in `excluded`. With
     `chance`, `near_chance` marks means whose interval contains it. Where the results say which runs had a
-    degenerate Algorithm 1 schedule (`degenerate_schedule`), `degenerate` marks the method × fraction with any.
+    degenerate Algorithm 1 schedule (`degenerate_schedule`), `degenerate` marks the method × fraction with any;
+    `checks` holds the sanity-check flags its runs raised for `value` (`check_flags`: AutoAttack's).
     Rows are sorted by fraction, then mean."""
     ok = results.dropna(subset=[value])
     excluded = results.groupby(["method", "fraction"])[value].apply(lambda v: int(v.isna().sum()))
@@ -92,6 +93,7 @@ def ranking(results: pd.DataFrame, value: str = "test_acc", control: str = "rand
                                          np.where(table["diff"] > 0, "higher", "lower")))
     table["excluded"] = [int(excluded.get((m, f), 0)) for m, f in zip(table["method"], table["fraction"])]
     table["degenerate"] = degenerate_cells(results, table)
+    table["checks"] = check_flags(results, table, value)
     if chance is not None:
         table["near_chance"] = (table["mean"] - chance).abs() <= table["half"].fillna(0.01)
     table = table.rename(columns={"count": "seeds"}).drop(columns=["std", "clear"])
@@ -108,6 +110,18 @@ def degenerate_cells(results: pd.DataFrame, cells: pd.DataFrame) -> list[bool]:
     return [bool(flagged.get((m, f), False)) for m, f in zip(cells["method"], cells["fraction"])]
 
 
+def check_flags(results: pd.DataFrame, cells: pd.DataFrame, value: str) -> list[str]:
+    """For each (method, fraction) of `cells`: the sanity-check flags any run of it raised for the accuracy `value`
+    (column `<name>_checks` beside `<name>_acc`, e.g. AutoAttack's), ';'-separated; '' where none (or where the
+    results have no such column: recorded before the checks existed)."""
+    column = value.removesuffix("_acc") + "_checks"
+    if column not in results:
+        return [""] * len(cells)
+    flags = results.groupby(["method", "fraction"])[column].apply(
+        lambda v: ";".join(sorted({f for text in v.fillna("").astype(str) for f in text.split(";") if f})))
+    return [str(flags.get((m, f), "")) for m, f in zip(cells["method"], cells["fraction"])]
+
+
 def summarize(results: pd.DataFrame, value: str = "test_acc",
               by: Sequence[str] = ("method", "keep", "fraction")) -> pd.DataFrame:
     """Mean, standard deviation and count of `value` over seeds for each group."""
@@ -116,4 +130,4 @@ def summarize(results: pd.DataFrame, value: str = "test_acc",
 
 
 
-__all__ = ["degenerate_cells", "paired_difference", "paired_gap", "ranking", "SAME_DIFFERENCE", "summarize", "t_half_width"]
+__all__ = ["check_flags", "degenerate_cells", "paired_difference", "paired_gap", "ranking", "SAME_DIFFERENCE", "summarize", "t_half_width"]

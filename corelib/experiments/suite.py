@@ -10,7 +10,8 @@ The book's vocabulary, the same in every grid and every table (README, "Columns"
   class (a collapse detector, not an accuracy);
 - `fgsm_<ε·255>`: accuracy under FGSM at that budget (the ε sweep, one gradient);
 - `pgd_acc`: accuracy under PGD (the grid's steps and budget) on the robust images;
-- `autoattack_acc`: accuracy under AutoAttack there (NaN where a grid does not run it).
+- `autoattack_acc`: accuracy under AutoAttack there (NaN where a grid does not run it), and `autoattack_checks`:
+  the flags its sanity checks raised (`attacks.sanity.CHECKS`; empty when every check passed).
 
 Each measurement declares which of its columns are accuracies: a collapsed run's accuracies (and only those) are
 moved into its note (`grid.flag_collapsed`). Attacks are re-seeded for each cell (`grid.cell_attack`), so a row
@@ -67,16 +68,23 @@ def fgsm_accuracies(pool: Pool, eps: Sequence[float]) -> Measurement:
 
 
 def attack_accuracy(column: str, attack: Attack, pool: Pool) -> Measurement:
-    """Accuracy on `pool` under `attack`, re-seeded for each cell."""
+    """Accuracy on `pool` under `attack`, re-seeded for each cell; for an attack that runs sanity checks (AutoAttack:
+    `attacks.sanity`), also what they flagged, as `<name>_checks` beside `<name>_acc` ('' when none)."""
+    checks = column.removesuffix("_acc") + "_checks" if hasattr(attack, "checks") else None
+
     def measure(model, cell):
-        return {column: robust_accuracy(model, pool, cell_attack(attack, cell))}
-    return Measurement((column,), (column,), measure, {column: attack.config(), f"{column}_pool": pool.fingerprint()})
+        attacked = cell_attack(attack, cell)
+        row = {column: robust_accuracy(model, pool, attacked)}
+        return row if checks is None else {**row, checks: attacked.checks()}
+    columns = (column,) if checks is None else (column, checks)
+    return Measurement(columns, (column,), measure, {column: attack.config(), f"{column}_pool": pool.fingerprint()})
 
 
 def missing(column: str) -> Measurement:
     """A column the grid always carries but does not measure here (NaN), e.g. `autoattack_acc` in the standard
-    track, so every row of every track has the same columns."""
-    return Measurement((column,), (column,), lambda model, cell: {column: float("nan")}, {})
+    track (with its `autoattack_checks`, empty), so every row of every track has the same columns."""
+    checks = column.removesuffix("_acc") + "_checks"
+    return Measurement((column, checks), (column,), lambda model, cell: {column: float("nan"), checks: ""}, {})
 
 
 class EvaluationSuite:
