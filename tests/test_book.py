@@ -531,3 +531,26 @@ def test_the_paper_profile_differences_in_rerun_md_quote_the_profile_as_it_is():
     assert len(quoted) >= 8
     for key, value in quoted:
         assert paper[key] == yaml.safe_load(value), f"rerun.md quotes {key}: {value}; paper.yaml has {paper[key]!r}"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+                    reason="needs Chromium (CI installs it)")
+def test_the_sort_probe_sorts_an_offline_interactive_table_and_reports_a_static_one(tmp_path):
+    """The HTML check's probe clicks the `mean` header of an itables table embedded with its library (no network) and
+    sees its rows reorder ascending; a page whose table is not interactive reports no table to sort."""
+    import pandas as pd
+    from itables import options, to_html_datatable
+    from itables.javascript import generate_init_offline_itables_html
+
+    from corelib.book.checks import _chromium, chromium_flags, sortable_tables
+
+    frame = pd.DataFrame({"method": ["a", "b", "c", "d"], "mean (%)": [30.5, 10.0, 25.0, 12.5]})
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>" + generate_init_offline_itables_html(options.dt_bundle)
+                    + to_html_datatable(frame, connected=False) + "</body></html>")
+    flags = chromium_flags(tmp_path)
+    assert sortable_tables(page, _chromium(), flags) == {"tables": 1, "column": "mean (%)", "rows": 4, "changed": True,
+                                                         "ascending": True}
+    static = tmp_path / "static.html"
+    static.write_text("<html><body>" + frame.to_html() + "</body></html>")
+    assert sortable_tables(static, _chromium(), flags) == {"tables": 0}

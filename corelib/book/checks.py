@@ -48,6 +48,51 @@ document.getElementById("page").onload = function () {{
 
 
 
+SORT_PROBE = """<!doctype html><html><body><pre id="out">pending</pre>
+<iframe id="page" src="{src}" style="width:1280px;height:2000px"></iframe>
+<script>
+function column(table, i) {{
+  return Array.from(table.querySelectorAll("tbody tr")).map(function (r) {{
+    var c = r.querySelectorAll("td")[i]; return c ? c.textContent.trim() : ""; }});
+}}
+document.getElementById("page").onload = function () {{
+  var doc = this.contentDocument, out = document.getElementById("out");
+  setTimeout(function () {{
+    var tables = Array.from(doc.querySelectorAll("table[id^='itables_']")).filter(function (t) {{
+      return t.querySelector("tbody tr td"); }});
+    if (!tables.length) {{ out.textContent = JSON.stringify({{tables: 0}}); return; }}
+    var table = tables[0], heads = Array.from(table.querySelectorAll("thead th"));
+    var i = heads.findIndex(function (h) {{ return h.textContent.trim().indexOf("mean") === 0; }});
+    var before = column(table, i);
+    (heads[i].querySelector(".dt-column-order") || heads[i]).click();  // itables sorts from the header's icon
+    setTimeout(function () {{
+      var after = column(table, i), values = after.map(parseFloat);
+      var ascending = values.every(function (v, k) {{ return k === 0 || v >= values[k - 1]; }});
+      out.textContent = JSON.stringify({{tables: tables.length, column: heads[i].textContent.trim(), rows: after.length,
+                                         changed: before.join("|") !== after.join("|"), ascending: ascending}});
+    }}, 1000);
+  }}, 3000);
+}};
+</script></body></html>"""
+
+
+
+def sortable_tables(page: Path, browser: str, flags: list[str]) -> dict:
+    """Whether the interactive tables of a rendered page work offline, probed in headless Chromium: how many there
+    are, and whether a click on the first one's `mean` header reorders its rows into ascending order."""
+    probe = page.with_name(f".sort-probe-{page.stem}.html")
+    probe.write_text(SORT_PROBE.format(src=page.name))
+    try:
+        dom = subprocess.run([browser, *flags, "--allow-file-access-from-files", "--virtual-time-budget=30000",
+                              "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    finally:
+        probe.unlink(missing_ok=True)
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    text = found.group(1) if found else "pending"
+    return {"probe": "did not run"} if text == "pending" else json.loads(html.unescape(text))
+
+
+
 def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
     """The tables of a rendered page wider than its content column, measured in headless Chromium at a 1280-px
     window: one line each, with the table's width, the column's and its first headers."""
@@ -113,6 +158,10 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
             problems.append(f"{name}: no licence in the footer")
         for line in wide_tables(page, browser, flags):
             problems.append(f"{name}: a table wider than the content column: {line}")
+        if "itables_" in main:  # an interactive table (the recorded tiers'): it must sort, offline
+            probe = sortable_tables(page, browser, flags)
+            if not (probe.get("tables") and probe.get("changed") and probe.get("ascending")):
+                problems.append(f"{name}: the interactive table does not sort offline ({probe})")
         if screenshots:
             screenshots.mkdir(parents=True, exist_ok=True)
             subprocess.run([browser, *flags, f"--screenshot={screenshots / (name + '.png')}",
@@ -168,4 +217,5 @@ def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[
     return problems
 
 
-__all__ = ["check_html", "check_student_html", "chromium_flags", "wide_tables", "WIDTH_PROBE"]
+__all__ = ["check_html", "check_student_html", "chromium_flags", "SORT_PROBE", "sortable_tables", "wide_tables",
+           "WIDTH_PROBE"]

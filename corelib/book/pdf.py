@@ -18,6 +18,7 @@ from .checks import _chromium, chromium_flags
 PRINT_STYLE = """<style>@media print {
   pre, .highlight pre, .output pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
   div.highlight, div.cell_output, div.output { overflow: visible !important; }
+  .dt-container, table[id^="itables_"] { display: none !important; }  /* the static tables stand for them on paper */
 }</style>"""
 
 

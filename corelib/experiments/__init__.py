@@ -22,11 +22,11 @@ from .sentences import (DEGENERATE_NOTE, agreement_phrase, checks_note, checks_s
                         describe_ranking, misclassified_position, ranking_table, run_scale, scale_note, versus_random)
 from .statistics import paired_difference, paired_gap, ranking, summarize
 from .suite import EvaluationSuite
-from .tables import best_three, fgsm_curves, rank_agreement, recorded_benchmark, selection_cost, table_mean_std
+from .tables import best_three, explorable, fgsm_curves, rank_agreement, recorded_benchmark, selection_cost, table_mean_std
 from .top_bottom import score_agreement, score_coreset_grid
 from .training import CoresetRuns, coreset_config, selection_grid, train_on_selection
 
-__all__ = ["checks_note", "checks_summary", "rank_agreement", "agreement_phrase", "misclassified_position", "run_scale", "ClaimRules", "MissingShardsError", "checked_rows", "row_check", "adversarial_coreset_facts",
+__all__ = ["explorable", "checks_note", "checks_summary", "rank_agreement", "agreement_phrase", "misclassified_position", "run_scale", "ClaimRules", "MissingShardsError", "checked_rows", "row_check", "adversarial_coreset_facts",
            "AdversarialCoresetFacts", "AdversarialCoresetGrid", "autoattack_for", "base_setup", "BaseSetup",
            "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid", "best_three", "cell_attack",
            "CELL_KEYS", "cell_seed", "Chapter", "DEGENERATE_NOTE", "degenerate_note", "chapter_agreement",

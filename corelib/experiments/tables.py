@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
+from .. import methods
 from ..hashing import code_hash, module_hashes
 from ..profiles import ROOT
 from .benchmark import TRACKS, run_benchmark
@@ -83,6 +85,26 @@ def rank_agreement(results: pd.DataFrame, paper: pd.DataFrame, fractions: Sequen
             test = stats.spearmanr(ours.loc[common, f], theirs.loc[common, f])
             rows.append({"fraction": f, "rho": float(test.statistic), "p": float(test.pvalue), "methods": len(common)})
     return pd.DataFrame(rows, columns=["fraction", "rho", "p", "methods"])
+
+
+def explorable(ranks: dict, names: dict | None = None) -> pd.DataFrame:
+    """Every recorded ranking as one long table for a reader to sort and filter (track, metric, method, its family,
+    fraction; the mean and its interval's half-width in %, the seed-paired difference to random with its interval
+    in points, the verdict and the marks of the page's tables), from {(track, value): `statistics.ranking`}."""
+    families = {m: e.family for m, e in {**methods.METHODS, **methods.TRAINING_METHODS}.items()}
+    frames = []
+    for (track, value), ranked in ranks.items():
+        marks = (np.where(ranked.get("degenerate", False), " ‡", "")
+                 + np.where(ranked.get("checks", pd.Series("", index=ranked.index)).astype(str) != "", " §", ""))
+        frames.append(pd.DataFrame({
+            "track": track, "metric": (names or {}).get(value, value), "method": ranked["method"],
+            "family": ranked["method"].map(families).fillna(""), "fraction": ranked["fraction"],
+            "mean (%)": (100 * ranked["mean"]).round(1), "± (%)": (100 * ranked["half"]).round(1),
+            "vs random (points)": (100 * ranked["diff"]).round(1),
+            "interval": [f"[{100 * lo:.1f}, {100 * hi:.1f}]" if lo == lo else "" for lo, hi in
+                         zip(ranked["low"], ranked["high"])],
+            "verdict": ranked["verdict"] + marks}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def recorded_benchmark(profile: str = "cpu_full", root: str | Path | None = None) -> dict[str, Recorded]:
