@@ -173,7 +173,7 @@ def _plan_phrase(fraction: float, acs: AdversarialCoresetSettings) -> str:
     phases = plan.phase.value_counts()
     initial = (f", {phases['random']} on the initial random subset (until the first renewal, at the first multiple of "
                f"the period)" if phases.get("random", 0) else "")
-    full, renewals = phases.get("full", 0), int(plan.renew.sum())
+    full, renewals = int(phases.get("full", 0)), int(plan.renew.sum())
     return (f"{full} warm-start epoch{'s' * (full != 1)} on the full data, {phases.get('skip', 0)} skipped{initial} "
             f"and {phases.get('coreset', 0)} on coresets ({renewals} renewal{'s' * (renewals != 1)})")
 
