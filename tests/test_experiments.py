@@ -914,7 +914,7 @@ def test_autoattack_check_flags_reach_the_row_and_mark_every_table_that_shows_au
     suite = EvaluationSuite.of(test, test, autoattack=AutoAttack(eps=8 / 255, version="ci", steps=2, targets=1))
     assert suite.columns == ("test_acc", "top_class_share", "autoattack_acc", "autoattack_checks")
     rows = pd.DataFrame({"method": ["random", "random", "a", "a"], "fraction": 0.1, "seed": [0, 1, 0, 1],
-                         "autoattack_acc": [0.2, 0.22, 0.3, 0.31], "autoattack_checks": ["", "", "", "random"]})
+                         "autoattack_acc": [0.2, 0.22, 0.3, 0.31], "autoattack_checks": ["none", "none", "none", "random"]})
     ranked = experiments.ranking(rows, "autoattack_acc")
     assert ranked.set_index("method").loc["a", "checks"] == "random" and ranked.set_index("method").loc["random", "checks"] == ""
     shown = experiments.ranking_table(ranked)
@@ -922,3 +922,13 @@ def test_autoattack_check_flags_reach_the_row_and_mark_every_table_that_shows_au
     assert "random (two forward passes on the same input differ" in experiments.checks_note(ranked)
     assert experiments.checks_note(experiments.ranking(rows, "autoattack_acc").assign(checks="")) == ""
     assert experiments.ranking(rows.drop(columns="autoattack_checks"), "autoattack_acc")["checks"].eq("").all()
+
+
+def test_the_checks_summary_says_which_runs_the_checks_covered_and_what_they_flagged():
+    rows = pd.DataFrame({"method": ["a", "a", "b"], "fraction": 0.1, "seed": [0, 1, 0],
+                         "autoattack_checks": ["none", np.nan, "zero_gradients"]})
+    text = experiments.checks_summary(rows)
+    assert text.startswith("AutoAttack's sanity checks flagged 1 of the 2 of 3 runs they ran for (the others were "
+                           "recorded before the checks existed) (b at 10 %, seed 0: zero_gradients).")
+    assert experiments.checks_summary(rows.iloc[:1]) == "AutoAttack's sanity checks flagged none of the 1 runs"
+    assert experiments.checks_summary(rows.drop(columns="autoattack_checks")).endswith("did not run for these rows")

@@ -32,7 +32,7 @@ class AutoAttack(Attack):
 
     It runs the reference's sanity checks (`attacks.sanity`): on the first batch it attacks, whether the model is in
     training mode, random, outputs probabilities or has zero input gradients; over every batch, whether Square fools
-    images the white-box attacks missed. `checks()` returns the flags raised ('' when none).
+    images the white-box attacks missed. `checks()` returns the flags raised ('none' when none).
 
     >>> x_adv = AutoAttack(eps=8/255, version="ci", steps=20)(model, x, y)
     """
@@ -59,7 +59,7 @@ class AutoAttack(Attack):
 
     def checks(self) -> str:
         """What AutoAttack's sanity checks (`attacks.sanity`) found over everything this instance attacked: the
-        flags, ';'-separated ('' when every check passed)."""
+        flags, ';'-separated ('none' when every check passed)."""
         return self._report.summary()
 
     def components(self, model: torch.nn.Module, num_classes: int = 10) -> list:

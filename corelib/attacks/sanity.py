@@ -1,7 +1,7 @@
 """AutoAttack's own sanity checks (Croce & Hein's reference implementation runs them before it reports): a robust
 accuracy is only a robustness number when the model is deterministic, outputs logits, has input gradients, is in
 evaluation mode, and a black-box attack finds nothing the white-box ones missed. Each failed check is a flag; a row
-of a results table carries its flags in `autoattack_checks` (empty when every check passed).
+of a results table carries its flags in `autoattack_checks` ('none' when every check passed).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ CHECKS = {  # flag → what it means (README, "AutoAttack's checks")
     "square": "the black-box Square attack fooled images the white-box attacks had not (by more than "
               "SQUARE_MARGIN of the images): a sign of gradient masking",
 }
+PASSED = "none"  # what a run whose every check passed records
 CHECK_BATCH = 100  # images the forward-pass checks read (a few batches' worth is enough, as the reference's)
 SQUARE_MARGIN = 0.002  # the reference's threshold: Square may lower robust accuracy by at most 0.2 points
 
@@ -66,9 +67,10 @@ class CheckReport:
         self.checked = True
 
     def summary(self) -> str:
-        """The flags raised, ';'-separated in `CHECKS` order ('' when every check passed)."""
+        """The flags raised, ';'-separated in `CHECKS` order; `PASSED` ('none') when every check passed (a word, not
+        an empty field, so a table read back tells a clean run from one that was never checked)."""
         square = self.images and self.square_fooled / self.images > SQUARE_MARGIN
-        return ";".join(f for f in CHECKS if f in self.flags or (f == "square" and square))
+        return ";".join(f for f in CHECKS if f in self.flags or (f == "square" and square)) or PASSED
 
 
-__all__ = ["CHECK_BATCH", "CheckReport", "CHECKS", "model_checks", "SQUARE_MARGIN"]
+__all__ = ["PASSED", "CHECK_BATCH", "CheckReport", "CHECKS", "model_checks", "SQUARE_MARGIN"]

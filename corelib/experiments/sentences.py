@@ -57,18 +57,21 @@ def checks_note(ranked: pd.DataFrame) -> str:
 
 
 def checks_summary(results: pd.DataFrame, column: str = "autoattack_checks") -> str:
-    """One sentence on AutoAttack's sanity checks over a grid's runs: none flagged, or which runs raised which
-    flag and what it means; where the rows carry no checks (run without AutoAttack, or recorded before the checks
-    existed), says so."""
-    if column not in results or results[column].isna().all():
+    """One sentence on AutoAttack's sanity checks over a grid's runs: how many runs they covered (rows recorded
+    before the checks existed have none), and none flagged, or which runs raised which flag and what it means."""
+    covered = results[results[column].notna()] if column in results else results.iloc[:0]
+    if covered.empty:
         return "AutoAttack's sanity checks did not run for these rows"
-    flagged = results[results[column].fillna("").astype(str) != ""]
+    scope = (f"the {len(covered)} runs" if len(covered) == len(results) else
+             f"the {len(covered)} of {len(results)} runs they ran for (the others were recorded before the checks "
+             "existed)")
+    flagged = covered[~covered[column].astype(str).isin(["", "none"])]
     if flagged.empty:
-        return f"AutoAttack's sanity checks flagged none of the {len(results)} runs"
+        return f"AutoAttack's sanity checks flagged none of {scope}"
     runs = "; ".join(f"{r.method} at {100 * r.fraction:g} %, seed {r.seed}: {getattr(r, column)}"
                      for r in flagged.itertuples())
     meaning = "; ".join(f"{f}: {CHECKS[f]}" for f in sorted({f for t in flagged[column] for f in str(t).split(";")}))
-    return f"AutoAttack's sanity checks flagged {len(flagged)} of the {len(results)} runs ({runs}). {meaning}"
+    return f"AutoAttack's sanity checks flagged {len(flagged)} of {scope} ({runs}). {meaning}"
 
 
 def degenerate_note(ranked: pd.DataFrame) -> str:

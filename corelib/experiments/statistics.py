@@ -118,7 +118,8 @@ def check_flags(results: pd.DataFrame, cells: pd.DataFrame, value: str) -> list[
     if column not in results:
         return [""] * len(cells)
     flags = results.groupby(["method", "fraction"])[column].apply(
-        lambda v: ";".join(sorted({f for text in v.fillna("").astype(str) for f in text.split(";") if f})))
+        lambda v: ";".join(sorted({f for text in v.fillna("").astype(str) for f in text.split(";")
+                                   if f and f != "none"})))
     return [str(flags.get((m, f), "")) for m, f in zip(cells["method"], cells["fraction"])]
 
 

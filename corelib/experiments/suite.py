@@ -11,7 +11,8 @@ The book's vocabulary, the same in every grid and every table (README, "Columns"
 - `fgsm_<ε·255>`: accuracy under FGSM at that budget (the ε sweep, one gradient);
 - `pgd_acc`: accuracy under PGD (the grid's steps and budget) on the robust images;
 - `autoattack_acc`: accuracy under AutoAttack there (NaN where a grid does not run it), and `autoattack_checks`:
-  the flags its sanity checks raised (`attacks.sanity.CHECKS`; empty when every check passed).
+  the flags its sanity checks raised (`attacks.sanity.CHECKS`; 'none' when every check passed, empty where AutoAttack
+  did not run).
 
 Each measurement declares which of its columns are accuracies: a collapsed run's accuracies (and only those) are
 moved into its note (`grid.flag_collapsed`). Attacks are re-seeded for each cell (`grid.cell_attack`), so a row
@@ -69,7 +70,7 @@ def fgsm_accuracies(pool: Pool, eps: Sequence[float]) -> Measurement:
 
 def attack_accuracy(column: str, attack: Attack, pool: Pool) -> Measurement:
     """Accuracy on `pool` under `attack`, re-seeded for each cell; for an attack that runs sanity checks (AutoAttack:
-    `attacks.sanity`), also what they flagged, as `<name>_checks` beside `<name>_acc` ('' when none)."""
+    `attacks.sanity`), also what they flagged, as `<name>_checks` beside `<name>_acc` ('none' when nothing)."""
     checks = column.removesuffix("_acc") + "_checks" if hasattr(attack, "checks") else None
 
     def measure(model, cell):
