@@ -77,39 +77,35 @@ document.getElementById("page").onload = function () {{
 
 
 
-def sortable_tables(page: Path, browser: str, flags: list[str]) -> dict:
-    """Whether the interactive tables of a rendered page work offline, probed in headless Chromium: how many there
-    are, and whether a click on the first one's `mean` header reorders its rows into ascending order."""
-    probe = page.with_name(f".sort-probe-{page.stem}.html")
-    probe.write_text(SORT_PROBE.format(src=page.name))
+def _probe(page: Path, template: str, name: str, browser: str, flags: list[str], budget_ms: int):
+    """Run a probe page (`template`, with the page's file name as {src}) beside `page` in headless Chromium and
+    return the JSON it writes into its <pre id="out"> (None when it did not run)."""
+    probe = page.with_name(f".{name}-probe-{page.stem}.html")
+    probe.write_text(template.format(src=page.name))
     try:
-        dom = subprocess.run([browser, *flags, "--allow-file-access-from-files", "--virtual-time-budget=30000",
+        dom = subprocess.run([browser, *flags, "--allow-file-access-from-files", f"--virtual-time-budget={budget_ms}",
                               "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
     finally:
         probe.unlink(missing_ok=True)
     found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
     text = found.group(1) if found else "pending"
-    return {"probe": "did not run"} if text == "pending" else json.loads(html.unescape(text))
+    return None if text == "pending" else json.loads(html.unescape(text))
+
+
+
+def sortable_tables(page: Path, browser: str, flags: list[str]) -> dict:
+    """Whether the interactive tables of a rendered page work offline, probed in headless Chromium: how many there
+    are, and whether a click on the first one's `mean` header reorders its rows into ascending order."""
+    found = _probe(page, SORT_PROBE, "sort", browser, flags, 30000)
+    return {"probe": "did not run"} if found is None else found
 
 
 
 def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
     """The tables of a rendered page wider than its content column, measured in headless Chromium at a 1280-px
     window: one line each, with the table's width, the column's and its first headers."""
-    probe = page.with_name(f".width-probe-{page.stem}.html")
-    probe.write_text(WIDTH_PROBE.format(src=page.name))
-    try:
-        dom = subprocess.run([browser, *flags, "--allow-file-access-from-files", "--virtual-time-budget=20000",
-                              "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
-    finally:
-        probe.unlink(missing_ok=True)
-    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
-    text = found.group(1) if found else "pending"
-    if text == "pending":
-        return ["the table-width probe did not run"]
-    import html as html_lib
-
-    return json.loads(html_lib.unescape(text))
+    found = _probe(page, WIDTH_PROBE, "width", browser, flags, 20000)
+    return ["the table-width probe did not run"] if found is None else found
 
 
 
