@@ -259,9 +259,9 @@ def rerun_main(args: argparse.Namespace, settings: Settings, names: list[str], f
         print(f"{len(rows)} of {len(names) * len(fractions) * len(seeds)} cells re-run so far (in {scratch}); the same "
               f"command continues, and {args.out} is replaced once all are done")
         return 0
-    entry = record.replace_rows(args.out, scratch, experiments.BENCH_KEYS, str(rows["grid_config"].iloc[0]),
-                                {"reason": args.add or args.rerun, "command": args.command_line,
-                                 "code": code_hash(experiments.run_benchmark)}, add=bool(args.add))
+    record.replace_rows(args.out, scratch, experiments.BENCH_KEYS, str(rows["grid_config"].iloc[0]),
+                        {"reason": args.add or args.rerun, "command": args.command_line,
+                         "code": code_hash(experiments.run_benchmark)}, add=bool(args.add))
     scratch.unlink(missing_ok=True)
     print(f"{'added' if args.add else 'replaced'} {len(rows)} rows of {args.out} with this code's; "
           f"{Path(args.out).parent / record.MANIFEST} records it")

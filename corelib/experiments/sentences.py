@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..attacks.sanity import CHECKS
+from ..attacks.sanity import CHECKS, PASSED
 from .statistics import paired_gap, t_half_width
 
 
@@ -65,7 +65,7 @@ def checks_summary(results: pd.DataFrame, column: str = "autoattack_checks") -> 
     scope = (f"the {len(covered)} runs" if len(covered) == len(results) else
              f"the {len(covered)} of {len(results)} runs they ran for (the others were recorded before the checks "
              "existed)")
-    flagged = covered[~covered[column].astype(str).isin(["", "none"])]
+    flagged = covered[~covered[column].astype(str).isin(["", PASSED])]
     if flagged.empty:
         return f"AutoAttack's sanity checks flagged none of {scope}"
     runs = "; ".join(f"{r.method} at {100 * r.fraction:g} %, seed {r.seed}: {getattr(r, column)}"

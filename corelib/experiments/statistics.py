@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..attacks.sanity import PASSED
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from typing import Any
     from numpy.typing import ArrayLike
 
 
@@ -100,27 +103,29 @@ def ranking(results: pd.DataFrame, value: str = "test_acc", control: str = "rand
     return table.sort_values(["fraction", "mean"], ascending=[True, False], ignore_index=True)
 
 
+def _per_cell(results: pd.DataFrame, cells: pd.DataFrame, column: str, reduce: Callable, default: Any) -> list:
+    """`reduce` of `column` over the runs of each (method, fraction) of `cells`; `default` where the results lack
+    the column (rows recorded before it existed) or the cell."""
+    if column not in results:
+        return [default] * len(cells)
+    reduced = results.groupby(["method", "fraction"])[column].apply(reduce)
+    return [reduced.get((m, f), default) for m, f in zip(cells["method"], cells["fraction"])]
+
+
 def degenerate_cells(results: pd.DataFrame, cells: pd.DataFrame) -> list[bool]:
     """For each (method, fraction) of `cells`: did any run of it in `results` have a degenerate Algorithm 1
-    schedule (κ > 0 but no warm-start epoch, column `degenerate_schedule`)? All False for results without it."""
-    if "degenerate_schedule" not in results:
-        return [False] * len(cells)
-    flagged = results.groupby(["method", "fraction"])["degenerate_schedule"].apply(
-        lambda v: bool(v.fillna(False).astype(bool).any()))
-    return [bool(flagged.get((m, f), False)) for m, f in zip(cells["method"], cells["fraction"])]
+    schedule (⌊κE⌋ > 0 but no warm-start epoch, column `degenerate_schedule`)? All False for results without it."""
+    return [bool(v) for v in _per_cell(results, cells, "degenerate_schedule",
+                                       lambda v: bool(v.fillna(False).astype(bool).any()), False)]
 
 
 def check_flags(results: pd.DataFrame, cells: pd.DataFrame, value: str) -> list[str]:
     """For each (method, fraction) of `cells`: the sanity-check flags any run of it raised for the accuracy `value`
     (column `<name>_checks` beside `<name>_acc`, e.g. AutoAttack's), ';'-separated; '' where none (or where the
     results have no such column: recorded before the checks existed)."""
-    column = value.removesuffix("_acc") + "_checks"
-    if column not in results:
-        return [""] * len(cells)
-    flags = results.groupby(["method", "fraction"])[column].apply(
-        lambda v: ";".join(sorted({f for text in v.fillna("").astype(str) for f in text.split(";")
-                                   if f and f != "none"})))
-    return [str(flags.get((m, f), "")) for m, f in zip(cells["method"], cells["fraction"])]
+    def flags(v: pd.Series) -> str:
+        return ";".join(sorted({f for text in v.fillna("").astype(str) for f in text.split(";") if f and f != PASSED}))
+    return [str(v) for v in _per_cell(results, cells, value.removesuffix("_acc") + "_checks", flags, "")]
 
 
 def summarize(results: pd.DataFrame, value: str = "test_acc",

@@ -119,6 +119,19 @@ def shared(proxy: Proxy, passes: Passes, key: Hashable, compute: Callable[[Passe
     return value
 
 
+def charged(own: Passes, make: Callable[[], Proxy]) -> Proxy:
+    """The proxy `make()` trains (or loads from the cache), with its training charged to `own` as if it had been
+    trained now: its forward and backward passes, and its training seconds beyond the time the call took (a
+    cached proxy costs nothing to load but was paid for once). For selections that read extra proxies: GraNd's and
+    EL2N's siblings, dyn_unc_adv's adversarial twin."""
+    start = time.perf_counter()
+    made = make()
+    own.reused_seconds += max(0.0, made.seconds - (time.perf_counter() - start))
+    own.forward += made.passes.forward
+    own.backward += made.passes.backward
+    return made
+
+
 def embeddings_and_probabilities(proxy: Proxy, passes: Passes,
                                  batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features (n, D) and softmax outputs (n, C) of the pool, one forward pass."""
@@ -177,5 +190,5 @@ def class_by_class(proxy: Proxy, fraction: float, seed: int,
     return proxy.pool.indices.cpu()[positions], weights, None
 
 
-__all__ = ["class_by_class", "embeddings_and_probabilities", "MethodResult", "Passes", "pool_scores", "Proxy", "proxy_gradients",
+__all__ = ["charged", "class_by_class", "embeddings_and_probabilities", "MethodResult", "Passes", "pool_scores", "Proxy", "proxy_gradients",
            "PROXY_TRAINING", "ranked", "require_class_balance", "shared", "train_proxy"]

@@ -5,7 +5,6 @@ its paper's definition, read from the proxy: its training run (AUM, dynamic unce
 it trained, so free), its predictions (EL2N, over the proxies GraNd also averages) or its embeddings (D2)."""
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -15,9 +14,9 @@ import torch
 
 from ..checks import check_integer, check_number
 from ..sampling import coreset_size
-from .proxy import class_by_class, embeddings_and_probabilities, pool_scores, ranked, require_class_balance, shared
 from ..train import RecordPerSample, fit
-from .proxy import Passes, Proxy
+from .proxy import (Passes, Proxy, charged, class_by_class, embeddings_and_probabilities, pool_scores, ranked,
+                    require_class_balance, shared)
 from .registry import ADVERSARIAL_ONLY, deviates, register
 from .training_dynamics import GRAND_REPEATS, forgetting_events
 
@@ -167,11 +166,7 @@ def el2n_scores(proxy: Proxy, passes: Passes, repeats: int) -> torch.Tensor:
         labels = torch.nn.functional.one_hot(proxy.pool.labels.cpu(), proxy.pool.num_classes).double()
         total = (embeddings_and_probabilities(proxy, own)[1].cpu().double() - labels).norm(dim=1)
         for r in range(1, int(repeats)):
-            start = time.perf_counter()
-            sibling = proxy.sibling(proxy.seed + 1000 * r)
-            own.reused_seconds += max(0.0, sibling.seconds - (time.perf_counter() - start))
-            own.forward += sibling.passes.forward
-            own.backward += sibling.passes.backward
+            sibling = charged(own, lambda r=r: proxy.sibling(proxy.seed + 1000 * r))
             total += (embeddings_and_probabilities(sibling, own)[1].cpu().double() - labels).norm(dim=1)
         return total / int(repeats)
 
@@ -250,12 +245,7 @@ def dyn_unc_adv(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_
                          "objective_params); the benchmark's adversarial track passes its own")
 
     def compute(own):
-        start = time.perf_counter()
-        twin = adversarial_proxy(proxy, objective, objective_params or {})
-        own.reused_seconds += max(0.0, twin.seconds - (time.perf_counter() - start))  # cached: charge its training
-        own.forward += twin.passes.forward
-        own.backward += twin.passes.backward
-        return twin
+        return charged(own, lambda: adversarial_proxy(proxy, objective, objective_params or {}))
 
     twin = shared(proxy, passes, ("adversarial_proxy", objective, repr(sorted((objective_params or {}).items()))),
                   compute)

@@ -2,13 +2,12 @@
 gradient norm early in training (GraNd, Paul et al.)."""
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..checks import check_integer
-from .proxy import pool_scores, proxy_gradients, ranked, shared
+from .proxy import charged, pool_scores, proxy_gradients, ranked, shared
 from .registry import deviates, register
 
 if TYPE_CHECKING:
@@ -70,11 +69,7 @@ def grand(proxy: Proxy, fraction: float, seed: int, passes: Passes, class_balanc
     def compute(own):
         total = proxy_gradients(proxy, own).norm(dim=1).double()
         for r in range(1, int(repeats)):
-            start = time.perf_counter()
-            sibling = proxy.sibling(proxy.seed + 1000 * r)
-            own.reused_seconds += max(0.0, sibling.seconds - (time.perf_counter() - start))  # cached: charge its training
-            own.forward += sibling.passes.forward
-            own.backward += sibling.passes.backward
+            sibling = charged(own, lambda r=r: proxy.sibling(proxy.seed + 1000 * r))
             total += proxy_gradients(sibling, own).norm(dim=1).double()
         return total / int(repeats)
 
