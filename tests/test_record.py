@@ -309,3 +309,20 @@ def test_a_revalidation_skips_the_columns_a_recorded_row_never_had(tmp_path):
     assert absent == {(("a", "0.1", "0"), "new")}
     assert cli.compare_rows(recorded, rerun, absent=absent) == ["b/0.1/0: new recorded nan, re-run 1.0"]
     assert len(cli.compare_rows(recorded, rerun)) == 2  # without the text, both would count as differences
+
+
+def test_a_long_history_is_summed_up_in_the_label(tmp_path):
+    """Several revalidations: the label states the latest and counts the others; many changed modules: it names
+    the first eight and counts the rest (the manifest keeps everything)."""
+    path = tmp_path / "bench.csv"
+    _grid(path)
+    _record(path, code="old")
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    entry = manifest["files"]["bench.csv"]
+    entry["revalidated"] = [{"commit": f"c{i}", "date": f"d{i}", "cells": [f"a/0.1/{i}"]} for i in range(3)]
+    entry["modules"] = {f"corelib.m{i:02d}": "x" for i in range(12)}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    label = load_recorded(path, "new", {}).label()
+    assert "Revalidated at commit `c2` (d2) (and 2 times before): re-running a/0.1/2 with that code" in label
+    assert "`c0`" not in label and "`corelib.m07`" in label and "`corelib.m08`" not in label
+    assert "and 4 more, listed in the manifest's module hashes" in label

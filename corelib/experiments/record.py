@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 MANIFEST = "MANIFEST.json"
+SHOWN_MODULES = 8  # a stale label names at most this many changed modules
 
 
 class RecordError(ValueError):
@@ -230,14 +231,20 @@ class Recorded:
                 methods = sorted({c.split("/")[0] for c in rerun["cells"]})
                 text += (f" {verb} at commit `{rerun['commit']}` ({rerun['date']}): the {len(rerun['cells'])} cells "
                          f"of {', '.join(methods)}, because {rerun['reason']}.")
-        for check in e.get("revalidated", []):
-            text += (f" Revalidated at commit `{check['commit']}` ({check['date']}): re-running "
-                     f"{', '.join(check['cells'])} with that code reproduced the recorded rows exactly.")
+        checks = e.get("revalidated", [])
+        if checks:  # the latest check speaks for the table; earlier ones are counted (the manifest keeps them all)
+            last = checks[-1]
+            earlier = f" (and {len(checks) - 1} times before)" if len(checks) > 1 else ""
+            text += (f" Revalidated at commit `{last['commit']}` ({last['date']}){earlier}: re-running "
+                     f"{', '.join(last['cells'])} with that code reproduced the recorded rows exactly.")
         if self.partial:
             text += (f" **Partial:** {e['rows']} of the grid's {e['cells']} cells are recorded so far; the same "
                      "command continues it.")
         if self.stale:
-            where = f" (in {', '.join(f'`{m}`' for m in self.changed)})" if self.changed else ""
+            names = ", ".join(f"`{m}`" for m in self.changed[:SHOWN_MODULES]) if self.changed else ""
+            more = (f" and {len(self.changed) - SHOWN_MODULES} more, listed in the manifest's module hashes"
+                    if self.changed and len(self.changed) > SHOWN_MODULES else "")
+            where = f" (in {names}{more})" if self.changed else ""
             text += (f" **Stale:** the code that produced these rows has changed since it was recorded{where}; "
                      "they are shown as produced then, not as this code would produce them.")
         return text
