@@ -8,13 +8,18 @@ PROFILE ?= ci
 export CORELIB_DATA ?= $(HOME)/.cache/corelib/data
 SHARED_CIFAR := ../shared/data/cifar10/prepare.py
 
-.PHONY: book test test-paper data install check-html speed bench clean student pdf
+.PHONY: book test test-paper data install check-html speed bench crosscheck clean student pdf assignments
 
 install: $(VENV)/.installed
+
+# The teach extra (make assignments and its test) is installed apart from requirements.txt: otter-grader asks
+# requests>=2.31, torchattacks (corelib's AutoAttack) pins requests~=2.25.1; corelib's pin is restored afterwards,
+# which local grading (otter assign / otter run) does not mind.
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q 'otter-grader==7.0.0' && $(BIN)/pip install -q 'requests~=2.25.1'
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -50,11 +55,22 @@ check-html:
 	$(BIN)/python -m corelib.book student --out _build/student
 	$(BIN)/python -m corelib.book check-student
 
+# an otter-grader assignment per chapter from its self-check: student notebook, autograder zip (hidden tests),
+# solutions, in _build/assignments/<chapter>/dist; grade a submission with `otter run -a <zip> <notebook>`
+assignments: install
+	$(BIN)/python -m corelib.book assignments --out _build/assignments
+
+# the robust numbers cross-checked against the Adversarial Robustness Toolbox's APGD / AutoAttack (installs the
+# `crosscheck` extra; ART is never a dependency of corelib); about 10 minutes on 2 CPU cores
+crosscheck: data
+	$(BIN)/pip install -q 'adversarial-robustness-toolbox==1.20.1' multiprocess
+	cd benchmarks && ../$(BIN)/python crosscheck_art.py
+
 # the speed benchmarks (benchmarks/): RESULT lines, paired in one run; `make bench` is its former name
 bench: speed
 speed: data
 	mkdir -p _build && rm -f _build/bench.log
-	@set -o pipefail; failed=""; for script in benchmarks/attacks.py benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py benchmarks/selection_cost.py benchmarks/adversarial_coreset.py; do \
+	@set -o pipefail; failed=""; for script in benchmarks/floor.py benchmarks/attacks.py benchmarks/train_throughput.py benchmarks/sparse_fgsm.py benchmarks/aign.py benchmarks/selection_cost.py benchmarks/adversarial_coreset.py; do \
 	  echo "== $$script"; $(BIN)/python $$script | tee -a _build/bench.log || failed="$$failed $$script"; done; \
 	echo "== all RESULT lines"; grep -E "^(DECISION|RESULT)" _build/bench.log; \
 	if [ -n "$$failed" ]; then echo "missed goals in:$$failed"; exit 1; fi

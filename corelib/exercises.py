@@ -164,6 +164,11 @@ def describe(name: str) -> str:
     return text
 
 
+def case_count(name: str, seed: int = 0) -> int:
+    """How many seeded cases `check` runs for the exercise."""
+    return len(_exercise(name).cases(torch.Generator().manual_seed(int(seed))))
+
+
 def _exercise(name: str) -> Exercise:
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; cl.exercises.names() lists them: {names()}")
@@ -197,17 +202,23 @@ def _compare(got, expected: torch.Tensor, exact: bool) -> str | None:
     return f"{int(wrong.sum())} of {wrong.numel()} entries differ (the first at position {first})"
 
 
-def check(name: str, answer: Callable, seed: int = 0, verbose: bool = True) -> bool:
+def check(name: str, answer: Callable, seed: int = 0, verbose: bool = True, case: int | None = None) -> bool:
     """Run `answer` on the exercise's seeded cases and compare with corelib's implementation. Prints one line per
     case (✓, or what is wrong: an exception, a shape, how many entries differ and where) and returns True when
-    every case agrees."""
+    every case agrees. `case` (1, 2, …) checks that case alone: an autograder's test per case gives partial
+    marks."""
     ex = _exercise(name)
     if not callable(answer):
         raise TypeError(f"check({name!r}, answer) needs a function; got {type(answer).__name__}")
     g = torch.Generator().manual_seed(int(seed))
+    cases = ex.cases(g)
+    if case is not None and not (isinstance(case, int) and 1 <= case <= len(cases)):
+        raise ValueError(f"case={case!r}: exercise {name!r} has cases 1 to {len(cases)}")
     ok = True
     lines = []
-    for i, (description, kwargs) in enumerate(ex.cases(g), 1):
+    for i, (description, kwargs) in enumerate(cases, 1):
+        if case is not None and i != case:
+            continue
         expected = ex.reference(**_clone(kwargs))
         try:
             got = answer(**_clone(kwargs))
@@ -226,4 +237,4 @@ def check(name: str, answer: Callable, seed: int = 0, verbose: bool = True) -> b
     return ok
 
 
-__all__ = ["check", "describe", "Exercise", "EXERCISES", "names"]
+__all__ = ["case_count", "check", "describe", "Exercise", "EXERCISES", "names"]

@@ -77,6 +77,54 @@ document.getElementById("page").onload = function () {{
 
 
 
+QUIZ_PROBE = """<!doctype html><html><body><pre id="out">pending</pre>
+<iframe id="page" src="{src}" style="width:1280px;height:2000px"></iframe>
+<script>
+function shown(q) {{
+  return Array.from(q.querySelectorAll(".cb-fb")).filter(function (e) {{ return !e.hidden; }})
+    .map(function (e) {{ return e.textContent.trim().slice(0, 1); }});
+}}
+document.getElementById("page").onload = function () {{
+  var doc = this.contentDocument, out = document.getElementById("out");
+  var questions = Array.from(doc.querySelectorAll("main .cb-q")), result = {{questions: questions.length}};
+  var mc = questions.filter(function (q) {{ return q.dataset.kind === "choice"; }})[0];
+  if (mc) {{
+    mc.querySelector(".cb-opt[data-correct='0'] button").click(); result.wrong = shown(mc);
+    mc.querySelector(".cb-opt[data-correct='1'] button").click(); result.right = shown(mc);
+  }}
+  var num = questions.filter(function (q) {{ return q.dataset.kind === "numeric"; }})[0];
+  if (num) {{
+    var input = num.querySelector("input"), button = num.querySelector("button");
+    input.value = String(parseFloat(num.dataset.answer) + 10 * parseFloat(num.dataset.tolerance) + 1);
+    button.click(); result.numeric_wrong = shown(num);
+    input.value = num.dataset.answer; button.click(); result.numeric_right = shown(num);
+  }}
+  out.textContent = JSON.stringify(result);
+}};
+</script></body></html>"""
+
+
+
+def quiz_feedback(page: Path, browser: str, flags: list[str]) -> dict:
+    """The kernel-free questions of a rendered page, clicked in headless Chromium: how many there are, and which
+    feedback (✓ or ✗) shows after a wrong and after the right choice of the first multiple-choice question, and
+    after a wrong and the right value of the first numeric one."""
+    found = _probe(page, QUIZ_PROBE, "quiz", browser, flags, 10000)
+    return {"probe": "did not run"} if found is None else found
+
+
+def quiz_problems(name: str, probe: dict) -> list[str]:
+    """What is wrong with a page's questions (`quiz_feedback`): fewer than three, or feedback that does not show
+    ✗ for a wrong answer and ✓ for the right one."""
+    expected = {"wrong": ["✗"], "right": ["✓"], "numeric_wrong": ["✗"], "numeric_right": ["✓"]}
+    problems = [] if probe.get("questions", 0) >= 3 else [f"{name}: fewer than three questions in the page ({probe})"]
+    bad = {k: probe.get(k) for k, v in expected.items() if k in probe and probe[k] != v}
+    if "wrong" not in probe or bad:
+        problems.append(f"{name}: the questions do not give their feedback when clicked ({probe})")
+    return problems
+
+
+
 def _probe(page: Path, template: str, name: str, browser: str, flags: list[str], budget_ms: int):
     """Run a probe page (`template`, with the page's file name as {src}) beside `page` in headless Chromium and
     return the JSON it writes into its <pre id="out"> (None when it did not run)."""
@@ -109,12 +157,25 @@ def wide_tables(page: Path, browser: str, flags: list[str]) -> list[str]:
 
 
 
+def _interactive(name: str, page: Path, main: str, browser: str, flags: list[str]) -> list[str]:
+    """What the page's interactive parts get wrong when clicked: the questions (every chapter has them) and, where
+    there is one, the recorded tiers' sortable table."""
+    problems = quiz_problems(name, quiz_feedback(page, browser, flags))
+    if "itables_" in main:  # an interactive table (the recorded tiers'): it must sort, offline
+        probe = sortable_tables(page, browser, flags)
+        if not (probe.get("tables") and probe.get("changed") and probe.get("ascending")):
+            problems.append(f"{name}: the interactive table does not sort offline ({probe})")
+    return problems
+
+
+
 def check_html(html_dir: Path | None = None, screenshots: Path | None = None, root: Path = ROOT) -> list[str]:
     """Render every chapter page in headless Chromium and return the problems found: a missing page, a page
     without a figure or a table, a page that shows a Python traceback, an exercise without its solution dropdown,
     no passing self-check, no licence footer, no download of the executed notebook or of the results, not the Colab and
     Binder links `launch_links` gives for the repository `_config.yml` names, a table wider than the content column (or a width probe
-    that did not run); and a missing teacher's guide."""
+    that did not run), fewer than three kernel-free questions or questions whose feedback does not show when clicked,
+    an interactive table that does not sort; and a missing teacher's guide."""
     html_dir = Path(html_dir or root / "_build" / "html")
     browser = _chromium()
     problems = []
@@ -154,10 +215,7 @@ def check_html(html_dir: Path | None = None, screenshots: Path | None = None, ro
             problems.append(f"{name}: no licence in the footer")
         for line in wide_tables(page, browser, flags):
             problems.append(f"{name}: a table wider than the content column: {line}")
-        if "itables_" in main:  # an interactive table (the recorded tiers'): it must sort, offline
-            probe = sortable_tables(page, browser, flags)
-            if not (probe.get("tables") and probe.get("changed") and probe.get("ascending")):
-                problems.append(f"{name}: the interactive table does not sort offline ({probe})")
+        problems += _interactive(name, page, main, browser, flags)
         if screenshots:
             screenshots.mkdir(parents=True, exist_ok=True)
             subprocess.run([browser, *flags, f"--screenshot={screenshots / (name + '.png')}",
@@ -213,5 +271,5 @@ def check_student_html(html_dir: Path | None = None, root: Path = ROOT) -> list[
     return problems
 
 
-__all__ = ["check_html", "check_student_html", "chromium_flags", "SORT_PROBE", "sortable_tables", "wide_tables",
-           "WIDTH_PROBE"]
+__all__ = ["check_html", "check_student_html", "chromium_flags", "QUIZ_PROBE", "quiz_feedback", "quiz_problems",
+           "SORT_PROBE", "sortable_tables", "wide_tables", "WIDTH_PROBE"]

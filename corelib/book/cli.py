@@ -1,4 +1,4 @@
-"""`python -m corelib.book build / params / check-html / pdf / student / check-student`."""
+"""`python -m corelib.book build / params / check-html / pdf / student / check-student / assignments`."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from ..profiles import ROOT, UsageError, load_profile, parse_overrides
+from .assignments import write_assignments
 from .chapters import CHAPTER_DIR, ChapterError, chapter_parameters, chapters
 from .checks import check_html, check_student_html
 from .execute import build
@@ -43,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--out", default="_build/student")
     st.add_argument("--no-html", action="store_true", help="write the notebooks only")
     sub.add_parser("check-student", help="check the student edition's HTML: exercises kept, no solution shown")
+    a = sub.add_parser("assignments", help="write an otter-grader assignment per chapter (student notebook, "
+                                           "autograder with hidden tests, solutions); needs corelib[teach]")
+    a.add_argument("--out", default="_build/assignments")
+    a.add_argument("--only", nargs="*", help="these chapters only")
     return parser
 
 
@@ -65,6 +70,12 @@ def _student(args) -> int:
     return 0
 
 
+def _listed(paths: list[Path]) -> int:
+    for path in paths:
+        print(path)
+    return 0
+
+
 def _params(args) -> int:
     print(yaml.safe_dump(chapter_parameters(args.chapter, load_profile(args.profile)), sort_keys=False), end="")
     return 0
@@ -77,6 +88,7 @@ COMMANDS = {
     "pdf": lambda a: _problems(build_pdf()[1]),
     "student": _student,
     "check-student": lambda a: _problems(check_student_html()),
+    "assignments": lambda a: _listed(write_assignments(Path(a.out), a.only)),
 }
 
 

@@ -17,6 +17,14 @@ SOLUTION_BLOCK = re.compile(r"\n*:::\{solution\}.*?\n:::[ \t]*(?=\n|$)", re.S)
 
 
 
+def without_teacher_sentences(text: str) -> str:
+    """Markdown text without the sentences about the book's worked solutions (`TEACHER_ONLY`)."""
+    for sentence in TEACHER_ONLY:
+        text = text.replace(sentence, "")
+    return text
+
+
+
 def _stub(source: str) -> str:
     """A self-check exercise's answer cell for students: the solution's signature (its `def` line, with the
     imports it needs) and an empty body, so the check cell below it runs and says what is missing."""
@@ -57,9 +65,7 @@ def student_notebook(nb: dict, keep_outputs: bool = False) -> dict:
             continue
         cell = dict(cell)
         if cell["cell_type"] == "markdown":
-            for sentence in TEACHER_ONLY:
-                src = src.replace(sentence, "")
-            cell["source"] = SOLUTION_BLOCK.sub("", src).splitlines(keepends=True)
+            cell["source"] = SOLUTION_BLOCK.sub("", without_teacher_sentences(src)).splitlines(keepends=True)
         elif not keep_outputs or "check" in cell["metadata"].get("tags", []):
             cell["outputs"], cell["execution_count"] = [], None
         cells.append(cell)
@@ -81,4 +87,4 @@ def student_edition(out_dir: Path, root: Path = ROOT) -> list[Path]:
     return written
 
 
-__all__ = ["SOLUTION_BLOCK", "student_edition", "student_notebook", "TEACHER_ONLY"]
+__all__ = ["SOLUTION_BLOCK", "student_edition", "student_notebook", "TEACHER_ONLY", "without_teacher_sentences"]
