@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 import corelib as cl
-from common import finish, result, setup, timed
+from common import finish, ratio_summary, result_paired, setup, timed
 
 
 def options(parser):
@@ -68,11 +68,10 @@ def main():
                 spinner.kill()
                 spinner.wait()
     ratios = [b / q for b, q in zip(busy, quiet)]
-    r = {"ratio": statistics.median(ratios)}
     print(f"CRAIG selection ({args.images} images, {100 * args.fraction:g} %, {torch.get_num_threads()} torch threads): "
           f"quiet {statistics.median(quiet):.2f} s, one core busy {statistics.median(busy):.2f} s; pair ratios "
           f"{[round(v, 2) for v in ratios]}")
-    result("craig_busy_vs_quiet", r["ratio"], "<=3")
+    result_paired("craig_busy_vs_quiet", ratio_summary(ratios), "<=3")
     return finish()
 
 

@@ -3,6 +3,7 @@
     python -m corelib bench --methods random kcenter isef_bottom --fractions 0.1 0.5 --seeds 0 1 --profile ci
     torchrun --nproc_per_node 4 -m corelib bench --profile paper       # the profile's methods, fractions and seeds
     python -m corelib bench --merge 4 --out results.csv      # join the shards of a 4-process run by hand
+    python -m corelib bench --profile cpu_full --track standard --estimate   # cells, s/cell by phase, total
     python -m corelib bench --profile cpu_full --track standard --methods random --fractions 0.01 --seeds 0 \
         --out results/cpu_full/bench_standard.csv --revalidate     # re-run recorded cells with the current code
 
@@ -96,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--hours", type=_positive_float, metavar="H",
                        help="start no new cell after H hours (a cell under way finishes); the same command resumes "
                             "the grid, so a recorded tier can be produced over several sittings")
+    bench.add_argument("--estimate", action="store_true",
+                       help="run one cell per fraction into a scratch table and print the cells still to run, the "
+                            "seconds measured per cell by phase and the estimated total; runs nothing else")
     bench.add_argument("--merge", type=_positive_int, metavar="WORLD",
                        help="only merge the shards of a WORLD-process run (WORLD ≥ 1); a missing shard stops it")
     bench.add_argument("--partial", action="store_true",
@@ -166,7 +170,8 @@ def _bench_settings(args):
 
 # columns of a benchmark row that are measurements of time or the grid's own bookkeeping (the grid configuration
 # includes the code hash), not results: a revalidation compares every other column
-NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "cell_seconds", "grid_config", "row_check")
+NOT_RESULTS = ("select_seconds", "proxy_seconds", "train_seconds", "eval_seconds", "setup_seconds", "cell_seconds",
+               "grid_config", "row_check")
 
 
 def compare_rows(recorded: pd.DataFrame, rerun: pd.DataFrame, keys: Sequence[str] = experiments.BENCH_KEYS,
@@ -279,6 +284,9 @@ def bench_main(args: argparse.Namespace) -> int:
         print(f"merged {len(table)} rows into {args.out}")
         return 0
     settings, names, fractions, seeds = bench_settings(args)
+    if args.estimate:
+        print(experiments.estimate_grid(settings, names, fractions, seeds, args.out).text())
+        return 0
     if args.revalidate:
         return revalidate_main(args, settings, names, fractions, seeds)
     if args.rerun or args.add:

@@ -13,6 +13,7 @@ from .benchmark import (BENCH_KEYS, TRACKS, Benchmark, benchmark_from_settings, 
                         run_benchmark)
 from .chapter import Chapter
 from .easycore import easycore_grid, robustness_by_hardness
+from .estimate import GridEstimate, estimate_grid
 from .grid import GridOptions, cell_attack, cell_seed, distributed_env, run_grid
 from .paper_claims import (SPARSE_VARIANTS, ClaimRules, TopBottomRule, chapter_agreement, claims, easycore_verdict,
                            top_bottom_claim, top_bottom_verdict, top_vs_bottom)
@@ -26,7 +27,7 @@ from .tables import best_three, explorable, fgsm_curves, rank_agreement, recorde
 from .top_bottom import score_agreement, score_coreset_grid
 from .training import CoresetRuns, coreset_config, selection_grid, train_on_selection
 
-__all__ = ["explorable", "checks_note", "checks_summary", "rank_agreement", "agreement_phrase", "misclassified_position", "run_scale", "ClaimRules", "MissingShardsError", "checked_rows", "row_check", "adversarial_coreset_facts",
+__all__ = ["estimate_grid", "GridEstimate", "explorable", "checks_note", "checks_summary", "rank_agreement", "agreement_phrase", "misclassified_position", "run_scale", "ClaimRules", "MissingShardsError", "checked_rows", "row_check", "adversarial_coreset_facts",
            "AdversarialCoresetFacts", "AdversarialCoresetGrid", "autoattack_for", "base_setup", "BaseSetup",
            "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid", "best_three", "cell_attack",
            "CELL_KEYS", "cell_seed", "Chapter", "DEGENERATE_NOTE", "degenerate_note", "chapter_agreement",

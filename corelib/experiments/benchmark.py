@@ -4,6 +4,7 @@ lives here (its import closure is the code hash that marks recorded rows stale);
 are in `experiments.tables`."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -134,7 +135,9 @@ class _Cells:
 
     def run_selected(self, cell: dict) -> dict:
         b = self.bench
-        proxy = self.proxy(cell["seed"])
+        start = time.perf_counter()
+        proxy = self.proxy(cell["seed"])  # trained (or loaded) by the seed's first cell, shared by the others
+        setup = time.perf_counter() - start
         selection = methods.select_coreset(cell["method"], proxy, cell["fraction"], cell["seed"],
                                            **b.method_params.get(cell["method"], {}))
         run_config = replace(coreset_config(b.config, len(selection), b.epochs, b.min_steps), seed=cell["seed"],
@@ -147,7 +150,8 @@ class _Cells:
         row.update(select_seconds=round(selection.seconds, 3), warm_epochs=float("nan"), degenerate_schedule=False,
                    forward_passes=round(selection.config["forward_passes"], 3),
                    backward_passes=round(selection.config["backward_passes"], 3),
-                   proxy_seconds=round(proxy.seconds, 2), train_seconds=round(result.seconds, 2))
+                   proxy_seconds=round(proxy.seconds, 2), train_seconds=round(result.seconds, 2),
+                   setup_seconds=round(setup, 2))
         return row
 
     def run_training(self, cell: dict) -> dict:
@@ -167,14 +171,17 @@ class _Cells:
         row.update(warm_epochs=warm, degenerate_schedule=bool(skipped > 0 and warm == 0))
         # the selection runs inside training (renewals): its time is counted in train_seconds and shown apart
         row.update(select_seconds=round(float(renewals["seconds"].sum()), 3), forward_passes=float("nan"),
-                   backward_passes=float("nan"), proxy_seconds=0.0, train_seconds=round(result.seconds, 2))
+                   backward_passes=float("nan"), proxy_seconds=0.0, train_seconds=round(result.seconds, 2),
+                   setup_seconds=0.0)
         return row
 
     def measure(self, cell, model: torch.nn.Module, size, weighted, run_epochs, scored_by) -> dict:
         b = self.bench
         row = {"track": b.track, "objective": b.config.objective, "size": size, "weighted": weighted,
                "epochs": run_epochs, "scored_by": scored_by, "pool_size": len(b.pool)}
-        return {**row, **b.sizes, **b.suite.run(model, cell)}
+        start = time.perf_counter()
+        measured = b.suite.run(model, cell)
+        return {**row, **b.sizes, **measured, "eval_seconds": round(time.perf_counter() - start, 2)}
 
 
 def run_benchmark(bench: Benchmark, names: Sequence[str], fractions: Sequence[float], seeds: Sequence[int],
@@ -259,11 +266,17 @@ def benchmark_grid(settings: Settings, names: Sequence[str], fractions: Sequence
     """`run_benchmark` with the benchmark of the settings (`benchmark_from_settings`); a collapsed or diverged cell
     is run once more from another seed where the settings say `retry_collapsed`."""
     cache = ArtifactCache() if cache is None else cache
+    return run_benchmark(benchmark_from_settings(settings, cache), names, fractions, seeds, path, cache,
+                         grid_options(settings, options))
+
+
+def grid_options(settings: Settings, options: GridOptions | None = None) -> GridOptions:
+    """`options` (default: one process, every cell) with a collapsed cell retried where the settings say
+    `retry_collapsed`."""
     options = options or GridOptions()
-    if settings.benchmark.retry_collapsed:
-        options = replace(options, retry=True)
-    return run_benchmark(benchmark_from_settings(settings, cache), names, fractions, seeds, path, cache, options)
+    return replace(options, retry=True) if settings.benchmark.retry_collapsed else options
 
 
 __all__ = ["base_scorer", "BENCH_KEYS", "Benchmark", "benchmark_from_settings", "benchmark_grid", "coreset_training",
+           "grid_options",
            "run_benchmark", "SCORED", "TRACKS"]
