@@ -128,3 +128,43 @@ def test_greedy_loops_run_on_one_thread_and_restore_the_setting():
         torch.set_num_threads(before)
     for fn in (cs.facility_location_greedy, cs.graph_cut_greedy, cs.herding, cs.k_center, cs.gradmatch, glister_greedy):
         assert fn.__wrapped__.__name__ == fn.__name__  # wrapped by one_thread
+
+
+def _plain_facility_location(sim: torch.Tensor, k: int) -> list[int]:
+    """Greedy facility location as written in the papers: every candidate's gain Σᵢ max(sim(i, j) − bestᵢ, 0)
+    recomputed at every step (each column summed on its own, in plain Python order over i), the first of the
+    largest taken."""
+    n = len(sim)
+    rows = sim.tolist()
+    best, chosen = [0.0] * n, []
+    for _ in range(k):
+        gains = {j: math.fsum(max(rows[i][j] - best[i], 0.0) for i in range(n)) for j in range(n) if j not in chosen}
+        top = max(gains.values())
+        j = min(j for j, v in gains.items() if v == top)
+        chosen.append(j)
+        best = [max(b, rows[i][j]) for i, b in enumerate(best)]
+    return chosen
+
+
+@pytest.mark.parametrize("case", ["distances", "ties", "asymmetric", "all_covered"])
+def test_lazy_facility_location_makes_the_plain_greedy_choices(case):
+    """The lazy greedy (stale gains as upper bounds) takes the plain greedy's element at every step, ties (integer
+    similarities, and zero gains once every sample is covered) broken towards the first position."""
+    from corelib.coreset_solvers import facility_location_greedy
+    gen = torch.Generator().manual_seed(11)
+    n = 60
+    if case == "distances":
+        x = torch.randn(n, 5, generator=gen, dtype=torch.float64)
+        d = torch.cdist(x, x)
+        sim = (d.max() - d) * 64
+        sim = sim.round() / 64  # dyadic values: every sum is exact, so the plain greedy's fsum is the same number
+    elif case == "ties":
+        sim = torch.randint(0, 4, (n, n), generator=gen).double()
+    elif case == "asymmetric":
+        sim = torch.randint(0, 50, (n, n), generator=gen).double()
+    else:  # three distinct rows: after three picks every gain is 0
+        sim = torch.randint(1, 9, (3, n), generator=gen).double().repeat(n // 3, 1)
+    for k in (1, 7, n):
+        for block in (1, 4, 64):
+            assert facility_location_greedy(sim, k, block=block).tolist() == _plain_facility_location(sim, k), \
+                (case, k, block)
