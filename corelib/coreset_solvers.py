@@ -60,7 +60,11 @@ def facility_location_greedy(sim: torch.Tensor, k: int, block: int = 64) -> torc
     n = len(sim)
     columns = sim.T.contiguous()  # columns[j] = sim(·, j); sim need not be symmetric
     best = torch.zeros(n, dtype=sim.dtype)  # current max similarity of every sample to the chosen set
-    bound = (columns - best).clamp_min(0).sum(1)  # every gain, fresh at the first step
+
+    def gains(rows: torch.Tensor) -> torch.Tensor:  # the gains of the candidates whose columns these are, now
+        return (rows - best).clamp_min(0).sum(1)
+
+    bound = gains(columns)  # every gain, fresh at the first step
     fresh = torch.ones(n, dtype=torch.bool)
     available = torch.ones(n, dtype=torch.bool)
     chosen = []
@@ -72,7 +76,7 @@ def facility_location_greedy(sim: torch.Tensor, k: int, block: int = 64) -> torc
             if top_stale == -math.inf or top_stale < top_fresh:
                 break
             js = stale.topk(min(block, int(torch.isfinite(stale).sum()))).indices
-            bound[js] = (columns[js] - best).clamp_min(0).sum(1)
+            bound[js] = gains(columns[js])
             fresh[js] = True
         j = int(torch.argmax(torch.where(available & fresh, bound, -math.inf)))
         chosen.append(j)

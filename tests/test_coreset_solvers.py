@@ -146,6 +146,20 @@ def _plain_facility_location(sim: torch.Tensor, k: int) -> list[int]:
     return chosen
 
 
+def test_a_block_of_facility_location_gains_is_summed_exactly_as_all_of_them():
+    """The lazy greedy's bounds stay bounds only if a block's gains are the very numbers the whole row-wise sum
+    gives (the same additions in the same order); checked on non-dyadic doubles, where another order would round
+    differently."""
+    gen = torch.Generator().manual_seed(4)
+    for n in (100, 1000, 3000):
+        columns = torch.rand(n, n, generator=gen, dtype=torch.float64) * 3
+        best = torch.rand(n, generator=gen, dtype=torch.float64) * 1.5
+        every = (columns - best).clamp_min(0).sum(1)
+        for size in (1, 3, 64, 257):
+            rows = torch.randperm(n, generator=gen)[:size]
+            assert torch.equal((columns[rows] - best).clamp_min(0).sum(1), every[rows])
+
+
 @pytest.mark.parametrize("case", ["distances", "ties", "asymmetric", "all_covered"])
 def test_lazy_facility_location_makes_the_plain_greedy_choices(case):
     """The lazy greedy (stale gains as upper bounds) takes the plain greedy's element at every step, ties (integer
